@@ -1,0 +1,1 @@
+"""What users touch: the `omnitune` CLI, one Gradio Blocks builder per task, and the leaderboard app."""

@@ -1,0 +1,331 @@
+"""The `omnitune` command line. Every sub-command prints a clear message, not a traceback, for user errors.
+
+    omnitune quickstart                                   fine-tune + evaluate every task on its offline defaults
+    omnitune train TASK [--config FILE] [--resume] [--learning_rate 3e-5 ...]
+    omnitune evaluate TASK --model RUN_OR_FOLDER [--data PATH] [--split test]
+    omnitune predict TASK --model RUN_OR_FOLDER --question ... --context ...
+    omnitune leaderboard [--task T] [--dataset D] [--sort COLUMN] [--serve]
+    omnitune demo TASK --model RUN_OR_FOLDER [--port 7860]
+    omnitune models list | prepare NAME|--all | verify [NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import asdict
+from typing import Any
+
+from shared.errors import OmnituneError
+
+DEFAULT_HOST = "127.0.0.1"
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+QUICKSTART_MINUTES_PER_TASK = 10.0
+
+
+def parse_overrides(tokens: list[str], known: dict[str, Any]) -> dict[str, Any]:
+    """`--key value`, `--key=value` and bare `--flag` into a dict; values are read as YAML scalars, lists as
+    `a,b`, mappings as `k=v,k2=v2`. Unknown keys are left for load_params to reject with a suggestion."""
+    import yaml
+
+    values: dict[str, Any] = {}
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if not token.startswith("--"):
+            raise OmnituneError(f"unexpected argument '{token}'", "options look like --learning_rate 3e-5")
+        key, _, value = token[2:].partition("=")
+        key = key.replace("-", "_")
+        if not _ and (index + 1 == len(tokens) or tokens[index + 1].startswith("--")):
+            value = "true"  # a bare flag
+        elif not _:
+            index += 1
+            value = tokens[index]
+        annotation = str(known.get(key, ""))
+        if "dict" in annotation:
+            values[key] = dict(pair.split("=", 1) for pair in value.split(",") if pair)
+        elif "list" in annotation:
+            values[key] = [item for item in value.split(",") if item]
+        else:
+            parsed = yaml.safe_load(value) if value else value
+            if isinstance(parsed, str) and _NUMBER.fullmatch(parsed):
+                parsed = float(parsed)  # YAML 1.1 reads "3e-5" as text
+            values[key] = value if isinstance(parsed, (dict, list)) else parsed
+        index += 1
+    return values
+
+
+def _field_types(params_class) -> dict[str, Any]:
+    return {name: field.annotation for name, field in params_class.model_fields.items()}
+
+
+def cmd_train(args, extra: list[str]) -> int:
+    from apps.pipeline import resolve_params, train_and_evaluate
+    from shared import run_dir as layout
+    from shared.config import load_params
+    from tasks.registry import get_task
+
+    task = get_task(args.task)
+    overrides = parse_overrides(extra, _field_types(task.params_class))
+    if args.resume:
+        run = layout.run_to_resume(task.name, args.resume if isinstance(args.resume, str) else
+                                   overrides.get("output_dir"))
+        params = load_params(task.params_class, run / layout.CONFIG)  # the run's own settings, for equivalence
+        print(f"resuming {run}")
+    else:
+        params = resolve_params(task, args.config, overrides)
+        run = layout.new_run_dir(task.name, params.model or task.default_model) if not params.output_dir \
+            else __import__("pathlib").Path(params.output_dir)
+    try:
+        outcome = train_and_evaluate(task, params, run, resume=bool(args.resume))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted. Checkpoints are in {run / layout.CHECKPOINTS}; continue with:\n"
+              f"  omnitune train {task.name} --resume {run}", file=sys.stderr)
+        return 130
+    _print_outcome(outcome)
+    return 0
+
+
+def _print_outcome(outcome) -> None:
+    report = outcome.report
+    shown = {k: round(v, 2) for k, v in report.metrics.items()}
+    print(f"\nrun folder: {outcome.train.run}")
+    print(f"model:      {outcome.train.model_dir}")
+    print(f"test split: {json.dumps(shown)}")
+    if report.speed:
+        print(f"speed:      p50 {report.speed.latency_p50_ms:.1f} ms/example at batch 1, "
+              f"{report.speed.throughput:.1f} examples/s at batch {report.speed.best_batch}")
+
+
+def cmd_evaluate(args, extra: list[str]) -> int:
+    from evaluation.harness import evaluate, record
+    from evaluation.leaderboard import Leaderboard
+    from shared.config import load_params
+    from tasks.registry import get_task
+
+    task = get_task(args.task)
+    params = load_params(task.params_class, args.config, parse_overrides(extra, _field_types(task.params_class)))
+    report = evaluate(task, args.model, params, split=args.split, with_speed=not args.no_speed)
+    run = _run_folder(args.model)
+    row = record(report, task, base_model=_base_model(run), run=run, licence=None, board=Leaderboard(args.db))
+    print(json.dumps({**report.to_json(), "leaderboard_row": row}, indent=2, default=str))
+    return 0
+
+
+def _run_folder(model: str):
+    from pathlib import Path
+
+    from shared import run_dir as layout
+
+    path = Path(model)
+    return path if (path / layout.CONFIG).is_file() else None
+
+
+def _base_model(run) -> str | None:
+    if run is None:
+        return None
+    import yaml
+
+    from shared import run_dir as layout
+
+    return (yaml.safe_load((run / layout.CONFIG).read_text()) or {}).get("model")
+
+
+def cmd_predict(args, extra: list[str]) -> int:
+    from shared.config import load_params
+    from shared.pretrained import resolve
+    from tasks.registry import get_task
+
+    task = get_task(args.task)
+    values = parse_overrides(extra, _field_types(task.params_class))
+    inputs = {name: values.pop(name, None) for name in task.input_fields}
+    missing = [f"--{name}" for name, value in inputs.items() if value in (None, "")]
+    if missing:
+        raise OmnituneError(f"{task.name} needs {', '.join(missing)}", f"e.g. omnitune predict {task.name} "
+                            + " ".join(f'--{n} "..."' for n in task.input_fields))
+    params = load_params(task.params_class, args.config, values)
+    model, processor = task.build(resolve(args.model, params.allow_pickle), params)
+    example = {"id": ["0"], **{name: [str(value)] for name, value in inputs.items()}}
+    answer = task.predict(model, processor, example, params, batch_size=1)[0]
+    print(json.dumps(asdict(answer), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_leaderboard(args, extra: list[str]) -> int:
+    from evaluation.leaderboard import Leaderboard, as_table
+
+    board = Leaderboard(args.db)
+    if args.serve:
+        from apps.leaderboard_app import build_leaderboard_app
+
+        app = build_leaderboard_app(board)
+        app.launch(server_name=args.host, server_port=args.port, inbrowser=False)
+        return 0
+    print_leaderboard(as_table(board.rows(task=args.task, dataset=args.dataset, sort_by=args.sort)))
+    return 0
+
+
+def print_leaderboard(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    columns = ("task", "model", "dataset", "split", "primary_metric", "score", "size_mb", "latency_p50_ms",
+               "throughput", "created_at", "id")
+    table = Table(title=f"omnitune leaderboard ({len(rows)} evaluations)")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    Console(width=max(160, os.get_terminal_size().columns if sys.stdout.isatty() else 160)).print(table)
+
+
+def cmd_demo(args, extra: list[str]) -> int:
+    from apps.demos import build_demo
+
+    app = build_demo(args.task, args.model)
+    app.queue().launch(server_name=args.host, server_port=args.port, inbrowser=False,
+                       max_file_size=args.max_file_size)
+    return 0
+
+
+def cmd_models(args, extra: list[str]) -> int:
+    from shared import shelf
+
+    if args.action == "list":
+        rows = [shelf.describe(name) for name in shelf.SHELF]
+        for row in rows:
+            state = f"prepared, {row['size_mb']} MB, {row['parameters'] / 1e6:.1f}M parameters" \
+                if row["prepared"] else "not prepared"
+            print(f"{row['name']:<18} {state}\n  {row['description']}\n  source: {row['source']}; licence: "
+                  f"{row['licence']}\n  can: {row['can']}\n  cannot: {row['cannot']}")
+        return 0
+    names = list(shelf.SHELF) if args.all or (args.action == "verify" and not args.name) else [args.name]
+    if not names or names == [None]:
+        raise OmnituneError("no shelf entry named", "omnitune models prepare NAME (or --all)")
+    failed = 0
+    for name in names:
+        if args.action == "prepare":
+            shelf.prepare(name, force=args.force)
+        else:
+            problems = shelf.verify(name)
+            print(f"{name}: {'ok' if not problems else '; '.join(problems)}")
+            failed += bool(problems)
+    return 1 if failed else 0
+
+
+def cmd_quickstart(args, extra: list[str]) -> int:
+    from apps.pipeline import resolve_params, train_and_evaluate
+    from evaluation.leaderboard import Leaderboard, as_table
+    from shared import run_dir as layout
+    from tasks.registry import TASKS, get_task
+
+    names = args.tasks or list(TASKS)
+    minutes = args.minutes_per_task
+    print(f"omnitune quickstart: {len(names)} task(s) ({', '.join(names)}) on the offline defaults; "
+          f"each trains for at most {minutes:.0f} min, then is evaluated (a few minutes more on 2 CPU cores).\n"
+          f"Time budget: about {len(names) * (minutes + 4):.0f} minutes in all.")
+    board = Leaderboard(args.db)
+    started = time.monotonic()
+    for position, name in enumerate(names, 1):
+        task = get_task(name)
+        overrides = {**task.quickstart_overrides, "max_train_minutes": min(
+            minutes, task.quickstart_overrides.get("max_train_minutes", minutes))}
+        params = resolve_params(task, None, overrides)
+        run = layout.new_run_dir(task.name, params.model or task.default_model)
+        print(f"\n[{position}/{len(names)}] {name}: training {params.model or task.default_model} "
+              f"(at most {params.max_train_minutes:.0f} min) -> {run}")
+        outcome = train_and_evaluate(task, params, run, board=board)
+        _print_outcome(outcome)
+    print(f"\nquickstart finished in {(time.monotonic() - started) / 60:.1f} min\n")
+    print_leaderboard(as_table(board.rows()))
+    print("\nTry the models:")
+    for name in names:
+        print(f"  omnitune demo {name} --model <run folder above>    (opens http://127.0.0.1:7860)")
+    print("  omnitune leaderboard --serve                       (the leaderboard as a web app)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="omnitune", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    quick = sub.add_parser("quickstart", help="fine-tune and evaluate every task on its offline defaults")
+    quick.add_argument("--tasks", nargs="*", help="only these tasks")
+    quick.add_argument("--minutes-per-task", type=float, default=QUICKSTART_MINUTES_PER_TASK)
+    quick.add_argument("--db", help="leaderboard database URL (default: SQLite in OMNITUNE_HOME)")
+    quick.set_defaults(handler=cmd_quickstart)
+
+    train = sub.add_parser("train", help="fine-tune a task; any parameter as --name value (see README)")
+    train.add_argument("task")
+    train.add_argument("--config", help="YAML file of parameters (command-line values win)")
+    train.add_argument("--resume", nargs="?", const=True, default=False,
+                       help="continue the newest run of this task (or the given run folder) from its last checkpoint")
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="score a model on a split; record it on the leaderboard")
+    evaluate.add_argument("task")
+    evaluate.add_argument("--model", required=True, help="run folder, model folder, shelf entry or Hub id")
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--config")
+    evaluate.add_argument("--no-speed", action="store_true", help="skip latency/throughput measurement")
+    evaluate.add_argument("--db")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    predict = sub.add_parser("predict", help="answer one input, printed as JSON")
+    predict.add_argument("task")
+    predict.add_argument("--model", required=True)
+    predict.add_argument("--config")
+    predict.set_defaults(handler=cmd_predict)
+
+    board = sub.add_parser("leaderboard", help="every evaluation, as a table or a web app")
+    board.add_argument("--task")
+    board.add_argument("--dataset")
+    board.add_argument("--sort", default="score")
+    board.add_argument("--serve", action="store_true")
+    board.add_argument("--host", default=DEFAULT_HOST)
+    board.add_argument("--port", type=int, default=7861)
+    board.add_argument("--db")
+    board.set_defaults(handler=cmd_leaderboard)
+
+    demo = sub.add_parser("demo", help="a Gradio app for one task and model")
+    demo.add_argument("task")
+    demo.add_argument("--model", required=True)
+    demo.add_argument("--host", default=DEFAULT_HOST, help="127.0.0.1 unless you mean to expose it")
+    demo.add_argument("--port", type=int, default=7860)
+    demo.add_argument("--max-file-size", default="10mb", help="upload limit")
+    demo.set_defaults(handler=cmd_demo)
+
+    models = sub.add_parser("models", help="the offline shelf of pretrained models")
+    models.add_argument("action", choices=("list", "prepare", "verify"))
+    models.add_argument("name", nargs="?")
+    models.add_argument("--all", action="store_true")
+    models.add_argument("--force", action="store_true", help="rebuild even if intact")
+    models.set_defaults(handler=cmd_models)
+    return parser
+
+
+# Sub-commands that take free-form --name value parameters; the others reject unknown options.
+_FREE_FORM = {"train", "evaluate", "predict"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command not in _FREE_FORM:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return args.handler(args, extra)
+    except OmnituneError as error:
+        print(f"omnitune: error: {error.problem}", file=sys.stderr)
+        if error.fix:
+            print(f"  fix: {error.fix}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""One Gradio Blocks builder per task, looked up by task name."""
+
+from __future__ import annotations
+
+import importlib
+
+from shared.errors import OmnituneError
+
+DEMOS = {
+    "question-answering": "apps.demos.question_answering:build",
+}
+
+
+def build_demo(task: str, model: str, **kwargs):
+    if task not in DEMOS:
+        raise OmnituneError(f"no demo for task '{task}'", f"demos exist for: {', '.join(DEMOS)}")
+    module, attribute = DEMOS[task].split(":")
+    return getattr(importlib.import_module(module), attribute)(model, **kwargs)

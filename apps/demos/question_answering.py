@@ -1,0 +1,86 @@
+"""Gradio demo for extractive QA: paste a context, ask a question, see the answer highlighted in the context.
+
+API (gradio_client): `Client(url).predict(context, question, api_name="/answer")` returns
+(answer text, score, highlighted context, details dict)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from shared.errors import OmnituneError
+from shared.pretrained import resolve
+from tasks.registry import get_task
+
+MAX_CONTEXT_CHARS = 100_000  # long contexts are fine (strided windows); this bounds one request's work
+MAX_QUESTION_CHARS = 1_000
+NO_ANSWER = "(no answer: the model abstains — the context does not seem to contain it)"
+
+
+def build(model: str, params=None) -> gr.Blocks:
+    task = get_task("question-answering")
+    params = params or task.params_class()
+    loaded_model, tokenizer = task.build(resolve(model, params.allow_pickle), params)
+    examples = _examples(task, params)
+
+    def answer(context: str, question: str):
+        context, question = (context or "").strip(), (question or "").strip()
+        problem = _check(context, question)
+        if problem:
+            raise gr.Error(problem)
+        try:
+            result = task.predict(loaded_model, tokenizer, {"id": ["0"], "context": [context],
+                                                            "question": [question]}, params, batch_size=8)[0]
+        except OmnituneError as error:
+            raise gr.Error(str(error)) from None
+        details = {"answer": result.text, "score": round(result.score, 4), "start": result.start,
+                   "end": result.end, "no_answer": result.is_empty}
+        if result.is_empty:
+            return NO_ANSWER, round(result.score, 4), [(context, None)], details
+        spans = [(context[:result.start], None), (result.text, "answer"), (context[result.end:], None)]
+        return result.text, round(result.score, 4), [s for s in spans if s[0]], details
+
+    with gr.Blocks(title="omnitune · question answering") as demo:
+        gr.Markdown(f"## Extractive question answering\nModel: `{model}`. Paste a text, ask a question about it; "
+                    "the answer is a span of the text, or none if the text does not hold it.")
+        with gr.Row():
+            with gr.Column(scale=3):
+                context_box = gr.Textbox(label="Context", lines=12, max_length=MAX_CONTEXT_CHARS,
+                                         placeholder="Paste the text to search in")
+                question_box = gr.Textbox(label="Question", lines=1, max_length=MAX_QUESTION_CHARS,
+                                          placeholder="Ask something the text answers")
+                button = gr.Button("Answer", variant="primary")
+            with gr.Column(scale=2):
+                answer_box = gr.Textbox(label="Answer", interactive=False)
+                score_box = gr.Number(label="Confidence (0-1)", interactive=False)
+                highlighted = gr.HighlightedText(label="Answer in context", color_map={"answer": "green"},
+                                                 show_legend=False)
+                with gr.Accordion("Details", open=False):
+                    details_box = gr.JSON(label="Character offsets and score")
+        outputs = [answer_box, score_box, highlighted, details_box]
+        button.click(answer, [context_box, question_box], outputs, api_name="answer")
+        question_box.submit(answer, [context_box, question_box], outputs, api_name=False)
+        if examples:
+            gr.Examples(examples, [context_box, question_box], label="Examples from the bundled man-page set")
+    return demo
+
+
+def _check(context: str, question: str) -> str | None:
+    if not context:
+        return "The context is empty: paste the text that should contain the answer."
+    if not question:
+        return "The question is empty: type a question about the context."
+    if len(context) > MAX_CONTEXT_CHARS:
+        return f"The context has {len(context):,} characters; the limit is {MAX_CONTEXT_CHARS:,}. Paste a shorter part."
+    if len(question) > MAX_QUESTION_CHARS:
+        return f"The question has {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}."
+    return None
+
+
+def _examples(task, params) -> list[list[str]]:
+    try:
+        rows = task.load_examples(params.model_copy(update={"data": None}), "test")
+    except OmnituneError:
+        return []
+    answerable = [r for r in rows.select(range(min(40, len(rows)))) if r["answers"]["text"]][:3]
+    unanswerable = [r for r in rows if not r["answers"]["text"]][:1]
+    return [[r["context"], r["question"]] for r in answerable + unanswerable]

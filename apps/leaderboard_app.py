@@ -1,0 +1,40 @@
+"""The leaderboard as a Gradio app: filter by task and dataset, sort by any column."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from evaluation.leaderboard import COLUMNS, Leaderboard, as_table
+
+ALL = "(all)"
+
+
+def build_leaderboard_app(board: Leaderboard) -> gr.Blocks:
+    def table(task: str, dataset: str, sort_by: str, descending: bool) -> pd.DataFrame:
+        rows = as_table(board.rows(task=None if task in (None, ALL) else task,
+                                   dataset=None if dataset in (None, ALL) else dataset,
+                                   sort_by=sort_by or "score", descending=bool(descending)))
+        return pd.DataFrame(rows, columns=list(COLUMNS))
+
+    def choices():
+        rows = board.rows()
+        tasks = [ALL] + sorted({r["task"] for r in rows})
+        datasets = [ALL] + sorted({r["dataset"] for r in rows})
+        return gr.Dropdown(choices=tasks), gr.Dropdown(choices=datasets)
+
+    with gr.Blocks(title="omnitune · leaderboard") as app:
+        gr.Markdown(f"## omnitune leaderboard\nEvery evaluation recorded in `{board.url}`.")
+        with gr.Row():
+            task = gr.Dropdown([ALL], value=ALL, label="Task", allow_custom_value=True)
+            dataset = gr.Dropdown([ALL], value=ALL, label="Dataset", allow_custom_value=True)
+            sort_by = gr.Dropdown(list(COLUMNS), value="score", label="Sort by")
+            descending = gr.Checkbox(value=True, label="Descending")
+            refresh = gr.Button("Refresh")
+        grid = gr.Dataframe(label="Evaluations", interactive=False, wrap=True)
+        inputs = [task, dataset, sort_by, descending]
+        for control in (task, dataset, sort_by, descending):
+            control.change(table, inputs, grid, api_name=False)
+        refresh.click(table, inputs, grid, api_name="rows")
+        app.load(choices, None, [task, dataset], api_name=False).then(table, inputs, grid, api_name=False)
+    return app

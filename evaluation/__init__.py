@@ -1,0 +1,1 @@
+"""The shared evaluation harness, its local `evaluate` metric modules, and the leaderboard."""

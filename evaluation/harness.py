@@ -1,0 +1,101 @@
+"""The evaluation harness shared by every task: task metric on a split, speed, size; written to the run folder
+(metrics.json, model card) and recorded on the leaderboard."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+
+from evaluation.leaderboard import Leaderboard
+from evaluation.metrics import load_metric
+from evaluation.speed import Speed, measure_speed
+from shared import run_dir as layout
+from shared.config import TrainParams
+from shared.model_card import write_model_card
+from shared.pretrained import resolve
+from shared.task_protocol import Task
+
+
+@dataclass
+class Report:
+    task: str
+    model: str
+    dataset: str
+    split: str
+    examples: int
+    metrics: dict[str, float]
+    seconds: float
+    examples_per_second: float
+    size_mb: float
+    parameters: int
+    speed: Speed | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def dataset_name(task: Task, params: TrainParams) -> str:
+    return params.data or task.default_data_name
+
+
+def score(task: Task, answers: list, examples: Dataset, params: TrainParams, metric=None) -> dict[str, float]:
+    metric = metric or load_metric(task.metric)
+    return metric.compute(**task.metric_inputs(answers, examples, params))
+
+
+def evaluate(task: Task, model_ref: str, params: TrainParams, split: str = "test", with_speed: bool = True,
+             log=print) -> Report:
+    examples = task.load_examples(params, split)  # checked before the model is loaded
+    model_path = resolve(model_ref, params.allow_pickle, log=log)
+    model, processor = task.build(model_path, params)
+    log(f"evaluating {model_ref} on {len(examples)} {split} examples...")
+    started = time.perf_counter()
+    answers = task.predict(model, processor, examples, params, params.per_device_eval_batch_size)
+    seconds = time.perf_counter() - started
+    metrics = score(task, answers, examples, params)
+    speed = None
+    if with_speed:
+        speed = measure_speed(lambda rows, batch: task.predict(model, processor, _columns(rows), params, batch),
+                              examples)
+    return Report(task=task.name, model=model_ref, dataset=dataset_name(task, params), split=split,
+                  examples=len(examples), metrics={k: float(v) for k, v in metrics.items()}, seconds=seconds,
+                  examples_per_second=len(examples) / seconds, size_mb=weights_size_mb(Path(model_path)),
+                  parameters=sum(p.numel() for p in model.parameters()), speed=speed)
+
+
+def _columns(rows: list[dict]) -> dict[str, list]:
+    return {key: [row[key] for row in rows] for key in rows[0]}
+
+
+def weights_size_mb(folder: Path) -> float:
+    files = [p for p in folder.glob("*") if p.suffix in (".safetensors", ".bin", ".pt", ".onnx")]
+    return sum(p.stat().st_size for p in files) / 1e6
+
+
+def record(report: Report, task: Task, *, base_model: str | None, run: Path | None, licence: str | None,
+           board: Leaderboard | None = None, card_body: str = "") -> int:
+    """Write metrics.json and the model card into the run folder (if any), and add a leaderboard row."""
+    primary = report.metrics.get(task.primary_metric)
+    if run is not None:
+        existing = json.loads((run / layout.METRICS).read_text()) if (run / layout.METRICS).is_file() else {}
+        existing[report.split] = report.to_json()
+        (run / layout.METRICS).write_text(json.dumps(existing, indent=2))
+        model_dir = run / layout.MODEL
+        if model_dir.is_dir():
+            write_model_card(model_dir, name=run.name, task=task.name, base_model=base_model or report.model,
+                             dataset=report.dataset, split=report.split, metrics=report.metrics,
+                             licence=licence, body=card_body)
+    board = board or Leaderboard()
+    speed = report.speed
+    return board.record(task=report.task, model=report.model, base_model=base_model, dataset=report.dataset,
+                        split=report.split, primary_metric=task.primary_metric, score=primary,
+                        metrics=report.metrics, size_mb=report.size_mb, parameters=report.parameters,
+                        latency_p50_ms=speed.latency_p50_ms if speed else None,
+                        latency_p95_ms=speed.latency_p95_ms if speed else None,
+                        throughput=speed.throughput if speed else None,
+                        run_id=str(run) if run else None)

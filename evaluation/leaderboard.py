@@ -1,0 +1,109 @@
+"""The leaderboard: every evaluation as a row in a real database, addressed by a SQLAlchemy URL.
+
+Default: SQLite at OMNITUNE_HOME/leaderboard.db in WAL mode with a busy timeout, so several processes (a
+training run, an evaluation, the leaderboard app) can write and read at once without losing a row. A team
+points OMNITUNE_LEADERBOARD_URL (or --db) at a server database (e.g. postgresql://...) instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from shared.paths import omnitune_home
+
+COLUMNS = ("id", "task", "model", "base_model", "dataset", "split", "primary_metric", "score", "metrics",
+           "size_mb", "parameters", "latency_p50_ms", "latency_p95_ms", "throughput", "created_at", "run_id")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Evaluation(Base):
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(64), index=True)
+    model: Mapped[str] = mapped_column(String(512))
+    base_model: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    dataset: Mapped[str] = mapped_column(String(512), index=True)
+    split: Mapped[str] = mapped_column(String(64))
+    primary_metric: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    size_mb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    parameters: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_p50_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    latency_p95_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    throughput: Mapped[float | None] = mapped_column(Float, nullable=True)  # examples per second, best batch
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(timezone.utc))
+    run_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+
+
+def default_url() -> str:
+    return os.environ.get("OMNITUNE_LEADERBOARD_URL") or f"sqlite:///{omnitune_home() / 'leaderboard.db'}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, and the other way round
+    cursor.execute("PRAGMA busy_timeout=30000")  # writers queue instead of failing with "database is locked"
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Leaderboard:
+    def __init__(self, url: str | None = None):
+        self.url = url or default_url()
+        if self.url.startswith("sqlite:///"):
+            os.makedirs(os.path.dirname(os.path.abspath(self.url[len("sqlite:///"):])), exist_ok=True)
+        self.engine: Engine = create_engine(self.url, connect_args={"timeout": 30} if "sqlite" in self.url else {})
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+
+    def record(self, **fields: Any) -> int:
+        row = Evaluation(**{k: v for k, v in fields.items() if k in COLUMNS and k != "id"})
+        with Session(self.engine) as session, session.begin():
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def rows(self, task: str | None = None, dataset: str | None = None, sort_by: str = "score",
+             descending: bool = True) -> list[dict[str, Any]]:
+        if sort_by not in COLUMNS:
+            sort_by = "score"
+        query = select(Evaluation)
+        if task:
+            query = query.where(Evaluation.task == task)
+        if dataset:
+            query = query.where(Evaluation.dataset == dataset)
+        column = getattr(Evaluation, sort_by)
+        query = query.order_by(column.desc() if descending else column.asc(), Evaluation.id.desc())
+        with Session(self.engine) as session:
+            return [{c: getattr(row, c) for c in COLUMNS} for row in session.scalars(query)]
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def as_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows flattened for display: metrics as compact text, times rounded."""
+    table = []
+    for row in rows:
+        flat = dict(row)
+        flat["metrics"] = json.dumps({k: round(v, 2) if isinstance(v, float) else v
+                                      for k, v in (row["metrics"] or {}).items()})
+        flat["created_at"] = row["created_at"].strftime("%Y-%m-%d %H:%M") if row["created_at"] else ""
+        for key in ("score", "size_mb", "latency_p50_ms", "latency_p95_ms", "throughput"):
+            if isinstance(flat[key], float):
+                flat[key] = round(flat[key], 2)
+        table.append(flat)
+    return table

@@ -1,0 +1,1 @@
+"""Task-agnostic services: configuration, the offline shelf, model resolution, data files, training, run folders."""

@@ -1,0 +1,66 @@
+"""Reading tabular data that any task accepts: local csv / json / jsonl / parquet (optionally gzipped), a folder
+holding one file per split, or a Hub dataset id. Tasks turn the rows into their own examples."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from shared.errors import OmnituneError
+
+SPLIT_ALIASES = {"train": ("train", "training"), "validation": ("validation", "dev", "val", "valid"),
+                 "test": ("test", "eval")}
+_BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+HOLD_OUT_SHARE = 0.1
+
+
+def builder_for(path: Path) -> str:
+    suffixes = [s for s in path.suffixes if s != ".gz"]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix not in _BUILDERS:
+        raise OmnituneError(f"{path}: unsupported file type '{suffix or path.name}'",
+                            "use csv, json, jsonl or parquet (optionally .gz)")
+    return _BUILDERS[suffix]
+
+
+def load_table(source: str, split: str = "train"):
+    """A datasets.Dataset of the rows of a local file, or of one split of a Hub dataset."""
+    import datasets
+
+    path = Path(source).expanduser()
+    try:
+        if path.is_file():
+            return datasets.load_dataset(builder_for(path), data_files=str(path), split="train")
+        return datasets.load_dataset(source, split=split)
+    except OmnituneError:
+        raise
+    except Exception as error:  # datasets raises many types; the user needs the message, not the type
+        message = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+        raise OmnituneError(f"could not read data '{source}' (split '{split}'): {message}",
+                            "check the file's format, or, for a Hub dataset id, that the Hub is reachable") from None
+
+
+def split_file(folder: Path, split: str) -> Path:
+    names = SPLIT_ALIASES.get(split, (split,))
+    for name in names:
+        for candidate in sorted(folder.glob(f"{name}.*")):
+            if candidate.is_file():
+                return candidate
+    present = sorted(p.name for p in folder.iterdir() if p.is_file())
+    raise OmnituneError(f"no file for split '{split}' in {folder} (found: {', '.join(present) or 'nothing'})",
+                        f"name the file {names[0]}.json / .jsonl / .csv / .parquet")
+
+
+def hold_out(rows: list[dict], split: str, group_key: Callable[[dict], str]) -> list[dict]:
+    """One file given for every split: about 10% of its groups (e.g. documents), at least one, chosen by hash
+    (deterministic), are held out for validation/test, so that no group is in both training and evaluation.
+    A file with a single group is used whole for both, with a warning."""
+    groups = sorted({group_key(r) for r in rows}, key=lambda g: hashlib.sha256(g.encode()).hexdigest())
+    if len(groups) < 2:
+        warnings.warn("the data has a single document: training and evaluation use the same examples", stacklevel=2)
+        return rows
+    held = set(groups[:max(1, round(HOLD_OUT_SHARE * len(groups)))])
+    wanted = split not in SPLIT_ALIASES["train"]
+    return [r for r in rows if (group_key(r) in held) == wanted]

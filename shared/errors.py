@@ -1,0 +1,8 @@
+"""The one exception type users see: it names the problem and the fix, and the CLI and demos print it
+without a traceback."""
+
+
+class OmnituneError(Exception):
+    def __init__(self, problem: str, fix: str | None = None):
+        self.problem, self.fix = problem, fix
+        super().__init__(f"{problem}\n  fix: {fix}" if fix else problem)

@@ -1,0 +1,52 @@
+"""Run folders: one per training or compression run, laid out the same way for every task.
+
+    config.yaml        the resolved parameters (what the run actually used)
+    checkpoints/       Trainer checkpoints (resume from the last one)
+    model/             the final model, save_pretrained (safetensors) + processor + model card README.md
+    adapter/           LoRA adapter, when trained with --peft lora
+    metrics.json       evaluation results;   train_log.jsonl   Trainer's log history;   loss_curve.png
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from shared.errors import OmnituneError
+from shared.paths import runs_root
+
+CONFIG, CHECKPOINTS, MODEL, ADAPTER = "config.yaml", "checkpoints", "model", "adapter"
+METRICS, TRAIN_LOG, LOSS_CURVE = "metrics.json", "train_log.jsonl", "loss_curve.png"
+
+
+def new_run_dir(task: str, model_name: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    short = Path(model_name).name.replace("/", "_") or "model"
+    folder = runs_root() / task / f"{stamp}-{short}"
+    suffix = 1
+    while folder.exists():
+        folder = folder.with_name(f"{stamp}-{short}-{suffix}")
+        suffix += 1
+    return folder
+
+
+def last_checkpoint(run: Path) -> Path | None:
+    checkpoints = sorted((run / CHECKPOINTS).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    complete = [c for c in checkpoints if (c / "trainer_state.json").is_file()]
+    return complete[-1] if complete else None
+
+
+def run_to_resume(task: str, output_dir: str | None) -> Path:
+    """The given run folder, or the newest run of this task that has a checkpoint."""
+    if output_dir:
+        run = Path(output_dir)
+        if last_checkpoint(run) is None:
+            raise OmnituneError(f"{run} has no complete checkpoint to resume from",
+                                "run without --resume to start afresh")
+        return run
+    runs = sorted((runs_root() / task).glob("*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for run in runs:
+        if last_checkpoint(run) is not None:
+            return run
+    raise OmnituneError(f"no {task} run with a checkpoint under {runs_root() / task}",
+                        "run without --resume to start a new run, or give --output_dir of the run to resume")

@@ -1,0 +1,144 @@
+"""Fine-tuning any task with transformers' Trainer: full fine-tuning or LoRA, time budget, early stopping,
+checkpoints every `save_steps`, and resume from the last checkpoint with the same result as an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
+
+from shared import run_dir as layout
+from shared.config import TrainParams, dump_params
+from shared.lora import apply_lora, trainable_share
+from shared.plots import plot_loss_curve
+from shared.pretrained import resolve
+from shared.task_protocol import Task
+
+Scorer = Callable[[list[Any], Any], dict[str, float]]  # (answers, examples) -> metrics
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    model_dir: Path
+    base_model: str
+    train_seconds: float
+    train_examples: int
+    trainable_parameters: int
+    total_parameters: int
+    stopped_by_budget: bool
+
+
+class TimeBudget(TrainerCallback):
+    """Stops training after `minutes`; Trainer then saves and finishes normally."""
+
+    def __init__(self, minutes: float):
+        self.deadline = time.monotonic() + minutes * 60
+        self.stopped = False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.monotonic() > self.deadline:
+            self.stopped = control.should_training_stop = control.should_save = True
+
+
+def training_arguments(params: TrainParams, run: Path, has_eval: bool) -> TrainingArguments:
+    eval_strategy = params.eval_strategy if has_eval else "no"
+    best = params.metric_for_best_model
+    early = params.early_stopping_patience is not None and eval_strategy != "no"
+    return TrainingArguments(
+        output_dir=str(run / layout.CHECKPOINTS),
+        learning_rate=params.learning_rate, num_train_epochs=params.num_train_epochs, max_steps=params.max_steps,
+        per_device_train_batch_size=params.per_device_train_batch_size,
+        per_device_eval_batch_size=params.per_device_eval_batch_size,
+        gradient_accumulation_steps=params.gradient_accumulation_steps,
+        # transformers 5 folds warmup_ratio into warmup_steps: a float below 1 is a share of the steps
+        warmup_steps=params.warmup_steps or params.warmup_ratio,
+        weight_decay=params.weight_decay, lr_scheduler_type=params.lr_scheduler_type, seed=params.seed,
+        data_seed=params.seed, eval_strategy=eval_strategy, eval_steps=params.eval_steps,
+        # early stopping keeps the best checkpoint, which needs saving in step with evaluation
+        save_strategy=eval_strategy if early else "steps",
+        save_steps=params.eval_steps if early and eval_strategy == "steps" else params.save_steps,
+        save_total_limit=params.save_total_limit, logging_steps=params.logging_steps,
+        load_best_model_at_end=early, metric_for_best_model=best if early else None,
+        greater_is_better=None if best in (None, "loss", "eval_loss") else True,
+        train_sampling_strategy="group_by_length" if params.group_by_length else "random",
+        report_to=params.report_to, use_cpu=not _cuda(), dataloader_num_workers=0, disable_tqdm=False,
+    )
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path, resume: bool = False,
+              log: Callable[[str], None] = print, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+    """Train `task` as `params` say, into the run folder `run`."""
+    # Data first: a wrong column must fail before minutes are spent loading a model.
+    train_examples = task.load_examples(params, "train")
+    eval_examples = task.load_examples(params, "eval") if params.eval_strategy != "no" else None
+    base_model = params.model or task.default_model
+    model_path = resolve(base_model, params.allow_pickle, log=log)
+    model, processor = task.build(model_path, params)
+    if params.peft == "lora":
+        model = apply_lora(model, params.lora_r, params.lora_alpha, params.lora_dropout,
+                           params.lora_target_modules, task.head_modules)
+    trainable, total = trainable_share(model)
+    log(f"{task.name}: {len(train_examples)} training examples, model {base_model} "
+        f"({trainable / 1e6:.2f}M of {total / 1e6:.2f}M parameters trainable)")
+
+    run.mkdir(parents=True, exist_ok=True)
+    dump_params(params, run / layout.CONFIG)
+    train_features = task.features(train_examples, processor, params, for_eval=False)
+    eval_features = task.features(eval_examples, processor, params, for_eval=True) if eval_examples else None
+
+    def compute_metrics(prediction) -> dict[str, float]:
+        answers = task.decode(eval_examples, eval_features, prediction.predictions, params)
+        return scorer(answers, eval_examples) if scorer else {}
+
+    if params.metric_for_best_model is None and scorer is not None:
+        params = params.model_copy(update={"metric_for_best_model": task.primary_metric})
+    callbacks = list(callbacks or [])
+    budget = TimeBudget(params.max_train_minutes) if params.max_train_minutes else None
+    if budget:
+        callbacks.append(budget)
+    args = training_arguments(params, run, has_eval=eval_features is not None)
+    if args.load_best_model_at_end:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.early_stopping_patience))
+    trainer = Trainer(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
+                      data_collator=task.collator(processor), processing_class=processor,
+                      compute_metrics=compute_metrics if eval_features is not None and scorer else None,
+                      callbacks=callbacks)
+    checkpoint = layout.last_checkpoint(run) if resume else None
+    if resume:
+        log(f"resuming from {checkpoint}")
+    started = time.monotonic()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.monotonic() - started
+
+    model_dir = _save_final(trainer.model, processor, run, params)
+    history = trainer.state.log_history
+    (run / layout.TRAIN_LOG).write_text("".join(json.dumps(entry) + "\n" for entry in history))
+    plot_loss_curve(history, run / layout.LOSS_CURVE, primary=f"eval_{task.primary_metric}")
+    return TrainResult(run=run, model_dir=model_dir, base_model=base_model, train_seconds=seconds,
+                       train_examples=len(train_examples), trainable_parameters=trainable,
+                       total_parameters=total, stopped_by_budget=bool(budget and budget.stopped))
+
+
+def _save_final(model, processor, run: Path, params: TrainParams) -> Path:
+    model_dir = run / layout.MODEL
+    if params.peft == "lora":
+        model.save_pretrained(run / layout.ADAPTER)
+        processor.save_pretrained(run / layout.ADAPTER)
+        if not params.merge_lora:
+            return run / layout.ADAPTER
+        model = model.merge_and_unload()
+    model.save_pretrained(model_dir, safe_serialization=True)
+    processor.save_pretrained(model_dir)
+    return model_dir

@@ -1,0 +1,1 @@
+"""One package per task (named as the Hub names tasks), each answering the protocol in shared/task_protocol.py."""

@@ -1,0 +1,90 @@
+"""Extractive question answering: the five answers of the task protocol (see shared/task_protocol.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datasets import Dataset
+from pydantic import Field
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding
+
+from shared.config import TrainParams
+from shared.inference import batched_logits
+from shared.errors import OmnituneError
+from shared.pretrained import config_overrides, hub_failure, load_kwargs
+from tasks.question_answering import data, decoding, features
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class QAParams(TrainParams):
+    max_seq_length: int = Field(384, description="tokens per window (question + context)")
+    doc_stride: int = Field(128, description="overlap between windows of a long context")
+    version_2_with_negative: bool = Field(True, description="questions may have no answer (SQuAD v2)")
+    null_score_diff_threshold: float = Field(0.0, description="abstain when no-answer beats the best span by this")
+    n_best_size: int = 20
+    max_answer_length: int = Field(96, description="longest answer span, in tokens")
+
+
+class QuestionAnsweringTask:
+    name = "question-answering"
+    params_class = QAParams
+    default_model = "minilm-l6"
+    default_data_name = "omnitune/manpages-qa"
+    metric = "squad_v2"
+    primary_metric = "f1"
+    head_modules = ("qa_outputs",)
+    # Used when no --data is given: sized for the bundled set on a 2-core CPU (README has the measured run).
+    bundled_data_defaults = {"learning_rate": 1e-4, "warmup_ratio": 0.1, "max_train_samples": 2400,
+                             "max_eval_samples": 300, "max_train_minutes": 14.0}
+    quickstart_overrides = {"max_train_minutes": 8.0}
+    input_fields = ("question", "context")
+
+    def load_examples(self, params: QAParams, split: str) -> Dataset:
+        split_name = {"train": params.train_split, "eval": params.eval_split, "test": params.test_split}.get(split, split)
+        examples = data.load_examples(params.data, split_name, params.column_mapping)
+        # The test split is always scored whole; the limits keep training and in-training evaluation short.
+        limit = {"train": params.max_train_samples, "eval": params.max_eval_samples}.get(split)
+        if limit is not None and limit < len(examples):
+            examples = examples.shuffle(seed=params.seed).select(range(limit))
+        return examples
+
+    def build(self, model_path: str, params: QAParams) -> tuple[Any, Any]:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
+            model = AutoModelForQuestionAnswering.from_pretrained(
+                model_path, **load_kwargs(params.allow_pickle), **config_overrides(model_path, params.attention_dropout))
+        except OSError as error:
+            raise hub_failure(model_path, error) from None
+        if not getattr(tokenizer, "is_fast", False):
+            raise OmnituneError(f"{model_path} has no fast tokenizer; span decoding needs character offsets",
+                                "use a model that ships tokenizer.json")
+        return model, tokenizer
+
+    def features(self, examples: Dataset, processor: Any, params: QAParams, for_eval: bool) -> Dataset:
+        return features.tokenize(examples, processor, params.max_seq_length, params.doc_stride,
+                                 with_labels=True, keep_offsets=for_eval)
+
+    def decode(self, examples: Dataset, eval_features: Dataset, outputs: Any, params: QAParams) -> list:
+        start_logits, end_logits = outputs[:2]
+        return decoding.decode(examples, eval_features, start_logits, end_logits, params.n_best_size,
+                               params.max_answer_length, params.version_2_with_negative,
+                               params.null_score_diff_threshold)
+
+    def predict(self, model: Any, tokenizer: Any, examples: Dataset, params: QAParams, batch_size: int) -> list:
+        columns = examples.to_dict() if isinstance(examples, Dataset) else examples
+        windows = features.tokenize_batch(columns, tokenizer, params.max_seq_length, params.doc_stride,
+                                          with_labels=False, keep_offsets=True)
+        logits = batched_logits(model, windows, self.collator(tokenizer), ("start_logits", "end_logits"),
+                                batch_size, MODEL_INPUTS)
+        rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+        return self.decode(rows, windows, logits, params)
+
+    def metric_inputs(self, answers: list, examples: Dataset, params: QAParams) -> dict[str, Any]:
+        return {
+            "predictions": [{"id": a.id, "prediction_text": a.text, "no_answer_probability": 0.0} for a in answers],
+            "references": [{"id": e["id"], "answers": e["answers"]} for e in examples],
+        }
+
+    def collator(self, tokenizer: Any) -> Any:
+        return DataCollatorWithPadding(tokenizer)

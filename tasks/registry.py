@@ -1,0 +1,19 @@
+"""Every task omnitune knows, by the Hub's task name. Adding a task: one folder and one line here."""
+
+from __future__ import annotations
+
+import importlib
+
+from shared.errors import OmnituneError
+from shared.task_protocol import Task
+
+TASKS = {
+    "question-answering": "tasks.question_answering.task:QuestionAnsweringTask",
+}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise OmnituneError(f"unknown task '{name}'", f"choose one of: {', '.join(TASKS)}")
+    module, attribute = TASKS[name].split(":")
+    return getattr(importlib.import_module(module), attribute)()

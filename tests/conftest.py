@@ -1,0 +1,95 @@
+"""Shared fixtures. Fast tests use a tiny randomly initialised BERT built here from a config (no download);
+tests marked `slow` use the real offline weights from the shelf."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+BUNDLED = Path(__file__).resolve().parents[1] / "tasks" / "question_answering" / "data"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own OMNITUNE_HOME, runs root and leaderboard, so nothing leaks between tests."""
+    monkeypatch.setenv("OMNITUNE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OMNITUNE_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("OMNITUNE_LEADERBOARD_URL", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    yield
+
+
+def _vocabulary(size: int = 3000) -> list[str]:
+    with gzip.open(BUNDLED / "train.json.gz", "rt") as handle:
+        document = json.load(handle)
+    words: Counter = Counter()
+    for article in document["data"]:
+        for paragraph in article["paragraphs"]:
+            words.update(re.findall(r"[a-z0-9]+", paragraph["context"].lower()))
+            for qa in paragraph["qas"]:
+                words.update(re.findall(r"[a-z0-9]+", qa["question"].lower()))
+    characters = sorted({c for w in words for c in w} | set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"))
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    return special + characters + [f"##{c}" for c in characters] + [w for w, _ in words.most_common(size)]
+
+
+@pytest.fixture(scope="session")
+def tiny_qa_model(tmp_path_factory) -> Path:
+    """A save_pretrained folder: 2-layer BERT (hidden 32) with a QA head and a real WordPiece tokenizer."""
+    import torch
+    from transformers import BertConfig, BertForQuestionAnswering, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert-qa")
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(dict.fromkeys(_vocabulary())) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True, model_max_length=512)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    BertForQuestionAnswering(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def small_squad_file(tmp_path) -> Path:
+    """SQuAD v2 official layout: two articles, answerable and unanswerable questions."""
+    document = {"version": "v2.0", "data": [
+        {"title": "ls", "paragraphs": [{"context": "-a, --all\nDo not ignore entries starting with a dot.\n\n"
+                                                   "-l\nUse a long listing format.",
+                                        "qas": [
+                                            {"id": "q1", "question": "What does the -a option of ls do?",
+                                             "answers": [{"text": "Do not ignore entries starting with a dot.",
+                                                          "answer_start": 10}], "is_impossible": False},
+                                            {"id": "q2", "question": "What does the -z option of ls do?",
+                                             "answers": [], "is_impossible": True}]}]},
+        {"title": "cp", "paragraphs": [{"context": "-r\nCopy directories recursively.",
+                                        "qas": [{"id": "q3", "question": "What is -r of cp for?",
+                                                 "answers": [{"text": "Copy directories recursively.",
+                                                              "answer_start": 3}]}]}]},
+    ]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def bundled_subset(folder: Path, per_split: int = 40) -> Path:
+    """A small copy of the bundled set (same layout), for quick end-to-end runs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "validation", "test"):
+        with gzip.open(BUNDLED / f"{split}.json.gz", "rt") as handle:
+            document = json.load(handle)
+        kept, count = [], 0
+        for article in document["data"]:
+            if count >= per_split:
+                break
+            kept.append(article)
+            count += sum(len(p["qas"]) for p in article["paragraphs"])
+        (folder / f"{split}.json").write_text(json.dumps({"version": "v2.0", "data": kept}))
+    return folder

@@ -1,0 +1,101 @@
+"""Parameters from YAML and the command line, with Trainer's names; unknown keys suggest the closest one;
+the CLI reports user errors without a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from apps.cli import main, parse_overrides
+from shared.config import load_params
+from shared.errors import OmnituneError
+from tasks.question_answering.task import QAParams
+
+
+def test_yaml_then_command_line_overrides(tmp_path):
+    config = tmp_path / "qa.yaml"
+    config.write_text("learning_rate: 3.0e-5\nnum_train_epochs: 2\ndoc_stride: 64\nreport_to: [tensorboard]\n")
+    params = load_params(QAParams, config, {"num_train_epochs": 3, "version_2_with_negative": False})
+    assert params.learning_rate == 3e-5 and params.num_train_epochs == 3 and params.doc_stride == 64
+    assert params.version_2_with_negative is False and params.report_to == ["tensorboard"]
+
+
+@pytest.mark.parametrize("key, suggestion", [("learning_rat", "learning_rate"), ("doc_strid", "doc_stride"),
+                                             ("warmup_ration", "warmup_ratio"), ("num_epochs", "num_train_epochs")])
+def test_unknown_key_suggests_the_closest_valid_one(key, suggestion):
+    with pytest.raises(OmnituneError) as error:
+        load_params(QAParams, None, {key: 1})
+    assert f"unknown option '{key}'" in str(error.value) and f"did you mean '{suggestion}'" in str(error.value)
+
+
+def test_unknown_key_in_yaml_is_an_error_too(tmp_path):
+    config = tmp_path / "qa.yaml"
+    config.write_text("max_seq_lenght: 256\n")
+    with pytest.raises(OmnituneError, match="did you mean 'max_seq_length'"):
+        load_params(QAParams, config)
+
+
+def test_ill_typed_value_names_the_option():
+    with pytest.raises(OmnituneError, match="'per_device_train_batch_size'"):
+        load_params(QAParams, None, {"per_device_train_batch_size": "lots"})
+
+
+def test_override_parsing_of_scalars_flags_lists_and_mappings():
+    types = {name: field.annotation for name, field in QAParams.model_fields.items()}
+    values = parse_overrides(["--learning-rate", "3e-5", "--version_2_with_negative=false", "--report_to",
+                              "tensorboard,wandb", "--column_mapping", "question=q,context=c", "--allow_pickle"],
+                             types)
+    assert values == {"learning_rate": 3e-5, "version_2_with_negative": False, "report_to": ["tensorboard", "wandb"],
+                      "column_mapping": {"question": "q", "context": "c"}, "allow_pickle": True}
+
+
+def test_cli_reports_user_errors_without_a_traceback(capsys):
+    assert main(["train", "question-answering", "--learning_rat", "1e-4"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'learning_rate'" in err and "Traceback" not in err
+    assert main(["train", "no-such-task"]) == 2
+    assert "choose one of: question-answering" in capsys.readouterr().err
+
+
+def test_console_script_is_installed_and_lists_the_shelf():
+    result = subprocess.run([sys.executable, "-m", "apps.cli", "models", "list"], capture_output=True, text=True,
+                            check=True)
+    assert "minilm-l6" in result.stdout and "Apache-2.0" in result.stdout and "not prepared" in result.stdout
+
+
+def test_predict_prints_the_span_with_offsets(tiny_qa_model, capsys):
+    import json
+
+    context = "-a, --all\ndo not ignore entries starting with a dot"
+    assert main(["predict", "question-answering", "--model", str(tiny_qa_model), "--question",
+                 "What does -a do?", "--context", context, "--version_2_with_negative", "false"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["text"] and context[answer["start"]:answer["end"]] == answer["text"]
+    assert main(["predict", "question-answering", "--model", str(tiny_qa_model), "--question", "x"]) == 2
+    assert "needs --context" in capsys.readouterr().err
+
+
+def test_pickled_weights_are_refused_unless_allowed(tmp_path, tiny_qa_model):
+    import shutil
+
+    from shared.pretrained import resolve
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_qa_model, folder)
+    (folder / "model.safetensors").unlink()
+    (folder / "pytorch_model.bin").write_bytes(b"not read")
+    with pytest.raises(OmnituneError, match="pickled"):
+        resolve(str(folder))
+    assert resolve(str(folder), allow_pickle=True) == str(folder)
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    from shared.pretrained import resolve
+
+    with pytest.raises(OmnituneError, match="does not exist"):
+        resolve(str(tmp_path / "nothing-here"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(OmnituneError, match="holds no model"):
+        resolve(str(tmp_path / "empty"))

@@ -1,0 +1,116 @@
+"""Fine-tuning end to end on a tiny random BERT: run folder contents, resume equivalence, LoRA."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from transformers import AutoModelForQuestionAnswering, TrainerCallback
+
+from apps.cli import main
+from conftest import bundled_subset
+from evaluation.leaderboard import Leaderboard
+from shared.lora import find_target_modules
+from shared.training import fine_tune
+from tasks.registry import get_task
+
+TASK = get_task("question-answering")
+
+
+def _params(tiny_qa_model, data, **extra):
+    values = dict(model=str(tiny_qa_model), data=str(data), max_seq_length=96, doc_stride=32,
+                  per_device_train_batch_size=4, per_device_eval_batch_size=8, max_steps=6, save_steps=2,
+                  logging_steps=1, eval_strategy="no", learning_rate=1e-3, seed=7)
+    values.update(extra)
+    return TASK.params_class(**values)
+
+
+class InterruptAt(TrainerCallback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt  # what Ctrl-C does in the middle of training
+
+
+def test_interrupted_training_resumes_to_the_same_result(tiny_qa_model, tmp_path):
+    data = bundled_subset(tmp_path / "data", per_split=30)
+    params = _params(tiny_qa_model, data)
+    straight = fine_tune(TASK, params, None, tmp_path / "straight")
+
+    with pytest.raises(KeyboardInterrupt):
+        fine_tune(TASK, params, None, tmp_path / "interrupted", callbacks=[InterruptAt(5)])
+    assert not (tmp_path / "interrupted" / "model").exists()
+    resumed = fine_tune(TASK, params, None, tmp_path / "interrupted", resume=True)
+
+    a = load_file(straight.model_dir / "model.safetensors")
+    b = load_file(resumed.model_dir / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
+    losses = [json.loads(line).get("loss") for line in (straight.run / "train_log.jsonl").read_text().splitlines()]
+    resumed_losses = [json.loads(line).get("loss") for line in
+                      (resumed.run / "train_log.jsonl").read_text().splitlines()]
+    assert losses[-3:] == resumed_losses[-3:]
+
+
+def test_train_command_writes_a_complete_run_folder_and_a_leaderboard_row(tiny_qa_model, tmp_path, capsys):
+    data = bundled_subset(tmp_path / "data", per_split=24)
+    run = tmp_path / "runs" / "qa-run"
+    code = main(["train", "question-answering", "--model", str(tiny_qa_model), "--data", str(data),
+                 "--max_steps", "4", "--save_steps", "2", "--per_device_train_batch_size", "4",
+                 "--max_seq_length", "96", "--doc_stride", "32", "--eval_strategy", "steps", "--eval_steps", "2",
+                 "--output_dir", str(run)])
+    assert code == 0, capsys.readouterr().err
+    for name in ("config.yaml", "metrics.json", "train_log.jsonl", "loss_curve.png", "model/model.safetensors",
+                 "model/tokenizer.json", "model/README.md"):
+        assert (run / name).is_file(), name
+    assert list((run / "checkpoints").glob("checkpoint-*"))
+    assert yaml.safe_load((run / "config.yaml").read_text())["max_steps"] == 4
+    card = (run / "model" / "README.md").read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["pipeline_tag"] == "question-answering" and front["base_model"] == str(tiny_qa_model)
+    reported = {m["type"]: m["value"] for m in front["model-index"][0]["results"][0]["metrics"]}
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert reported["f1"] == pytest.approx(metrics["test"]["metrics"]["f1"], abs=1e-3)
+    assert {"latency_p50_ms", "throughput"} <= set(metrics["test"]["speed"])
+    history = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    assert any("eval_f1" in entry for entry in history)  # the task metric is computed during training too
+    rows = Leaderboard().rows(task="question-answering")
+    assert len(rows) == 1 and rows[0]["run_id"] == str(run) and rows[0]["split"] == "test"
+
+    assert main(["evaluate", "question-answering", "--model", str(run), "--data", str(data), "--no-speed"]) == 0
+    assert len(Leaderboard().rows()) == 2
+    assert main(["leaderboard"]) == 0
+    assert "qa-run" in capsys.readouterr().out
+
+
+def test_lora_finds_targets_trains_adapters_and_exports_a_merged_model(tiny_qa_model, tmp_path):
+    data = bundled_subset(tmp_path / "data", per_split=24)
+    params = _params(tiny_qa_model, data, peft="lora", max_steps=2)
+    result = fine_tune(TASK, params, None, tmp_path / "lora")
+    assert 0 < result.trainable_parameters / result.total_parameters < 0.5
+    adapter = json.loads((tmp_path / "lora" / "adapter" / "adapter_config.json").read_text())
+    assert set(adapter["target_modules"]) == {"query", "value"}
+    merged = AutoModelForQuestionAnswering.from_pretrained(result.model_dir)
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+
+
+def test_target_modules_for_an_architecture_peft_does_not_know():
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = torch.nn.ModuleDict({"to_q": torch.nn.Linear(4, 4), "to_v": torch.nn.Linear(4, 4)})
+            self.mlp = torch.nn.Linear(4, 4)
+
+    class Unknown(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = torch.nn.ModuleList([Block(), Block()])
+            self.head = torch.nn.Linear(4, 2)
+
+    assert find_target_modules(Unknown(), ("head",)) == ["to_q", "to_v"]
