@@ -22,6 +22,7 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.delenv("OMNITUNE_LEADERBOARD_URL", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     yield
 
 

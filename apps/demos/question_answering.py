@@ -81,6 +81,10 @@ def _examples(task, params) -> list[list[str]]:
         rows = task.load_examples(params.model_copy(update={"data": None}), "test")
     except OmnituneError:
         return []
-    answerable = [r for r in rows.select(range(min(40, len(rows)))) if r["answers"]["text"]][:3]
-    unanswerable = [r for r in rows if not r["answers"]["text"]][:1]
-    return [[r["context"], r["question"]] for r in answerable + unanswerable]
+    picked, titles = [], set()
+    for row in rows:  # one answerable question from each of three pages, then one without an answer
+        if row["answers"]["text"] and row["title"] not in titles and len(titles) < 3:
+            titles.add(row["title"])
+            picked.append(row)
+    picked += [r for r in rows if not r["answers"]["text"] and r["title"] not in titles][:1]
+    return [[r["context"], r["question"]] for r in picked]

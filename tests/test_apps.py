@@ -1,0 +1,66 @@
+"""The Gradio apps through their API, as gradio_client users call them."""
+
+from __future__ import annotations
+
+import pytest
+from gradio_client import Client
+
+from apps.demos import build_demo
+from apps.leaderboard_app import build_leaderboard_app
+from evaluation.leaderboard import Leaderboard
+
+CONTEXT = "-a, --all\ndo not ignore entries starting with a dot\n\n-l\nuse a long listing format"
+
+
+@pytest.fixture
+def qa_demo(tiny_qa_model):
+    app = build_demo("question-answering", str(tiny_qa_model))
+    app.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    yield app
+    app.close()
+
+
+def test_qa_demo_answers_with_a_span_of_the_context(qa_demo):
+    assert qa_demo.local_url.startswith("http://127.0.0.1:")
+    client = Client(qa_demo.local_url, verbose=False)
+    answer, score, highlighted, details = client.predict(CONTEXT, "What does -l do?", api_name="/answer")
+    assert 0.0 <= score <= 1.0
+    if details["no_answer"]:
+        assert answer.startswith("(no answer")
+    else:
+        assert CONTEXT[details["start"]:details["end"]] == answer
+        assert any(item["class_or_confidence"] == "answer" for item in highlighted)
+
+
+@pytest.mark.parametrize("context, question, message", [
+    ("", "What?", "context is empty"),
+    (CONTEXT, "   ", "question is empty"),
+    ("x" * 100_001, "What?", "limit is 100,000"),
+])
+def test_qa_demo_explains_bad_input(qa_demo, context, question, message):
+    client = Client(qa_demo.local_url, verbose=False)
+    with pytest.raises(Exception, match=message):
+        client.predict(context, question, api_name="/answer")
+
+
+def test_demo_for_a_missing_model_is_a_clear_error(tmp_path):
+    from shared.errors import OmnituneError
+
+    with pytest.raises(OmnituneError, match="does not exist"):
+        build_demo("question-answering", str(tmp_path / "missing"))
+
+
+def test_leaderboard_app_filters_and_sorts(tmp_path):
+    board = Leaderboard(f"sqlite:///{tmp_path / 'b.db'}")
+    for model, task, score in (("a", "question-answering", 50.0), ("b", "question-answering", 70.0),
+                               ("c", "translation", 20.0)):
+        board.record(task=task, model=model, dataset="d", split="test", primary_metric="f1", score=score, metrics={})
+    app = build_leaderboard_app(board)
+    app.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(app.local_url, verbose=False)
+        table = client.predict("question-answering", "(all)", "score", False, api_name="/rows")
+        models = [row[table["headers"].index("model")] for row in table["data"]]
+        assert models == ["a", "b"]
+    finally:
+        app.close()

@@ -1,0 +1,51 @@
+"""The QA demo in a real browser (Debian's headless Chromium driven by Playwright): what a person sees."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from apps.demos import build_demo
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# The flags keep Chromium off the network it cannot reach here (see the README's test notes).
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser_page():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs it with apt-get")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        yield page
+        browser.close()
+
+
+def test_a_person_asks_a_question_and_sees_the_answer_highlighted(tiny_qa_model, browser_page, tmp_path):
+    app = build_demo("question-answering", str(tiny_qa_model))
+    app.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        page = browser_page
+        page.goto(app.local_url)
+        page.get_by_label("Context", exact=True).fill("-l\nuse a long listing format\n\n-a\nshow hidden entries")
+        page.get_by_label("Question", exact=True).fill("What does -l do?")
+        page.get_by_role("button", name="Answer").click()
+        answer = page.get_by_label("Answer", exact=True)
+        page.wait_for_function("el => el.value.length > 0", arg=answer.element_handle(), timeout=30_000)
+        assert answer.input_value()
+        page.screenshot(path=str(tmp_path / "qa-demo.png"), full_page=True)
+
+        page.get_by_label("Context", exact=True).fill("")
+        page.get_by_role("button", name="Answer").click()
+        page.get_by_text("The context is empty").first.wait_for(timeout=30_000)
+    finally:
+        app.close()
