@@ -43,10 +43,13 @@ def train_and_evaluate(task: Task, params: TrainParams, run: Path, resume: bool 
 
     result = fine_tune(task, params, scorer, run, resume=resume, log=log)
     report = evaluate(task, str(result.model_dir), params, split="test", log=log)
-    report.model = str(run)
-    licence = shelf.SHELF[result.base_model].extra.get("license") if result.base_model in shelf.SHELF else None
+    report.model = str(run.resolve())
+    shelf_entry = shelf.SHELF.get(result.base_model)
+    licence = shelf_entry.extra.get("license") if shelf_entry else None
+    # the card names the Hub id of a shelf model, as the Hub's own cards do
+    base_model = shelf_entry.extra.get("base_model", result.base_model) if shelf_entry else result.base_model
     body = card_body(task, params, result, report)
-    row = record(report, task, base_model=result.base_model, run=run, licence=licence,
+    row = record(report, task, base_model=base_model, run=run, licence=licence,
                  board=board or Leaderboard(), card_body=body)
     summary = {"train_seconds": round(result.train_seconds, 1), "train_examples": result.train_examples,
                "trainable_parameters": result.trainable_parameters, "total_parameters": result.total_parameters,

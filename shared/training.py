@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
 from shared import run_dir as layout
@@ -32,6 +33,14 @@ class TrainResult:
     trainable_parameters: int
     total_parameters: int
     stopped_by_budget: bool
+
+
+class _Trainer(Trainer):
+    """transformers 5 also length-groups the *evaluation* batches when training is length-grouped; metrics that
+    map predictions back to examples (QA spans) need evaluation in dataset order."""
+
+    def _get_eval_sampler(self, eval_dataset):
+        return torch.utils.data.SequentialSampler(eval_dataset) if eval_dataset is not None else None
 
 
 class TimeBudget(TrainerCallback):
@@ -72,8 +81,6 @@ def training_arguments(params: TrainParams, run: Path, has_eval: bool) -> Traini
 
 
 def _cuda() -> bool:
-    import torch
-
     return torch.cuda.is_available()
 
 
@@ -111,7 +118,7 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     args = training_arguments(params, run, has_eval=eval_features is not None)
     if args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.early_stopping_patience))
-    trainer = Trainer(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
+    trainer = _Trainer(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
                       data_collator=task.collator(processor), processing_class=processor,
                       compute_metrics=compute_metrics if eval_features is not None and scorer else None,
                       callbacks=callbacks)
