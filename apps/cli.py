@@ -28,8 +28,9 @@ QUICKSTART_MINUTES_PER_TASK = 10.0
 
 
 def parse_overrides(tokens: list[str], known: dict[str, Any]) -> dict[str, Any]:
-    """`--key value`, `--key=value` and bare `--flag` into a dict; values are read as YAML scalars, lists as
-    `a,b`, mappings as `k=v,k2=v2`. Unknown keys are left for load_params to reject with a suggestion."""
+    """`--key value`, `--key=value` and bare `--flag` into a dict, typed by the parameter's annotation: lists as
+    `a,b`, mappings as `k=v,k2=v2`, text as given, numbers and booleans as YAML scalars. Unknown keys are left
+    for load_params to reject with a suggestion."""
     import yaml
 
     values: dict[str, Any] = {}
@@ -38,18 +39,22 @@ def parse_overrides(tokens: list[str], known: dict[str, Any]) -> dict[str, Any]:
         token = tokens[index]
         if not token.startswith("--"):
             raise OmnituneError(f"unexpected argument '{token}'", "options look like --learning_rate 3e-5")
-        key, _, value = token[2:].partition("=")
+        key, has_value, value = token[2:].partition("=")
         key = key.replace("-", "_")
-        if not _ and (index + 1 == len(tokens) or tokens[index + 1].startswith("--")):
+        if not has_value and (index + 1 == len(tokens) or tokens[index + 1].startswith("--")):
             value = "true"  # a bare flag
-        elif not _:
+        elif not has_value:
             index += 1
             value = tokens[index]
         annotation = str(known.get(key, ""))
-        if "dict" in annotation:
+        if key not in known:
+            values[key] = value  # task inputs (--question ...) stay text; unknown options are rejected later
+        elif "dict" in annotation:
             values[key] = dict(pair.split("=", 1) for pair in value.split(",") if pair)
         elif "list" in annotation:
             values[key] = [item for item in value.split(",") if item]
+        elif "str" in annotation or "Literal" in annotation:
+            values[key] = value  # YAML would read "no" as False and "1.0" as a number
         else:
             parsed = yaml.safe_load(value) if value else value
             if isinstance(parsed, str) and _NUMBER.fullmatch(parsed):
@@ -102,41 +107,23 @@ def _print_outcome(outcome) -> None:
 
 
 def cmd_evaluate(args, extra: list[str]) -> int:
+    from apps.pipeline import base_model_and_licence, params_for_model, run_folder_of
     from evaluation.harness import evaluate, record
     from evaluation.leaderboard import Leaderboard
-    from shared.config import load_params
     from tasks.registry import get_task
 
     task = get_task(args.task)
-    params = load_params(task.params_class, args.config, parse_overrides(extra, _field_types(task.params_class)))
+    params = params_for_model(task, args.model, args.config, parse_overrides(extra, _field_types(task.params_class)))
     report = evaluate(task, args.model, params, split=args.split, with_speed=not args.no_speed)
-    run = _run_folder(args.model)
-    row = record(report, task, base_model=_base_model(run), run=run, licence=None, board=Leaderboard(args.db))
+    run = run_folder_of(args.model)
+    base_model, _ = base_model_and_licence(params.model if run else None)
+    row = record(report, task, base_model=base_model, run=run, board=Leaderboard(args.db))
     print(json.dumps({**report.to_json(), "leaderboard_row": row}, indent=2, default=str))
     return 0
 
 
-def _run_folder(model: str):
-    from pathlib import Path
-
-    from shared import run_dir as layout
-
-    path = Path(model)
-    return path if (path / layout.CONFIG).is_file() else None
-
-
-def _base_model(run) -> str | None:
-    if run is None:
-        return None
-    import yaml
-
-    from shared import run_dir as layout
-
-    return (yaml.safe_load((run / layout.CONFIG).read_text()) or {}).get("model")
-
-
 def cmd_predict(args, extra: list[str]) -> int:
-    from shared.config import load_params
+    from apps.pipeline import params_for_model
     from shared.pretrained import resolve
     from tasks.registry import get_task
 
@@ -147,7 +134,7 @@ def cmd_predict(args, extra: list[str]) -> int:
     if missing:
         raise OmnituneError(f"{task.name} needs {', '.join(missing)}", f"e.g. omnitune predict {task.name} "
                             + " ".join(f'--{n} "..."' for n in task.input_fields))
-    params = load_params(task.params_class, args.config, values)
+    params = params_for_model(task, args.model, args.config, values)
     model, processor = task.build(resolve(args.model, params.allow_pickle), params)
     example = {"id": ["0"], **{name: [str(value)] for name, value in inputs.items()}}
     answer = task.predict(model, processor, example, params, batch_size=1)[0]
@@ -185,8 +172,12 @@ def print_leaderboard(rows: list[dict]) -> None:
 
 def cmd_demo(args, extra: list[str]) -> int:
     from apps.demos import build_demo
+    from apps.pipeline import params_for_model
+    from tasks.registry import get_task
 
-    app = build_demo(args.task, args.model)
+    task = get_task(args.task)
+    params = params_for_model(task, args.model, None, {})
+    app = build_demo(args.task, args.model, params=params)
     app.queue().launch(server_name=args.host, server_port=args.port, inbrowser=False,
                        max_file_size=args.max_file_size)
     return 0

@@ -15,6 +15,7 @@ from evaluation.metrics import load_metric
 from shared import run_dir as layout
 from shared import shelf
 from shared.config import TrainParams, load_params
+from shared.model_card import write_model_card
 from shared.task_protocol import Task
 from shared.training import TrainResult, fine_tune
 
@@ -34,6 +35,26 @@ def resolve_params(task: Task, config_file: str | None, overrides: dict[str, Any
     return load_params(task.params_class, config_file, merged)
 
 
+def run_folder_of(model: str) -> Path | None:
+    """The run folder behind a model reference (the run itself, or its model/ or adapter/ folder)."""
+    path = Path(model)
+    for candidate in (path, path.parent):
+        if (candidate / layout.CONFIG).is_file():
+            return candidate
+    return None
+
+
+def params_for_model(task: Task, model: str, config_file: str | None, overrides: dict[str, Any]) -> TrainParams:
+    """Parameters for using a trained model: its run's own settings (window size, stride, thresholds, data),
+    then a --config file, then the command line."""
+    run = run_folder_of(model)
+    values = dict(yaml.safe_load((run / layout.CONFIG).read_text()) or {}) if run else {}
+    if config_file:
+        values.update(load_params(task.params_class, config_file).model_dump(exclude_unset=True))
+    values.update(overrides)
+    return load_params(task.params_class, None, values)
+
+
 def train_and_evaluate(task: Task, params: TrainParams, run: Path, resume: bool = False, board=None,
                        log=print) -> Outcome:
     metric = load_metric(task.metric)
@@ -44,13 +65,12 @@ def train_and_evaluate(task: Task, params: TrainParams, run: Path, resume: bool 
     result = fine_tune(task, params, scorer, run, resume=resume, log=log)
     report = evaluate(task, str(result.model_dir), params, split="test", log=log)
     report.model = str(run.resolve())
-    shelf_entry = shelf.SHELF.get(result.base_model)
-    licence = shelf_entry.extra.get("license") if shelf_entry else None
-    # the card names the Hub id of a shelf model, as the Hub's own cards do
-    base_model = shelf_entry.extra.get("base_model", result.base_model) if shelf_entry else result.base_model
-    body = card_body(task, params, result, report)
-    row = record(report, task, base_model=base_model, run=run, licence=licence,
-                 board=board or Leaderboard(), card_body=body)
+    base_model, licence = base_model_and_licence(result.base_model)
+    row = record(report, task, base_model=base_model, run=run, board=board or Leaderboard())
+    if (run / layout.MODEL).is_dir():
+        write_model_card(run / layout.MODEL, name=run.name, task=task.name, base_model=base_model,
+                         dataset=report.dataset, split=report.split, metrics=report.metrics, licence=licence,
+                         body=card_body(task, params, result, report))
     summary = {"train_seconds": round(result.train_seconds, 1), "train_examples": result.train_examples,
                "trainable_parameters": result.trainable_parameters, "total_parameters": result.total_parameters,
                "stopped_by_time_budget": result.stopped_by_budget}
@@ -58,6 +78,14 @@ def train_and_evaluate(task: Task, params: TrainParams, run: Path, resume: bool 
     metrics["training"] = summary
     (run / layout.METRICS).write_text(json.dumps(metrics, indent=2))
     return Outcome(result, report, row)
+
+
+def base_model_and_licence(model_ref: str | None) -> tuple[str | None, str | None]:
+    """Cards and the leaderboard name a shelf model by its Hub id, as the Hub's own cards do."""
+    entry = shelf.SHELF.get(model_ref or "")
+    if entry is None:
+        return model_ref, None
+    return entry.extra.get("base_model", model_ref), entry.extra.get("license")
 
 
 def card_body(task: Task, params: TrainParams, result: TrainResult, report: Report) -> str:

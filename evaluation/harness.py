@@ -16,7 +16,6 @@ from evaluation.metrics import load_metric
 from evaluation.speed import Speed, measure_speed
 from shared import run_dir as layout
 from shared.config import TrainParams
-from shared.model_card import write_model_card
 from shared.pretrained import resolve
 from shared.task_protocol import Task
 
@@ -77,19 +76,14 @@ def weights_size_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in files) / 1e6
 
 
-def record(report: Report, task: Task, *, base_model: str | None, run: Path | None, licence: str | None,
-           board: Leaderboard | None = None, card_body: str = "") -> int:
-    """Write metrics.json and the model card into the run folder (if any), and add a leaderboard row."""
+def record(report: Report, task: Task, *, base_model: str | None, run: Path | None,
+           board: Leaderboard | None = None) -> int:
+    """Add the report to the run folder's metrics.json (if any) and a row to the leaderboard."""
     primary = report.metrics.get(task.primary_metric)
     if run is not None:
         existing = json.loads((run / layout.METRICS).read_text()) if (run / layout.METRICS).is_file() else {}
         existing[report.split] = report.to_json()
         (run / layout.METRICS).write_text(json.dumps(existing, indent=2))
-        model_dir = run / layout.MODEL
-        if model_dir.is_dir():
-            write_model_card(model_dir, name=run.name, task=task.name, base_model=base_model or report.model,
-                             dataset=report.dataset, split=report.split, metrics=report.metrics,
-                             licence=licence, body=card_body)
     board = board or Leaderboard()
     speed = report.speed
     return board.record(task=report.task, model=report.model, base_model=base_model, dataset=report.dataset,

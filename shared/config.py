@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.errors import OmnituneError
 
@@ -62,6 +62,12 @@ class TrainParams(BaseModel):
     merge_lora: bool = Field(True, description="also export a merged model next to the adapter")
     # safety
     allow_pickle: bool = Field(False, description="allow loading pickled (.bin/.pt) weights; safetensors otherwise")
+
+
+    @field_validator("eval_strategy", mode="before")
+    @classmethod
+    def _yaml_no(cls, value):
+        return "no" if value is False else value  # YAML 1.1 reads a bare `no` as false
 
 
 def _closest(key: str, valid: list[str]) -> str:

