@@ -18,6 +18,7 @@ import re
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from shared.errors import OmnituneError
@@ -83,8 +84,8 @@ def cmd_train(args, extra: list[str]) -> int:
         print(f"resuming {run}")
     else:
         params = resolve_params(task, args.config, overrides)
-        run = layout.new_run_dir(task.name, params.model or task.default_model) if not params.output_dir \
-            else __import__("pathlib").Path(params.output_dir)
+        run = Path(params.output_dir) if params.output_dir else \
+            layout.new_run_dir(task.name, params.model or task.default_model)
     try:
         outcome = train_and_evaluate(task, params, run, resume=bool(args.resume))
     except KeyboardInterrupt:
@@ -221,6 +222,7 @@ def cmd_quickstart(args, extra: list[str]) -> int:
           f"Time budget: about {len(names) * (minutes + 4):.0f} minutes in all.")
     board = Leaderboard(args.db)
     started = time.monotonic()
+    runs = {}
     for position, name in enumerate(names, 1):
         task = get_task(name)
         overrides = {**task.quickstart_overrides, "max_train_minutes": min(
@@ -231,12 +233,13 @@ def cmd_quickstart(args, extra: list[str]) -> int:
               f"(at most {params.max_train_minutes:.0f} min) -> {run}")
         outcome = train_and_evaluate(task, params, run, board=board)
         _print_outcome(outcome)
+        runs[name] = run
     print(f"\nquickstart finished in {(time.monotonic() - started) / 60:.1f} min\n")
     print_leaderboard(as_table(board.rows()))
     print("\nTry the models:")
-    for name in names:
-        print(f"  omnitune demo {name} --model <run folder above>    (opens http://127.0.0.1:7860)")
-    print("  omnitune leaderboard --serve                       (the leaderboard as a web app)")
+    for name, run in runs.items():
+        print(f"  omnitune demo {name} --model {run}    (then open http://127.0.0.1:7860)")
+    print("  omnitune leaderboard --serve    (the leaderboard as a web app, http://127.0.0.1:7861)")
     return 0
 
 

@@ -55,10 +55,12 @@ class TrainParams(BaseModel):
         "default: with dropout, PyTorch's fused CPU attention falls back to a path 2.5x slower (measured)")
     # transfer learning
     peft: Literal["none", "lora"] = "none"
-    lora_r: int = 8
-    lora_alpha: int = 16
+    lora_r: int = 16
+    lora_alpha: int = 32
     lora_dropout: float = 0.1
     lora_target_modules: list[str] | None = Field(None, description="found automatically when unset")
+    lora_scope: Literal["all-linear", "attention"] = Field(
+        "all-linear", description="which Linear layers LoRA adapts when lora_target_modules is unset")
     merge_lora: bool = Field(True, description="also export a merged model next to the adapter")
     # safety
     allow_pickle: bool = Field(False, description="allow loading pickled (.bin/.pt) weights; safetensors otherwise")

@@ -10,24 +10,29 @@ from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPP
 _ATTENTION_HINTS = ("attn", "attention")
 
 
-def find_target_modules(model: torch.nn.Module, head_modules: tuple[str, ...]) -> list[str]:
-    """peft's own table for known model types; otherwise every Linear inside an attention block; otherwise
-    every Linear outside the task head."""
-    model_type = getattr(getattr(model, "config", None), "model_type", None)
-    if model_type in TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING:
-        return list(TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING[model_type])
+def find_target_modules(model: torch.nn.Module, head_modules: tuple[str, ...],
+                        scope: str = "all-linear") -> list[str]:
+    """Leaf names of the Linear layers to adapt, for any architecture.
+
+    "all-linear" (default): every Linear outside the task head, attention and feed-forward alike: QLoRA
+    (Dettmers et al., 2023) found that adapting all of them is what closes the gap to full fine-tuning, and
+    on our QA set query/value-only LoRA learned nothing in the default time budget (README).
+    "attention": peft's table for known model types, else every Linear inside an attention block."""
     linear = [name for name, module in model.named_modules()
               if isinstance(module, torch.nn.Linear) and not any(name.split(".")[0] == h or f".{h}" in name
                                                                  for h in head_modules)]
-    in_attention = [n for n in linear if any(h in n.lower() for h in _ATTENTION_HINTS)]
-    chosen = in_attention or linear
-    return sorted({name.rsplit(".", 1)[-1] for name in chosen})
+    if scope == "attention":
+        model_type = getattr(getattr(model, "config", None), "model_type", None)
+        if model_type in TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING:
+            return list(TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING[model_type])
+        linear = [n for n in linear if any(h in n.lower() for h in _ATTENTION_HINTS)] or linear
+    return sorted({name.rsplit(".", 1)[-1] for name in linear})
 
 
 def apply_lora(model: torch.nn.Module, r: int, alpha: int, dropout: float, targets: list[str] | None,
-               head_modules: tuple[str, ...]) -> PeftModel:
+               head_modules: tuple[str, ...], scope: str = "all-linear") -> PeftModel:
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout,
-                        target_modules=targets or find_target_modules(model, head_modules),
+                        target_modules=targets or find_target_modules(model, head_modules, scope),
                         modules_to_save=list(head_modules))
     return get_peft_model(model, config)
 

@@ -95,7 +95,7 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     model, processor = task.build(model_path, params)
     if params.peft == "lora":
         model = apply_lora(model, params.lora_r, params.lora_alpha, params.lora_dropout,
-                           params.lora_target_modules, task.head_modules)
+                           params.lora_target_modules, task.head_modules, params.lora_scope)
     trainable, total = trainable_share(model)
     log(f"{task.name}: {len(train_examples)} training examples, model {base_model} "
         f"({trainable / 1e6:.2f}M of {total / 1e6:.2f}M parameters trainable)")

@@ -47,7 +47,7 @@ def _f1(model, tokenizer, params) -> float:
 
 def test_brief_fine_tuning_lifts_f1_well_above_the_untrained_head(minilm, tmp_path):
     path, _ = minilm
-    params = TASK.params_class(model=str(path), max_train_samples=480, max_seq_length=256, doc_stride=64,
+    params = TASK.params_class(model=str(path), max_train_samples=800, max_seq_length=256, doc_stride=64,
                                learning_rate=1e-4, warmup_ratio=0.1, num_train_epochs=1, eval_strategy="no",
                                per_device_train_batch_size=16, seed=0, save_steps=1000)
     model, tokenizer = TASK.build(str(path), params)

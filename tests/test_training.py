@@ -97,7 +97,7 @@ def test_lora_finds_targets_trains_adapters_and_exports_a_merged_model(tiny_qa_m
     result = fine_tune(TASK, params, None, tmp_path / "lora")
     assert 0 < result.trainable_parameters / result.total_parameters < 0.5
     adapter = json.loads((tmp_path / "lora" / "adapter" / "adapter_config.json").read_text())
-    assert set(adapter["target_modules"]) == {"query", "value"}
+    assert set(adapter["target_modules"]) == {"query", "key", "value", "dense"}
     merged = AutoModelForQuestionAnswering.from_pretrained(result.model_dir)
     assert not any("lora" in name for name, _ in merged.named_parameters())
 
@@ -115,7 +115,8 @@ def test_target_modules_for_an_architecture_peft_does_not_know():
             self.blocks = torch.nn.ModuleList([Block(), Block()])
             self.head = torch.nn.Linear(4, 2)
 
-    assert find_target_modules(Unknown(), ("head",)) == ["to_q", "to_v"]
+    assert find_target_modules(Unknown(), ("head",), scope="attention") == ["to_q", "to_v"]
+    assert find_target_modules(Unknown(), ("head",)) == ["mlp", "to_q", "to_v"]
 
 
 def test_metrics_during_training_match_the_harness_on_the_same_examples(tiny_qa_model, tmp_path):
@@ -154,3 +155,18 @@ def test_offline_hub_ids_fail_with_a_clear_message(capsys):
     assert "could not load model 'someone/not-cached-anywhere'" in err and "shelf entry" in err
     assert main(["evaluate", "question-answering", "--model", "minilm-l6", "--data", "someone/no-such-dataset"]) == 2
     assert "could not read data 'someone/no-such-dataset'" in capsys.readouterr().err
+
+
+def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(tiny_qa_model, monkeypatch,
+                                                                              capsys):
+    from tasks.question_answering.task import QuestionAnsweringTask
+
+    monkeypatch.setattr(QuestionAnsweringTask, "default_model", str(tiny_qa_model))
+    monkeypatch.setattr(QuestionAnsweringTask, "bundled_data_defaults",
+                        {"max_train_samples": 32, "max_eval_samples": 16, "max_seq_length": 64, "doc_stride": 16,
+                         "max_steps": 2})
+    assert main(["quickstart", "--minutes-per-task", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Time budget" in out and "at most 1 min" in out
+    assert "omnitune leaderboard (1 evaluations)" in out
+    assert "omnitune demo question-answering --model" in out
