@@ -47,8 +47,8 @@ def _f1(model, tokenizer, params) -> float:
 
 def test_brief_fine_tuning_lifts_f1_well_above_the_untrained_head(minilm, tmp_path):
     path, _ = minilm
-    params = TASK.params_class(model=str(path), max_train_samples=800, max_seq_length=256, doc_stride=64,
-                               learning_rate=1e-4, warmup_ratio=0.1, num_train_epochs=1, eval_strategy="no",
+    params = TASK.params_class(model=str(path), max_train_samples=2000, max_seq_length=256, doc_stride=64,
+                               learning_rate=3e-4, warmup_ratio=0.1, num_train_epochs=1, eval_strategy="no",
                                per_device_train_batch_size=16, seed=0, save_steps=1000)
     model, tokenizer = TASK.build(str(path), params)
     before = _f1(model, tokenizer, params)
@@ -56,4 +56,5 @@ def test_brief_fine_tuning_lifts_f1_well_above_the_untrained_head(minilm, tmp_pa
     trained, tokenizer = TASK.build(str(result.model_dir), params)
     after = _f1(trained, tokenizer, params)
     print(f"F1 on {HELD_OUT} held-out questions: before {before:.1f}, after {after:.1f}")
-    assert after >= before + 25, (before, after)
+    # measured here: 10.3 -> 81.8 (2,000 questions, 125 steps, 3 minutes on 2 cores)
+    assert after >= before + 25 and after >= 50, (before, after)
