@@ -162,13 +162,13 @@ def print_leaderboard(rows: list[dict]) -> None:
     from rich.table import Table
 
     columns = ("task", "model", "dataset", "split", "primary_metric", "score", "size_mb", "latency_p50_ms",
-               "throughput", "created_at", "id")
+               "throughput", "created_at", "id")  # the CLI table keeps to what fits a terminal
     table = Table(title=f"omnitune leaderboard ({len(rows)} evaluations)")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("task", "created_at", "score"))
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
-    Console(width=max(160, os.get_terminal_size().columns if sys.stdout.isatty() else 160)).print(table)
+    Console(width=os.get_terminal_size().columns if sys.stdout.isatty() else 200).print(table)
 
 
 def cmd_demo(args, extra: list[str]) -> int:

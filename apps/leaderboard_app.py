@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from evaluation.leaderboard import COLUMNS, Leaderboard, as_table
+from evaluation.leaderboard import COLUMNS, DISPLAY_COLUMNS, Leaderboard, as_table
 
 ALL = "(all)"
 
@@ -15,7 +15,7 @@ def build_leaderboard_app(board: Leaderboard) -> gr.Blocks:
         rows = as_table(board.rows(task=None if task in (None, ALL) else task,
                                    dataset=None if dataset in (None, ALL) else dataset,
                                    sort_by=sort_by or "score", descending=bool(descending)))
-        return pd.DataFrame(rows, columns=list(COLUMNS))
+        return pd.DataFrame(rows, columns=list(DISPLAY_COLUMNS))
 
     def choices():
         rows = board.rows()

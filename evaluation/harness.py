@@ -92,4 +92,4 @@ def record(report: Report, task: Task, *, base_model: str | None, run: Path | No
                         latency_p50_ms=speed.latency_p50_ms if speed else None,
                         latency_p95_ms=speed.latency_p95_ms if speed else None,
                         throughput=speed.throughput if speed else None,
-                        run_id=str(run) if run else None)
+                        run_id=str(run.resolve()) if run else None)

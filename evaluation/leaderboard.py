@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,6 +21,10 @@ from shared.paths import omnitune_home
 
 COLUMNS = ("id", "task", "model", "base_model", "dataset", "split", "primary_metric", "score", "metrics",
            "size_mb", "parameters", "latency_p50_ms", "latency_p95_ms", "throughput", "created_at", "run_id")
+# What people compare first comes first; the full run path and the metric breakdown come last.
+DISPLAY_COLUMNS = ("task", "model", "dataset", "split", "primary_metric", "score", "size_mb", "latency_p50_ms",
+                   "latency_p95_ms", "throughput", "parameters", "base_model", "created_at", "metrics", "run_id",
+                   "id")
 
 
 class Base(DeclarativeBase):
@@ -98,7 +103,9 @@ def as_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows flattened for display: metrics as compact text, times rounded."""
     table = []
     for row in rows:
-        flat = dict(row)
+        flat = {column: row[column] for column in DISPLAY_COLUMNS}
+        if row["run_id"] and row["model"] == row["run_id"]:
+            flat["model"] = Path(row["run_id"]).name  # the run's name; run_id keeps the full path
         flat["metrics"] = json.dumps({k: round(v, 2) if isinstance(v, float) else v
                                       for k, v in (row["metrics"] or {}).items()})
         flat["created_at"] = row["created_at"].strftime("%Y-%m-%d %H:%M") if row["created_at"] else ""

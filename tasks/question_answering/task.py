@@ -36,7 +36,7 @@ class QuestionAnsweringTask:
     head_modules = ("qa_outputs",)
     # Used when no --data is given: sized for the bundled set on a 2-core CPU (README has the measured run).
     # Bundled contexts are ~210 tokens (median), so 256-token windows hold nearly all of them in one window.
-    bundled_data_defaults = {"learning_rate": 1e-4, "warmup_ratio": 0.1, "max_train_samples": 4000,
+    bundled_data_defaults = {"learning_rate": 3e-4, "warmup_ratio": 0.1, "max_train_samples": 4000,
                              "max_eval_samples": 300, "max_seq_length": 256, "doc_stride": 64,
                              "max_train_minutes": 15.0}
     quickstart_overrides = {"max_train_minutes": 9.0}
