@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from shared import run_dir as layout
 from shared.config import TrainParams, dump_params
@@ -92,6 +92,7 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     eval_examples = task.load_examples(params, "eval") if params.eval_strategy != "no" else None
     base_model = params.model or task.default_model
     model_path = resolve(base_model, params.allow_pickle, log=log)
+    set_seed(params.seed)  # new heads (and LoRA) are initialised here, before Trainer seeds anything
     model, processor = task.build(model_path, params)
     if params.peft == "lora":
         model = apply_lora(model, params.lora_r, params.lora_alpha, params.lora_dropout,
