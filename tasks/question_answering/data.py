@@ -15,7 +15,7 @@ from pathlib import Path
 
 from datasets import Dataset, Features, Sequence, Value
 
-from shared.data_files import SPLIT_ALIASES, hold_out, load_table, split_file
+from shared.data_files import hold_out, load_table, split_file
 from shared.errors import OmnituneError
 
 BUNDLED = Path(__file__).parent / "data"
@@ -135,7 +135,7 @@ def _check(rows: list[dict], where: str) -> list[dict]:
         empty = [i for i, r in enumerate(rows) if not isinstance(r[field], str) or not r[field].strip()]
         if empty:
             raise OmnituneError(f"{where}: {len(empty)} row(s) have an empty '{field}' (first: row {empty[0]})",
-                                f"fill or remove those rows")
+                                "fill or remove those rows")
     misaligned = [i for i, r in enumerate(rows) for t, s in zip(r["answers"]["text"], r["answers"]["answer_start"])
                   if r["context"][s:s + len(t)] != t]
     if misaligned:
@@ -148,6 +148,3 @@ def _check(rows: list[dict], where: str) -> list[dict]:
             row["id"] = hashlib.sha1(f"{row['id']}|{row['question']}|{row['context']}".encode()).hexdigest()[:16]
         seen[row["id"]] = 1
     return rows
-
-
-__all__ = ["load_examples", "BUNDLED", "SPLIT_ALIASES"]
