@@ -7,17 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from evaluation.harness import Report, evaluate, record, score
 from evaluation.leaderboard import Leaderboard
 from evaluation.metrics import load_metric
 from shared import run_dir as layout
 from shared import shelf
-from shared.config import TrainParams, load_params
+from shared.config import TrainParams, load_params, read_config
 from shared.model_card import write_model_card
 from shared.task_protocol import Task
-from shared.training import TrainResult, fine_tune
+from shared.training import TrainResult, cuda_available, fine_tune
 
 
 @dataclass
@@ -34,8 +32,7 @@ LORA_LEARNING_RATE = 1e-3
 
 def resolve_params(task: Task, config_file: str | None, overrides: dict[str, Any]) -> TrainParams:
     """The task's bundled-data defaults apply only when the user trains on the bundled data."""
-    from_file = yaml.safe_load(Path(config_file).read_text()) if config_file and Path(config_file).is_file() else {}
-    given = {**(from_file or {}), **overrides}
+    given = {**(read_config(config_file) if config_file else {}), **overrides}
     uses_bundled = given.get("data") is None
     merged = {**(task.bundled_data_defaults if uses_bundled else {}), **overrides}
     if given.get("peft") == "lora" and "learning_rate" not in given:
@@ -56,7 +53,7 @@ def params_for_model(task: Task, model: str, config_file: str | None, overrides:
     """Parameters for using a trained model: its run's own settings (window size, stride, thresholds, data),
     then a --config file, then the command line."""
     run = run_folder_of(model)
-    values = dict(yaml.safe_load((run / layout.CONFIG).read_text()) or {}) if run else {}
+    values = read_config(run / layout.CONFIG) if run else {}
     if config_file:
         values.update(load_params(task.params_class, config_file).model_dump(exclude_unset=True))
     values.update(overrides)
@@ -103,15 +100,9 @@ def card_body(task: Task, params: TrainParams, result: TrainResult, report: Repo
         f"{' with LoRA adapters (merged)' if params.peft == 'lora' else ' (full fine-tuning)'}.",
         "",
         f"- training: {result.train_examples} examples, {result.train_seconds / 60:.1f} min on "
-        f"{'GPU' if _cuda() else 'CPU'}; {share:.1f}% of {result.total_parameters / 1e6:.1f}M parameters trained",
+        f"{'GPU' if cuda_available() else 'CPU'}; {share:.1f}% of {result.total_parameters / 1e6:.1f}M parameters trained",
         f"- evaluated on `{report.dataset}` split `{report.split}` ({report.examples} examples): "
         + ", ".join(f"{k} {v:.2f}" for k, v in report.metrics.items() if not k.endswith("total")),
         "- the resolved training configuration is `config.yaml` in the run folder",
     ]
     return "\n".join(lines)
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()

@@ -77,18 +77,21 @@ def _closest(key: str, valid: list[str]) -> str:
     return f"did you mean '{match[0]}'?" if match else f"valid keys: {', '.join(sorted(valid))}"
 
 
+def read_config(config_file: str | Path) -> dict[str, Any]:
+    """The key: value mapping of a YAML parameter file (a run's config.yaml or the user's --config)."""
+    path = Path(config_file)
+    if not path.is_file():
+        raise OmnituneError(f"config file {path} does not exist", "check the path given to --config")
+    loaded = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(loaded, dict):
+        raise OmnituneError(f"config file {path} must be a mapping of key: value", "see configs in the README")
+    return loaded
+
+
 def load_params(params_class: type[TrainParams], config_file: str | Path | None = None,
                 overrides: dict[str, Any] | None = None) -> TrainParams:
     """YAML file first, command-line overrides on top; anything unknown or ill-typed is a clear error."""
-    values: dict[str, Any] = {}
-    if config_file:
-        path = Path(config_file)
-        if not path.is_file():
-            raise OmnituneError(f"config file {path} does not exist", "check the path given to --config")
-        loaded = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise OmnituneError(f"config file {path} must be a mapping of key: value", "see configs in the README")
-        values.update(loaded)
+    values: dict[str, Any] = read_config(config_file) if config_file else {}
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     valid = list(params_class.model_fields)
     unknown = [k for k in values if k not in params_class.model_fields]
