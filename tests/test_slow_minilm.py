@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from transformers import set_seed
@@ -19,19 +17,11 @@ HELD_OUT = 150
 
 
 @pytest.fixture(scope="session")
-def minilm(tmp_path_factory):
-    home = os.environ.get("OMNITUNE_TEST_SHELF") or str(tmp_path_factory.mktemp("shelf-home"))
-    previous = os.environ.get("OMNITUNE_HOME")
-    os.environ["OMNITUNE_HOME"] = home
-    try:
+def minilm(in_shelf_home):
+    with in_shelf_home():
         path = shelf.prepare("minilm-l6")
         assert shelf.verify("minilm-l6") == []
         described = shelf.describe("minilm-l6")
-    finally:
-        if previous is None:
-            os.environ.pop("OMNITUNE_HOME")
-        else:
-            os.environ["OMNITUNE_HOME"] = previous
     return path, described
 
 

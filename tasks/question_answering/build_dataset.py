@@ -20,12 +20,12 @@ import hashlib
 import json
 import random
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-MAN_ROOT = Path("/usr/share/man")
+from shared.man_pages import MAN_ROOT, package_owners, render, section, split_of
+
 SECTIONS = ("man1", "man8")
 ENTRIES_PER_CONTEXT = 6
 # Contexts stop growing at about 1,000 characters (~250 tokens), so most fit one model window: on a 2-core CPU
@@ -52,27 +52,8 @@ class OptionEntry:
     description: str
 
 
-def render(page: Path) -> str:
-    """Plain text of a man page: wide lines, no hyphenation, no justification, so sentences stay intact."""
-    source = gzip.decompress(page.read_bytes()) if page.suffix == ".gz" else page.read_bytes()
-    result = subprocess.run(
-        ["groff", "-man", "-Tutf8", "-P", "-cbou", "-rLL=1000n", "-rHY=0", "-dAD=l"],
-        input=source, capture_output=True, timeout=30, check=False,
-    )
-    return result.stdout.decode("utf-8", errors="replace")
-
-
 def options_section(text: str) -> list[str]:
-    lines, inside, body = text.splitlines(), False, []
-    for line in lines:
-        if line and not line[0].isspace():  # a section heading starts in column 0
-            if inside:
-                break
-            inside = "OPTION" in line.upper()
-            continue
-        if inside:
-            body.append(line)
-    return body
+    return section(text, "OPTION")
 
 
 def option_entries(section: list[str]) -> list[OptionEntry]:
@@ -163,37 +144,9 @@ def _qid(command: str, block: int, question: str) -> str:
     return hashlib.sha1(f"{command}|{block}|{question}".encode()).hexdigest()[:16]
 
 
-def split_of(command: str) -> str:
-    """Deterministic split by page name, so a page never lands in two splits whatever else changes."""
-    fraction = int(hashlib.sha256(command.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    cumulative = 0.0
-    for split, share in SPLIT_SHARES.items():
-        cumulative += share
-        if fraction <= cumulative:
-            return split
-    return "test"
-
-
-def package_owners() -> dict[str, tuple[str, str]]:
-    """Map each installed man page path to (Debian package, version), read from dpkg's own database."""
-    versions = {}
-    status = Path("/var/lib/dpkg/status").read_text(errors="replace")
-    for stanza in status.split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and not line[0].isspace())
-        if "Package" in fields:
-            versions[fields["Package"]] = fields.get("Version", "?")
-    owners = {}
-    for listing in Path("/var/lib/dpkg/info").glob("*.list"):
-        package = listing.stem.split(":")[0]
-        for path in listing.read_text(errors="replace").splitlines():
-            if path.startswith(str(MAN_ROOT)):
-                owners[path] = (package, versions.get(package, "?"))
-    return owners
-
-
 def man_pages() -> Iterator[Path]:
-    for section in SECTIONS:
-        yield from sorted((MAN_ROOT / section).glob("*"))
+    for folder in SECTIONS:
+        yield from sorted((MAN_ROOT / folder).glob("*"))
 
 
 def build(out: Path, seed: int = 0) -> dict[str, int]:
@@ -208,7 +161,7 @@ def build(out: Path, seed: int = 0) -> dict[str, int]:
         paragraphs = page_paragraphs(command, option_entries(options_section(render(page))), rng)
         if not paragraphs:
             continue
-        split = split_of(command)
+        split = split_of(command, SPLIT_SHARES)
         splits[split].append({"title": command, "paragraphs": paragraphs})
         used_pages.append((page.name, *owners[str(page)], split))
     out.mkdir(parents=True, exist_ok=True)
