@@ -13,7 +13,6 @@ and whole groups go to one split, so a test sentence's twin is never in training
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import gzip
 import hashlib
@@ -25,7 +24,7 @@ import librosa
 import numpy as np
 import soundfile
 
-from shared.debian_packages import unpack
+from shared.dataset_builders import builder_main, unpack
 
 PACKAGES = {"asterisk-core-sounds-en-wav": "1.6.1-1", "asterisk-core-sounds-en": "1.6.1-1"}
 SOUNDS = "usr/share/asterisk/sounds/en_US_f_Allison"
@@ -108,12 +107,5 @@ def build(out: Path) -> dict[str, int]:
     return {split: len(split_rows) for split, split_rows in rows.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "data")
-    args = parser.parse_args()
-    print(build(args.out))
-
-
 if __name__ == "__main__":
-    main()
+    builder_main(build, __doc__, Path(__file__).parent / "data")

@@ -9,12 +9,10 @@ Needs `groff` and the two packages installed (they are on Debian by default).
 
 from __future__ import annotations
 
-import argparse
-import gzip
-import json
 import re
 from pathlib import Path
 
+from shared.dataset_builders import builder_main, write_jsonl_gz
 from shared.man_pages import MAN_ROOT, package_owners, render, section, split_of
 
 PACKAGES = ("manpages", "manpages-dev")
@@ -64,18 +62,10 @@ def build(out: Path) -> dict[str, int]:
         name = page.name.removesuffix(".gz")
         rows[split_of(name, SPLIT_SHARES)].append(
             {"document": document, "summary": summary, "page": name, "package": f"{package} {version}"})
-    out.mkdir(parents=True, exist_ok=True)
     for split, split_rows in rows.items():
-        with gzip.GzipFile(out / f"{split}.jsonl.gz", "wb", mtime=0) as handle:
-            handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in split_rows).encode())
+        write_jsonl_gz(out / f"{split}.jsonl.gz", split_rows)
     return {split: len(split_rows) for split, split_rows in rows.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "data")
-    print(json.dumps(build(parser.parse_args().out)))
-
-
 if __name__ == "__main__":
-    main()
+    builder_main(build, __doc__, Path(__file__).parent / "data")
