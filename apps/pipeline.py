@@ -67,7 +67,11 @@ def train_and_evaluate(task: Task, params: TrainParams, run: Path, resume: bool 
     def scorer(answers, examples):
         return score(task, answers, examples, params, metric)
 
-    result = fine_tune(task, params, scorer, run, resume=resume, log=log)
+    # a task with its own training path (e.g. image linear probes on cached features) provides train()
+    if hasattr(task, "train"):
+        result = task.train(params, scorer, run, resume=resume, log=log)
+    else:
+        result = fine_tune(task, params, scorer, run, resume=resume, log=log)
     report = evaluate(task, str(result.model_dir), params, split="test", log=log)
     report.model = str(run.resolve())
     base_model, licence = base_model_and_licence(result.base_model)
@@ -78,7 +82,7 @@ def train_and_evaluate(task: Task, params: TrainParams, run: Path, resume: bool 
                          body=card_body(task, params, result, report))
     summary = {"train_seconds": round(result.train_seconds, 1), "train_examples": result.train_examples,
                "trainable_parameters": result.trainable_parameters, "total_parameters": result.total_parameters,
-               "stopped_by_time_budget": result.stopped_by_budget}
+               "stopped_by_time_budget": result.stopped_by_budget, **result.extra}
     metrics = json.loads((run / layout.METRICS).read_text())
     metrics["training"] = summary
     (run / layout.METRICS).write_text(json.dumps(metrics, indent=2))

@@ -66,6 +66,17 @@ class TrainParams(BaseModel):
     allow_pickle: bool = Field(False, description="allow loading pickled (.bin/.pt) weights; safetensors otherwise")
 
 
+    def split_name(self, role: str) -> str:
+        """The data split that plays `role` ("train", "eval", "test"; any other name is taken as a split)."""
+        return {"train": self.train_split, "eval": self.eval_split, "test": self.test_split}.get(role, role)
+
+    def limited(self, examples, role: str):
+        """A seeded sample within max_train_samples / max_eval_samples; the test split is always scored whole."""
+        limit = {"train": self.max_train_samples, "eval": self.max_eval_samples}.get(role)
+        if limit is not None and limit < len(examples):
+            return examples.shuffle(seed=self.seed).select(range(limit))
+        return examples
+
     @field_validator("eval_strategy", mode="before")
     @classmethod
     def _yaml_no(cls, value):

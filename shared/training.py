@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class TrainResult:
     trainable_parameters: int
     total_parameters: int
     stopped_by_budget: bool
+    extra: dict = field(default_factory=dict)  # task-specific facts for metrics.json (e.g. feature-cache timing)
 
 
 class _Trainer(Trainer):
@@ -119,7 +120,10 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     args = training_arguments(params, run, has_eval=eval_features is not None)
     if args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.early_stopping_patience))
+    # a task may bring its own optimizer (e.g. layer-wise learning rates); Trainer then makes only the schedule
+    optimizer = task.optimizer(model, params) if hasattr(task, "optimizer") else None
     trainer = _Trainer(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
+                      optimizers=(optimizer, None),
                       data_collator=task.collator(processor), processing_class=processor,
                       compute_metrics=compute_metrics if eval_features is not None and scorer else None,
                       callbacks=callbacks)

@@ -9,6 +9,7 @@ from shared.task_protocol import Task
 
 TASKS = {
     "question-answering": "tasks.question_answering.task:QuestionAnsweringTask",
+    "image-classification": "tasks.image_classification.task:ImageClassificationTask",
 }
 
 

@@ -43,13 +43,8 @@ class QuestionAnsweringTask:
     input_fields = ("question", "context")
 
     def load_examples(self, params: QAParams, split: str) -> Dataset:
-        split_name = {"train": params.train_split, "eval": params.eval_split, "test": params.test_split}.get(split, split)
-        examples = data.load_examples(params.data, split_name, params.column_mapping)
-        # The test split is always scored whole; the limits keep training and in-training evaluation short.
-        limit = {"train": params.max_train_samples, "eval": params.max_eval_samples}.get(split)
-        if limit is not None and limit < len(examples):
-            examples = examples.shuffle(seed=params.seed).select(range(limit))
-        return examples
+        examples = data.load_examples(params.data, params.split_name(split), params.column_mapping)
+        return params.limited(examples, split)
 
     def build(self, model_path: str, params: QAParams) -> tuple[Any, Any]:
         try:
