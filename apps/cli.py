@@ -137,9 +137,12 @@ def cmd_predict(args, extra: list[str]) -> int:
                             + " ".join(f'--{n} "..."' for n in task.input_fields))
     params = params_for_model(task, args.model, args.config, values)
     model, processor = task.build(resolve(args.model, params.allow_pickle), params)
-    example = {"id": ["0"], **{name: [str(value)] for name, value in inputs.items()}}
+    # tasks whose inputs are files (images, audio) say how a command-line value becomes an example
+    example = task.example_from_inputs(inputs) if hasattr(task, "example_from_inputs") else \
+        {"id": ["0"], **{name: [str(value)] for name, value in inputs.items()}}
     answer = task.predict(model, processor, example, params, batch_size=1)[0]
-    print(json.dumps(asdict(answer), indent=2, ensure_ascii=False))
+    shown = task.describe_answer(answer, model, params) if hasattr(task, "describe_answer") else asdict(answer)
+    print(json.dumps(shown, indent=2, ensure_ascii=False))
     return 0
 
 

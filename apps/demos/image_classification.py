@@ -1,0 +1,93 @@
+"""Gradio demo for image classification: upload, paste or take a photo; see the top labels with their
+probabilities and where the model looked (attention rollout for ViTs, Grad-CAM for CNNs), with an opacity
+slider for the overlay.
+
+API (gradio_client): `Client(url).predict(handle_file(path), 0.5, api_name="/classify")` returns
+(labels {"label", "confidences"}, explanation image, details dict)."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from shared.pretrained import resolve
+from tasks.image_classification.explain import explanation_map, overlay
+from tasks.image_classification.preprocessing import from_processor, to_rgb, transform
+from tasks.registry import get_task
+
+MAX_PIXELS = 40_000_000  # about 7,000 x 6,000: bigger uploads are refused before decoding (decompression bombs)
+SHOWN_SIDE = 448  # the explanation is drawn at this size
+
+
+NOT_AN_IMAGE = "This file is not a readable image. Use a PNG, JPEG, WebP, GIF or BMP file."
+
+
+class CheckedImage(gr.Image):
+    """gr.Image whose decoding failures reach the user as a clear message instead of a component error."""
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            raise gr.Error(NOT_AN_IMAGE) from None
+
+
+def build(model: str, params=None) -> gr.Blocks:
+    task = get_task("image-classification")
+    params = params or task.params_class()
+    loaded_model, processor = task.build(resolve(model, params.allow_pickle), params)
+    loaded_model.eval()
+    preprocess = transform(from_processor(processor), training=False)
+    labels = loaded_model.config.id2label
+
+    def classify(path: str | None, opacity: float):
+        image = _open(path)
+        pixels = preprocess(image).unsqueeze(0)
+        with torch.inference_mode():
+            probabilities = loaded_model(pixel_values=pixels).logits.softmax(-1)[0]
+        top = int(probabilities.argmax())
+        heat, method = explanation_map(loaded_model, pixels, top)
+        shown = to_rgb(image)
+        shown.thumbnail((SHOWN_SIDE, SHOWN_SIDE))
+        order = np.argsort(-probabilities.numpy())[:params.top_k]
+        confidences = {labels[int(i)]: float(probabilities[i]) for i in order}
+        details = {"top_label": labels[top], "explanation": method, "image_size": list(image.size),
+                   "model_input": list(pixels.shape[-2:])}
+        return confidences, overlay(shown, heat, opacity), details
+
+    with gr.Blocks(title="omnitune · image classification") as demo:
+        gr.Markdown(f"## Image classification\nModel: `{model}` ({len(labels)} classes). Upload, paste or take "
+                    "a picture; the overlay shows which parts of it the prediction rests on.")
+        with gr.Row():
+            with gr.Column():
+                image_input = CheckedImage(type="filepath", sources=["upload", "clipboard", "webcam"], label="Image")
+                opacity = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Overlay opacity")
+                button = gr.Button("Classify", variant="primary")
+            with gr.Column():
+                label_output = gr.Label(num_top_classes=params.top_k, label="Top labels")
+                explanation = gr.Image(type="pil", label="Where the model looked", interactive=False)
+                with gr.Accordion("Details", open=False):
+                    details_box = gr.JSON(label="Method and sizes")
+        outputs = [label_output, explanation, details_box]
+        button.click(classify, [image_input, opacity], outputs, api_name="classify")
+        opacity.release(classify, [image_input, opacity], outputs, api_name=False)
+    return demo
+
+
+def _open(path: str | None) -> Image.Image:
+    if not path:
+        raise gr.Error("No image: upload, paste or take one first.")
+    try:
+        image = Image.open(path)
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise gr.Error(f"The image is {width:,} x {height:,} pixels; the limit is {MAX_PIXELS:,} pixels. "
+                           "Resize it and try again.")
+        image.load()
+        return image
+    except gr.Error:
+        raise
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise gr.Error(NOT_AN_IMAGE) from None
