@@ -72,7 +72,7 @@ def train_and_evaluate(task: Task, params: TrainParams, run: Path, resume: bool 
         result = task.train(params, scorer, run, resume=resume, log=log)
     else:
         result = fine_tune(task, params, scorer, run, resume=resume, log=log)
-    report = evaluate(task, str(result.model_dir), params, split="test", log=log)
+    report = evaluate(task, str(result.model_dir), params, split="test", log=log, artifacts=run)
     report.model = str(run.resolve())
     base_model, licence = base_model_and_licence(result.base_model)
     row = record(report, task, base_model=base_model, run=run, board=board or Leaderboard())

@@ -48,7 +48,8 @@ def score(task: Task, answers: list, examples: Dataset, params: TrainParams, met
 
 
 def evaluate(task: Task, model_ref: str, params: TrainParams, split: str = "test", with_speed: bool = True,
-             log=print) -> Report:
+             log=print, artifacts: Path | None = None) -> Report:
+    """The task metric on `split`; with `artifacts`, a task that draws (e.g. a confusion matrix) writes there."""
     examples = task.load_examples(params, split)  # checked before the model is loaded
     model_path = resolve(model_ref, params.allow_pickle, log=log)
     model, processor = task.build(model_path, params)
@@ -57,6 +58,8 @@ def evaluate(task: Task, model_ref: str, params: TrainParams, split: str = "test
     answers = task.predict(model, processor, examples, params, params.per_device_eval_batch_size)
     seconds = time.perf_counter() - started
     metrics = score(task, answers, examples, params)
+    if artifacts is not None and hasattr(task, "write_artifacts"):
+        task.write_artifacts(answers, examples, params, artifacts, split)
     speed = None
     if with_speed:
         speed = measure_speed(lambda rows, batch: task.predict(model, processor, _columns(rows), params, batch),

@@ -31,3 +31,18 @@ def plot_loss_curve(history: list[dict], path: Path, primary: str) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def plot_confusion_matrix(references: list[int], predicted: list[int], labels: list[str], path: Path) -> None:
+    """Counts of true class (rows) against predicted class (columns), with scikit-learn's display."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    size = max(5.0, 0.55 * len(labels) + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    ConfusionMatrixDisplay.from_predictions(references, predicted, labels=list(range(len(labels))),
+                                            display_labels=labels, ax=axis, colorbar=False,
+                                            xticks_rotation="vertical", cmap="Blues")
+    axis.set_title(f"confusion matrix ({len(references)} images)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

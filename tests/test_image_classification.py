@@ -177,6 +177,7 @@ def test_cli_trains_a_linear_probe_and_predicts_a_file(tiny_vit, colour_folder, 
     # a tiny model extracts features in milliseconds; the 10x-and-more figure is measured on DINOv2 (README)
     assert probe["epoch_speedup_with_cache"] > 1 and probe["feature_cache_hit"] is False
     assert metrics["test"]["metrics"]["accuracy"] >= 50
+    assert Image.open("run-ic/confusion_matrix_test.png").size[0] > 300
     capsys.readouterr()
     image = colour_folder / "test" / "red" / "0.png"
     assert main(["predict", "image-classification", "--model", "run-ic", "--image", str(image)]) == 0

@@ -7,6 +7,8 @@ API (gradio_client): `Client(url).predict(handle_file(path), 0.5, api_name="/cla
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 import numpy as np
 import torch
@@ -70,10 +72,23 @@ def build(model: str, params=None) -> gr.Blocks:
                 explanation = gr.Image(type="pil", label="Where the model looked", interactive=False)
                 with gr.Accordion("Details", open=False):
                     details_box = gr.JSON(label="Method and sizes")
+                matrix = _confusion_matrix_of(model)
+                if matrix:
+                    with gr.Accordion("Confusion matrix on the test split", open=False):
+                        gr.Image(value=str(matrix), interactive=False, show_label=False)
         outputs = [label_output, explanation, details_box]
         button.click(classify, [image_input, opacity], outputs, api_name="classify")
         opacity.release(classify, [image_input, opacity], outputs, api_name=False)
     return demo
+
+
+def _confusion_matrix_of(model: str) -> Path | None:
+    """The test-split confusion matrix that training drew in the model's run folder, if there is one."""
+    from apps.pipeline import run_folder_of
+
+    run = run_folder_of(model)
+    matrix = run / "confusion_matrix_test.png" if run else None
+    return matrix if matrix and matrix.is_file() else None
 
 
 def _open(path: str | None) -> Image.Image:

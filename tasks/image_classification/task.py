@@ -150,6 +150,13 @@ class ImageClassificationTask:
         names = examples.features["label"].names if isinstance(examples, Dataset) else None
         return {"predictions": answers, "references": list(examples["label"]), "label_names": names}
 
+    def write_artifacts(self, answers: list, examples: Any, params: ImageParams, folder: Path, split: str) -> None:
+        from shared.plots import plot_confusion_matrix
+
+        names = examples.features["label"].names
+        predicted = [int(np.argmax(a)) for a in answers]
+        plot_confusion_matrix(list(examples["label"]), predicted, names, folder / f"confusion_matrix_{split}.png")
+
     # the command line: `omnitune predict image-classification --model M --image photo.jpg`
     def example_from_inputs(self, inputs: dict[str, Any]) -> dict[str, list]:
         path = Path(str(inputs["image"])).expanduser()
