@@ -123,3 +123,19 @@ def bundled_subset(folder: Path, per_split: int = 40) -> Path:
             count += sum(len(p["qas"]) for p in article["paragraphs"])
         (folder / f"{split}.json").write_text(json.dumps({"version": "v2.0", "data": kept}))
     return folder
+
+
+@pytest.fixture
+def tiny_vit(tmp_path):
+    """A 2-layer ViT image classifier (32 px, 3 classes) with its processor, randomly initialised."""
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    torch.manual_seed(0)
+    config = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                       intermediate_size=64, num_labels=3)
+    folder = tmp_path / "tiny-vit"
+    ViTForImageClassification(config).save_pretrained(folder)
+    ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.2, 0.3, 0.4],
+                      image_std=[0.5, 0.5, 0.5]).save_pretrained(folder)
+    return folder

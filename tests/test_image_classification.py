@@ -11,7 +11,7 @@ import pytest
 import timm
 import torch
 from PIL import Image
-from transformers import (TimmWrapperConfig, TimmWrapperForImageClassification, ViTConfig, ViTForImageClassification,
+from transformers import (TimmWrapperConfig, TimmWrapperForImageClassification, ViTForImageClassification,
                           ViTImageProcessor)
 
 from shared.errors import OmnituneError
@@ -38,18 +38,6 @@ def colour_folder(tmp_path):
             for i in range(count):
                 _image(colour, rng).save(folder / f"{i}.png")
     return tmp_path / "colours"
-
-
-@pytest.fixture
-def tiny_vit(tmp_path):
-    torch.manual_seed(0)
-    config = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                       intermediate_size=64, num_labels=3)
-    folder = tmp_path / "tiny-vit"
-    ViTForImageClassification(config).save_pretrained(folder)
-    ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.2, 0.3, 0.4],
-                      image_std=[0.5, 0.5, 0.5]).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture

@@ -157,10 +157,14 @@ def test_offline_hub_ids_fail_with_a_clear_message(capsys):
     assert "could not read data 'someone/no-such-dataset'" in capsys.readouterr().err
 
 
-def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(tiny_qa_model, monkeypatch,
-                                                                              capsys):
+def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(tiny_qa_model, tiny_vit,
+                                                                              monkeypatch, capsys):
+    from tasks.image_classification.task import ImageClassificationTask
     from tasks.question_answering.task import QuestionAnsweringTask
 
+    monkeypatch.setattr(ImageClassificationTask, "default_model", str(tiny_vit))
+    monkeypatch.setattr(ImageClassificationTask, "bundled_data_defaults",
+                        {"max_train_samples": 40, "max_eval_samples": 20, "probe_epochs": 5, "image_size": 32})
     monkeypatch.setattr(QuestionAnsweringTask, "default_model", str(tiny_qa_model))
     monkeypatch.setattr(QuestionAnsweringTask, "bundled_data_defaults",
                         {"max_train_samples": 32, "max_eval_samples": 16, "max_seq_length": 64, "doc_stride": 16,
@@ -168,5 +172,5 @@ def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(t
     assert main(["quickstart", "--minutes-per-task", "1"]) == 0
     out = capsys.readouterr().out
     assert "Time budget" in out and "at most 1 min" in out
-    assert "omnitune leaderboard (1 evaluations)" in out
-    assert "omnitune demo question-answering --model" in out
+    assert "omnitune leaderboard (2 evaluations)" in out
+    assert "omnitune demo question-answering --model" in out and "omnitune demo image-classification" in out

@@ -16,7 +16,8 @@ from PIL import Image
 from torchvision.transforms import v2
 
 _INTERPOLATION = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
-AUGMENTATIONS = ("none", "flip", "trivialaugment", "randaugment")
+# none / flip keep the whole (centre-cropped) image; the others start from a random resized crop (ImageNet style)
+AUGMENTATIONS = ("none", "flip", "crop-flip", "trivialaugment", "randaugment")
 
 
 @dataclass(frozen=True)
@@ -88,16 +89,18 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def transform(spec: Preprocessing, training: bool, augmentation: str = "flip"):
     interpolation = getattr(v2.InterpolationMode, spec.interpolation.upper(), v2.InterpolationMode.BILINEAR)
-    if training:
-        steps = [v2.RandomResizedCrop(spec.crop, scale=(0.35, 1.0), interpolation=interpolation, antialias=True)]
-        if augmentation != "none":
-            steps.append(v2.RandomHorizontalFlip())
+    whole = [v2.Resize(spec.resize, interpolation=interpolation, antialias=True), v2.CenterCrop(spec.crop)]
+    if not training or augmentation == "none":
+        steps = whole
+    elif augmentation == "flip":
+        steps = [*whole, v2.RandomHorizontalFlip()]
+    else:
+        steps = [v2.RandomResizedCrop(spec.crop, scale=(0.35, 1.0), interpolation=interpolation, antialias=True),
+                 v2.RandomHorizontalFlip()]
         if augmentation == "trivialaugment":
             steps.append(v2.TrivialAugmentWide(interpolation=interpolation))
         elif augmentation == "randaugment":
             steps.append(v2.RandAugment(interpolation=interpolation))
-    else:
-        steps = [v2.Resize(spec.resize, interpolation=interpolation, antialias=True), v2.CenterCrop(spec.crop)]
     steps += [v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(spec.mean, spec.std)]
     pipeline = v2.Compose(steps)
     return lambda image: pipeline(to_rgb(image))
