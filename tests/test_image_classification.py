@@ -40,6 +40,26 @@ def colour_folder(tmp_path):
     return tmp_path / "colours"
 
 
+def _tiny_timm_folder(tmp_path, architecture: str):
+    torch.manual_seed(0)
+    cfg = dict(timm.create_model(architecture).pretrained_cfg)  # these need their own input size
+    folder = tmp_path / architecture
+    TimmWrapperForImageClassification(TimmWrapperConfig(architecture=architecture, num_labels=3,
+                                                        pretrained_cfg=cfg)).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("architecture", ["test_coatnet", "test_maxvit"])
+def test_timm_hybrid_families_go_through_the_same_path(architecture, colour_folder, tmp_path):
+    """CoAtNet and MaxViT (convolution + attention) as any user would name them online (timm/...)."""
+    task = ImageClassificationTask()
+    params = ImageParams(data=str(colour_folder), model=str(_tiny_timm_folder(tmp_path, architecture)),
+                         probe_epochs=50)
+    result = task.train(params, None, tmp_path / "run")
+    assert result.extra["linear_probe"]["validation_accuracy"] is not None
+    assert (result.model_dir / "config.json").is_file()
+
+
 @pytest.fixture
 def tiny_timm(tmp_path):
     torch.manual_seed(0)
