@@ -252,3 +252,13 @@ def test_hybrid_cnn_transformer_saves_loads_and_learns(colour_folder, tmp_path):
     result = task.train(params, None, tmp_path / "hybrid-run")
     report = evaluate(task, str(result.model_dir), params, split="test", with_speed=False, log=lambda m: None)
     assert report.metrics["accuracy"] >= 75.0, report.metrics
+
+
+def test_layer_decay_gives_lower_layers_smaller_learning_rates(tiny_vit):
+    model = ViTForImageClassification.from_pretrained(tiny_vit)
+    optimizer = ImageClassificationTask().optimizer(model, ImageParams(layer_decay=0.5, learning_rate=1.0))
+    rates = [group["lr"] for group in optimizer.param_groups]
+    assert rates == [0.125, 0.25, 0.5, 1.0]  # embeddings, block 1, block 2 (+ final norm), head
+    head = optimizer.param_groups[-1]["params"]
+    assert {id(p) for p in head} == {id(model.classifier.weight), id(model.classifier.bias)}
+    assert ImageClassificationTask().optimizer(model, ImageParams()) is None

@@ -234,14 +234,19 @@ class ImageClassificationTask:
     def optimizer(self, model: torch.nn.Module, params: ImageParams):
         if not params.layer_decay:
             return None
-        names = [name for name, p in model.named_parameters() if p.requires_grad]
-        depths = {name: int(m.group(1)) + 1 if (m := _DEPTH.search(name)) else 0 for name in names}
+        # depth of each parameter: embeddings/stem 0, block i -> i + 1, what follows the blocks (final norm,
+        # last convolution) the last block's depth, the head one more; parameters come in forward order
+        depths, current = {}, 0
+        for name, _ in model.named_parameters():
+            match = _DEPTH.search(name)
+            current = int(match.group(1)) + 1 if match else current
+            depths[name] = current
         deepest = max(depths.values()) + 1
-        head = {name for name in names if any(f"{h}." in name for h in self.head_modules)}
         groups: dict[int, list] = {}
         for name, parameter in model.named_parameters():
             if parameter.requires_grad:
-                groups.setdefault(deepest if name in head else depths[name], []).append(parameter)
+                head = any(f"{h}." in name for h in self.head_modules)
+                groups.setdefault(deepest if head else depths[name], []).append(parameter)
         return torch.optim.AdamW([{"params": ps, "lr": params.learning_rate * params.layer_decay ** (deepest - d)}
                                   for d, ps in sorted(groups.items())], lr=params.learning_rate,
                                  weight_decay=params.weight_decay)
