@@ -49,3 +49,23 @@ def test_a_person_asks_a_question_and_sees_the_answer_highlighted(tiny_qa_model,
         page.get_by_text("The context is empty").first.wait_for(timeout=30_000)
     finally:
         app.close()
+
+
+def test_a_person_uploads_a_picture_and_sees_labels_and_the_overlay(tiny_vit, browser_page, tmp_path):
+    from PIL import Image
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), (30, 120, 200)).save(photo)
+    app = build_demo("image-classification", str(tiny_vit))
+    app.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        page = browser_page
+        page.goto(app.local_url)
+        page.locator("input[type=file]").first.set_input_files(str(photo))
+        page.get_by_role("button", name="Classify").click()
+        page.get_by_text("LABEL_", exact=False).first.wait_for(timeout=30_000)  # the tiny model's class names
+        # the uploaded picture and the explanation overlay, both served by the app
+        page.wait_for_function("document.querySelectorAll('img[src*=\"file\"]').length >= 2", timeout=30_000)
+        page.screenshot(path=str(tmp_path / "image-demo.png"), full_page=True)
+    finally:
+        app.close()

@@ -29,6 +29,9 @@ NOT_AN_IMAGE = "This file is not a readable image. Use a PNG, JPEG, WebP, GIF or
 class CheckedImage(gr.Image):
     """gr.Image whose decoding failures reach the user as a clear message instead of a component error."""
 
+    def get_block_name(self) -> str:
+        return "image"  # the browser renders it with gr.Image's own front-end (found by this name)
+
     def preprocess(self, payload):
         try:
             return super().preprocess(payload)
