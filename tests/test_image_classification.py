@@ -262,3 +262,11 @@ def test_layer_decay_gives_lower_layers_smaller_learning_rates(tiny_vit):
     head = optimizer.param_groups[-1]["params"]
     assert {id(p) for p in head} == {id(model.classifier.weight), id(model.classifier.bias)}
     assert ImageClassificationTask().optimizer(model, ImageParams()) is None
+
+
+def test_evaluating_a_model_on_data_with_other_classes_is_refused(tiny_vit, colour_folder):
+    from evaluation.harness import evaluate
+
+    with pytest.raises(OmnituneError, match="predicts 3 classes .* but the data has 2"):
+        evaluate(ImageClassificationTask(), str(tiny_vit), ImageParams(data=str(colour_folder)), split="test",
+                 with_speed=False, log=lambda m: None)

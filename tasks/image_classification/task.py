@@ -88,12 +88,15 @@ class ImageClassificationTask:
     def __init__(self):
         self._labels: list[str] | None = None  # classes of the training data, for a new head
         self._head: linear_probe.ProbeResult | None = None  # LP-FT: the probe's head, installed by build()
+        self._evaluated_labels: list[str] | None = None  # classes of data evaluated without training
 
     # 1. examples
     def load_examples(self, params: ImageParams, split: str) -> Dataset:
         examples = data.load_examples(params.data, params.split_name(split), params.column_mapping, params.bad_images)
         if split == "train":
             self._labels = examples.labels
+        else:
+            self._evaluated_labels = examples.labels
         return params.limited(examples.rows, split)
 
     # 3. model + processor
@@ -102,6 +105,12 @@ class ImageClassificationTask:
             config = AutoConfig.from_pretrained(model_path, trust_remote_code=False)
             current = [config.id2label[i] for i in range(config.num_labels)]
             new_head = self._labels is not None and current != self._labels
+            if self._labels is None and self._evaluated_labels and current != self._evaluated_labels:
+                raise OmnituneError(
+                    f"{model_path} predicts {len(current)} classes ({', '.join(current[:5])}...) but the data has "
+                    f"{len(self._evaluated_labels)} ({', '.join(self._evaluated_labels[:5])}...)",
+                    "evaluate a model trained on this data's classes, or train one: omnitune train "
+                    "image-classification --data ...")
             head = {"num_labels": len(self._labels), "id2label": dict(enumerate(self._labels)),
                     "label2id": {name: i for i, name in enumerate(self._labels)},
                     "ignore_mismatched_sizes": True} if new_head else {}
