@@ -123,7 +123,7 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     # a task may bring its own optimizer (e.g. layer-wise learning rates); Trainer then makes only the schedule
     optimizer = task.optimizer(model, params) if hasattr(task, "optimizer") else None
     trainer = _Trainer(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
-                      optimizers=(optimizer, None),
+                      optimizers=(optimizer, None), compute_loss_func=getattr(task, "loss", None),
                       data_collator=task.collator(processor), processing_class=processor,
                       compute_metrics=compute_metrics if eval_features is not None and scorer else None,
                       callbacks=callbacks)

@@ -139,6 +139,8 @@ def test_feature_cache_hits_and_is_invalidated_by_weights_or_preprocessing(tiny_
     ("finetune", {"num_train_epochs": 8, "learning_rate": 3e-3}, ("tiny_vit",)),
     ("finetune", {"num_train_epochs": 8, "learning_rate": 1e-2, "peft": "lora", "head_warmup": False},
      ("tiny_vit",)),
+    ("finetune", {"num_train_epochs": 8, "learning_rate": 3e-3, "mixup_alpha": 0.2, "cutmix_alpha": 1.0},
+     ("tiny_vit",)),
 ])
 def test_tiny_models_learn_the_colours(mode, extra, backbones, colour_folder, tmp_path, request):
     from evaluation.harness import evaluate
@@ -270,3 +272,19 @@ def test_evaluating_a_model_on_data_with_other_classes_is_refused(tiny_vit, colo
     with pytest.raises(OmnituneError, match="predicts 3 classes .* but the data has 2"):
         evaluate(ImageClassificationTask(), str(tiny_vit), ImageParams(data=str(colour_folder)), split="test",
                  with_speed=False, log=lambda m: None)
+
+
+def test_mixing_collator_mixes_training_batches_only_and_the_loss_takes_both_label_kinds():
+    from tasks.image_classification.task import MIXABLE, MixingCollator
+
+    collate = MixingCollator(classes=3, mixup_alpha=0.4, cutmix_alpha=0.0)
+    items = [{"pixel_values": torch.full((3, 4, 4), float(i)), "labels": i} for i in range(3)]
+    evaluation = collate([dict(item) for item in items])
+    assert evaluation["labels"].tolist() == [0, 1, 2]
+    training = collate([{**item, MIXABLE: True} for item in items])
+    assert training["labels"].shape == (3, 3) and torch.allclose(training["labels"].sum(1), torch.ones(3))
+    logits = torch.randn(3, 3)
+    hard = ImageClassificationTask.loss({"logits": logits}, torch.tensor([0, 1, 2]))
+    soft = ImageClassificationTask.loss({"logits": logits}, torch.eye(3), num_items_in_batch=9)
+    assert torch.allclose(hard, torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2])))
+    assert torch.allclose(hard, soft)  # one-hot probabilities give the same loss; 9 entries are 3 examples

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from datasets import Dataset
+from torchvision.transforms import v2
 from pydantic import Field
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification, default_data_collator, set_seed
 
@@ -50,14 +51,21 @@ class ImageParams(TrainParams):
     group_by_length: bool = False  # images are all the same size once preprocessed
     lora_scope: Literal["all-linear", "attention"] = Field(
         "attention", description="LoRA on the attention projections (the usual choice for ViTs), or all Linear")
+    mixup_alpha: float = Field(0.0, ge=0, description="mixup (Zhang et al. 2018) Beta alpha while fine-tuning; 0: off")
+    cutmix_alpha: float = Field(0.0, ge=0, description="CutMix (Yun et al. 2019) Beta alpha; with mixup, one of "
+                                "the two is picked per batch; 0: off")
     top_k: int = Field(5, description="labels shown by predict and the demo")
+
+
+MIXABLE = "mixable"  # marks training items, so the mixing collator leaves evaluation batches alone
 
 
 class ImageTensors(torch.utils.data.Dataset):
     """Rows -> {"pixel_values", "labels"}, decoding and transforming each image when it is read."""
 
-    def __init__(self, examples: Dataset, preprocess):
+    def __init__(self, examples: Dataset, preprocess, mixable: bool = False):
         self.images, self.labels, self.preprocess = examples["image"], examples["label"], preprocess
+        self.mixable = mixable
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -65,7 +73,25 @@ class ImageTensors(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict:
         with data.open_image(self.images[index]) as image:
             pixels = self.preprocess(image)
-        return {"pixel_values": pixels, "labels": int(self.labels[index])}
+        item = {"pixel_values": pixels, "labels": int(self.labels[index])}
+        return {**item, MIXABLE: True} if self.mixable else item
+
+
+class MixingCollator:
+    """Stacks a batch, then mixes training batches with torchvision's MixUp / CutMix (labels become class
+    probabilities; `ImageClassificationTask.loss` takes either kind)."""
+
+    def __init__(self, classes: int, mixup_alpha: float, cutmix_alpha: float):
+        mixers = [m for alpha, m in ((mixup_alpha, v2.MixUp), (cutmix_alpha, v2.CutMix)) if alpha > 0]
+        alphas = [a for a in (mixup_alpha, cutmix_alpha) if a > 0]
+        self.mix = v2.RandomChoice([m(alpha=a, num_classes=classes) for m, a in zip(mixers, alphas)])
+
+    def __call__(self, items: list[dict]) -> dict:
+        mixable = all(item.pop(MIXABLE, False) for item in items)
+        batch = default_data_collator(items)
+        if mixable:
+            batch["pixel_values"], batch["labels"] = self.mix(batch["pixel_values"], batch["labels"])
+        return batch
 
 
 class ImageClassificationTask:
@@ -89,6 +115,7 @@ class ImageClassificationTask:
         self._labels: list[str] | None = None  # classes of the training data, for a new head
         self._head: linear_probe.ProbeResult | None = None  # LP-FT: the probe's head, installed by build()
         self._evaluated_labels: list[str] | None = None  # classes of data evaluated without training
+        self._mixing: tuple[float, float] | None = None  # (mixup, cutmix) alphas while fine-tuning with them
 
     # 1. examples
     def load_examples(self, params: ImageParams, split: str) -> Dataset:
@@ -133,10 +160,25 @@ class ImageClassificationTask:
     # 2. features
     def features(self, examples: Dataset, processor: Any, params: ImageParams, for_eval: bool) -> ImageTensors:
         spec = from_processor(processor)
-        return ImageTensors(examples, transform(spec, training=not for_eval, augmentation=params.augmentation))
+        return ImageTensors(examples, transform(spec, training=not for_eval, augmentation=params.augmentation),
+                            mixable=not for_eval and self._mixing is not None)
 
     def collator(self, processor: Any) -> Any:
-        return default_data_collator
+        if self._mixing is None:
+            return default_data_collator
+        return MixingCollator(len(self._labels), *self._mixing)
+
+    @staticmethod
+    def loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+        """Cross-entropy against class indices or (mixed) class probabilities. Trainer counts every entry of a
+        probability matrix as an item, so the count is brought back to examples before normalising."""
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+        total = torch.nn.functional.cross_entropy(logits, labels.to(logits.dtype) if labels.ndim == 2 else labels,
+                                                  reduction="sum")
+        if num_items_in_batch is None:
+            return total / len(labels)
+        examples = num_items_in_batch / labels.shape[1] if labels.ndim == 2 else num_items_in_batch
+        return total / examples
 
     # 4. outputs -> answers (class probabilities)
     def decode(self, examples: Any, features: Any, outputs: Any, params: ImageParams) -> list[list[float]]:
@@ -184,7 +226,12 @@ class ImageClassificationTask:
         if params.mode == "finetune":
             if params.head_warmup:
                 self._head = self._probe(params, run, log)[0]
-            return fine_tune(self, params, scorer, run, resume=resume, log=log)
+            mixing = (params.mixup_alpha, params.cutmix_alpha)
+            self._mixing = mixing if any(mixing) else None
+            try:
+                return fine_tune(self, params, scorer, run, resume=resume, log=log)
+            finally:
+                self._mixing = None
         started = time.monotonic()
         self._head = None
         probe, timing, model, processor, base_model, examples = self._probe(params, run, log)
