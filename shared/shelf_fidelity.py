@@ -108,11 +108,9 @@ def transcribe(model_folder: Path, clips: list[np.ndarray], **options) -> list[d
 
 def english_wer(references: list[str], hypotheses: list[str]) -> float:
     """WER after Whisper's English normaliser (numbers, spelling, punctuation, case)."""
-    import jiwer
-    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+    from evaluation.metrics import load_metric
 
-    normalise = EnglishTextNormalizer({})
-    return float(jiwer.wer([normalise(r) for r in references], [normalise(h) for h in hypotheses]))
+    return load_metric("wer").compute(predictions=hypotheses, references=references, normaliser="english")["wer"]
 
 
 def whisper_transcribes_bundled_speech(max_wer: float, max_edge_error_s: float = 0.1):
