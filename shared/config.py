@@ -50,6 +50,7 @@ class TrainParams(BaseModel):
     metric_for_best_model: str | None = None
     report_to: list[str] = Field(default_factory=lambda: ["none"])
     group_by_length: bool = Field(True, description="batch examples of similar length together (less padding)")
+    remove_unused_columns: bool = Field(True, description="Trainer drops inputs the model's forward does not take")
     attention_dropout: float | None = Field(
         0.0, description="attention-probability dropout while fine-tuning; None keeps the model's own. 0 by "
         "default: with dropout, PyTorch's fused CPU attention falls back to a path 2.5x slower (measured)")

@@ -77,7 +77,8 @@ def training_arguments(params: TrainParams, run: Path, has_eval: bool) -> Traini
         load_best_model_at_end=early, metric_for_best_model=best if early else None,
         greater_is_better=None if best in (None, "loss", "eval_loss") else True,
         train_sampling_strategy="group_by_length" if params.group_by_length else "random",
-        report_to=params.report_to, use_cpu=not cuda_available(), dataloader_num_workers=0, disable_tqdm=False,
+        report_to=params.report_to, use_cpu=not cuda_available(), remove_unused_columns=params.remove_unused_columns,
+        dataloader_num_workers=0, disable_tqdm=False,
     )
 
 

@@ -288,3 +288,22 @@ def test_mixing_collator_mixes_training_batches_only_and_the_loss_takes_both_lab
     soft = ImageClassificationTask.loss({"logits": logits}, torch.eye(3), num_items_in_batch=9)
     assert torch.allclose(hard, torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2])))
     assert torch.allclose(hard, soft)  # one-hot probabilities give the same loss; 9 entries are 3 examples
+
+
+def test_fine_tuning_with_mixup_really_mixes_the_training_batches(tiny_vit, colour_folder, tmp_path, monkeypatch):
+    """Trainer strips inputs the model does not take unless told not to; this caught mixing silently off."""
+    from tasks.image_classification.task import MixingCollator
+
+    seen = []
+    original = MixingCollator.__call__
+
+    def spy(self, items):
+        batch = original(self, items)
+        seen.append(batch["labels"].ndim)
+        return batch
+
+    monkeypatch.setattr(MixingCollator, "__call__", spy)
+    params = ImageParams(data=str(colour_folder), model=str(tiny_vit), mode="finetune", num_train_epochs=1,
+                         cutmix_alpha=1.0, per_device_train_batch_size=8, head_warmup=False)
+    ImageClassificationTask().train(params, None, tmp_path / "run")
+    assert 2 in seen and 1 in seen  # mixed training batches, untouched evaluation batches

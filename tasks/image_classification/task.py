@@ -49,6 +49,8 @@ class ImageParams(TrainParams):
     probe_learning_rate: float = 1e-3
     bad_images: Literal["fail", "skip"] = Field("fail", description="unreadable image files: fail, or skip them")
     group_by_length: bool = False  # images are all the same size once preprocessed
+    # Trainer would strip the marker that tells the mixing collator a batch is for training
+    remove_unused_columns: bool = False
     lora_scope: Literal["all-linear", "attention"] = Field(
         "attention", description="LoRA on the attention projections (the usual choice for ViTs), or all Linear")
     mixup_alpha: float = Field(0.0, ge=0, description="mixup (Zhang et al. 2018) Beta alpha while fine-tuning; 0: off")
