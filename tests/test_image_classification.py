@@ -307,3 +307,18 @@ def test_fine_tuning_with_mixup_really_mixes_the_training_batches(tiny_vit, colo
                          cutmix_alpha=1.0, per_device_train_batch_size=8, head_warmup=False)
     ImageClassificationTask().train(params, None, tmp_path / "run")
     assert 2 in seen and 1 in seen  # mixed training batches, untouched evaluation batches
+
+
+def test_frozen_norm_statistics_stay_as_pretrained_while_the_rest_trains(tiny_timm, colour_folder, tmp_path):
+    from transformers import AutoModelForImageClassification
+
+    before = AutoModelForImageClassification.from_pretrained(tiny_timm).state_dict()
+    params = ImageParams(data=str(colour_folder), model=str(tiny_timm), mode="finetune", num_train_epochs=1,
+                         learning_rate=1e-2, eval_strategy="no", per_device_train_batch_size=8,
+                         freeze_norm_statistics=True, head_warmup=False)
+    result = ImageClassificationTask().train(params, None, tmp_path / "run")
+    after = AutoModelForImageClassification.from_pretrained(result.model_dir).state_dict()
+    statistics = [k for k in before if k.endswith(("running_mean", "running_var"))]
+    assert statistics and all(torch.equal(before[k], after[k]) for k in statistics)
+    convolutions = [k for k in before if k.endswith("conv_stem.weight")]
+    assert not torch.equal(before[convolutions[0]], after[convolutions[0]])  # the weights did train

@@ -53,6 +53,8 @@ class ImageParams(TrainParams):
     remove_unused_columns: bool = False
     lora_scope: Literal["all-linear", "attention"] = Field(
         "attention", description="LoRA on the attention projections (the usual choice for ViTs), or all Linear")
+    freeze_norm_statistics: bool = Field(
+        False, description="finetune: keep batch-norm running statistics as pretrained (small or shifted data)")
     mixup_alpha: float = Field(0.0, ge=0, description="mixup (Zhang et al. 2018) Beta alpha while fine-tuning; 0: off")
     cutmix_alpha: float = Field(0.0, ge=0, description="CutMix (Yun et al. 2019) Beta alpha; with mixup, one of "
                                 "the two is picked per batch; 0: off")
@@ -155,6 +157,10 @@ class ImageClassificationTask:
         if "interpolate_pos_encoding" in inspect.signature(model.forward).parameters:
             # ViT-family models refuse other input sizes unless asked to resize their position embeddings
             model.register_forward_pre_hook(_interpolate_positions, with_kwargs=True)
+        if params.freeze_norm_statistics:
+            for module in model.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.register_forward_pre_hook(_use_running_statistics)
         if self._head is not None:
             linear_probe.install_head(model, self._head)
         return model, processor
@@ -308,6 +314,10 @@ class ImageClassificationTask:
         return torch.optim.AdamW([{"params": ps, "lr": params.learning_rate * params.layer_decay ** (deepest - d)}
                                   for d, ps in sorted(groups.items())], lr=params.learning_rate,
                                  weight_decay=params.weight_decay)
+
+
+def _use_running_statistics(module, args):
+    module.eval()  # Trainer puts the model in training mode every step; this batch norm stays as pretrained
 
 
 def _interpolate_positions(module, args, kwargs):
