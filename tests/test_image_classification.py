@@ -177,20 +177,21 @@ def test_csv_listing_with_relative_paths_and_named_labels(colour_folder, tmp_pat
         data.load_examples(str(listing), "train", column_mapping={"label": "klass"})
 
 
-def test_cli_trains_a_linear_probe_and_predicts_a_file(tiny_vit, colour_folder, capsys):
+def test_cli_trains_a_linear_probe_and_predicts_a_file(tiny_vit, colour_folder, capsys, tmp_path):
     from apps.cli import main
 
     assert main(["train", "image-classification", "--model", str(tiny_vit), "--data", str(colour_folder),
-                 "--probe_epochs", "20", "--output_dir", "run-ic"]) == 0
-    metrics = json.loads((__import__("pathlib").Path("run-ic") / "metrics.json").read_text())
+                 "--probe_epochs", "20", "--output_dir", str(tmp_path / "run-ic")]) == 0
+    metrics = json.loads((tmp_path / "run-ic" / "metrics.json").read_text())
     probe = metrics["training"]["linear_probe"]
     # a tiny model extracts features in milliseconds; the 10x-and-more figure is measured on DINOv2 (README)
     assert probe["epoch_speedup_with_cache"] > 1 and probe["feature_cache_hit"] is False
     assert metrics["test"]["metrics"]["accuracy"] >= 50
-    assert Image.open("run-ic/confusion_matrix_test.png").size[0] > 300
+    assert Image.open(tmp_path / "run-ic" / "confusion_matrix_test.png").size[0] > 300
     capsys.readouterr()
     image = colour_folder / "test" / "red" / "0.png"
-    assert main(["predict", "image-classification", "--model", "run-ic", "--image", str(image)]) == 0
+    assert main(["predict", "image-classification", "--model", str(tmp_path / "run-ic"), "--image",
+                 str(image)]) == 0
     printed = capsys.readouterr().out
     labels = json.loads(printed[printed.index("{\n"):])["labels"]
     assert set(labels) == {"red", "blue"} and abs(sum(labels.values()) - 1) < 1e-4
