@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import subprocess
 import tempfile
@@ -48,3 +49,14 @@ def builder_main(build: Callable[..., dict], doc: str, default_out: Path,
     if options:
         options(parser)
     print(json.dumps(build(**vars(parser.parse_args()))))
+
+
+def split_of(name: str, shares: dict[str, float]) -> str:
+    """Deterministic split by a hash of the name, so an item never lands in two splits whatever else changes."""
+    fraction = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    cumulative = 0.0
+    for split, share in shares.items():
+        cumulative += share
+        if fraction <= cumulative:
+            return split
+    return list(shares)[-1]

@@ -1,11 +1,9 @@
 """Reading the man pages installed by Debian packages, for the bundled-data builders (question answering,
-summarization): render with groff, cut sections, know which package (and version) installed each page, and
-split deterministically by page."""
+summarization): render with groff, cut sections, and know which package (and version) installed each page."""
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import subprocess
 from pathlib import Path
 
@@ -51,14 +49,3 @@ def package_owners() -> dict[str, tuple[str, str]]:
             if path.startswith(str(MAN_ROOT)):
                 owners[path] = (package, versions.get(package, "?"))
     return owners
-
-
-def split_of(name: str, shares: dict[str, float]) -> str:
-    """Deterministic split by a hash of the name, so an item never lands in two splits whatever else changes."""
-    fraction = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    cumulative = 0.0
-    for split, share in shares.items():
-        cumulative += share
-        if fraction <= cumulative:
-            return split
-    return list(shares)[-1]

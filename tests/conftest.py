@@ -28,6 +28,21 @@ def isolated_home(tmp_path, monkeypatch):
     yield
 
 
+@pytest.fixture
+def serve():
+    """`serve(app)` launches a Gradio app on 127.0.0.1 for the test and closes it afterwards."""
+    launched = []
+
+    def launch(app):
+        app.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+        launched.append(app)
+        return app
+
+    yield launch
+    for app in launched:
+        app.close()
+
+
 @pytest.fixture(scope="session")
 def shelf_home(tmp_path_factory) -> str:
     """One shelf for all slow tests of a session (OMNITUNE_TEST_SHELF reuses an already prepared one), so each

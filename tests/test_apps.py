@@ -13,11 +13,8 @@ CONTEXT = "-a, --all\ndo not ignore entries starting with a dot\n\n-l\nuse a lon
 
 
 @pytest.fixture
-def qa_demo(tiny_qa_model):
-    app = build_demo("question-answering", str(tiny_qa_model))
-    app.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    yield app
-    app.close()
+def qa_demo(tiny_qa_model, serve):
+    return serve(build_demo("question-answering", str(tiny_qa_model)))
 
 
 def test_qa_demo_answers_with_a_span_of_the_context(qa_demo):
@@ -50,17 +47,13 @@ def test_demo_for_a_missing_model_is_a_clear_error(tmp_path):
         build_demo("question-answering", str(tmp_path / "missing"))
 
 
-def test_leaderboard_app_filters_and_sorts(tmp_path):
+def test_leaderboard_app_filters_and_sorts(tmp_path, serve):
     board = Leaderboard(f"sqlite:///{tmp_path / 'b.db'}")
     for model, task, score in (("a", "question-answering", 50.0), ("b", "question-answering", 70.0),
                                ("c", "translation", 20.0)):
         board.record(task=task, model=model, dataset="d", split="test", primary_metric="f1", score=score, metrics={})
-    app = build_leaderboard_app(board)
-    app.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    try:
-        client = Client(app.local_url, verbose=False)
-        table = client.predict("question-answering", "(all)", "score", False, api_name="/rows")
-        models = [row[table["headers"].index("model")] for row in table["data"]]
-        assert models == ["a", "b"]
-    finally:
-        app.close()
+    app = serve(build_leaderboard_app(board))
+    client = Client(app.local_url, verbose=False)
+    table = client.predict("question-answering", "(all)", "score", False, api_name="/rows")
+    models = [row[table["headers"].index("model")] for row in table["data"]]
+    assert models == ["a", "b"]

@@ -30,42 +30,34 @@ def browser_page():
         browser.close()
 
 
-def test_a_person_asks_a_question_and_sees_the_answer_highlighted(tiny_qa_model, browser_page, tmp_path):
-    app = build_demo("question-answering", str(tiny_qa_model))
-    app.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    try:
-        page = browser_page
-        page.goto(app.local_url)
-        page.get_by_label("Context", exact=True).fill("-l\nuse a long listing format\n\n-a\nshow hidden entries")
-        page.get_by_label("Question", exact=True).fill("What does -l do?")
-        page.get_by_role("button", name="Answer").click()
-        answer = page.get_by_label("Answer", exact=True)
-        page.wait_for_function("el => el.value.length > 0", arg=answer.element_handle(), timeout=30_000)
-        assert answer.input_value()
-        page.screenshot(path=str(tmp_path / "qa-demo.png"), full_page=True)
+def test_a_person_asks_a_question_and_sees_the_answer_highlighted(tiny_qa_model, browser_page, tmp_path, serve):
+    app = serve(build_demo("question-answering", str(tiny_qa_model)))
+    page = browser_page
+    page.goto(app.local_url)
+    page.get_by_label("Context", exact=True).fill("-l\nuse a long listing format\n\n-a\nshow hidden entries")
+    page.get_by_label("Question", exact=True).fill("What does -l do?")
+    page.get_by_role("button", name="Answer").click()
+    answer = page.get_by_label("Answer", exact=True)
+    page.wait_for_function("el => el.value.length > 0", arg=answer.element_handle(), timeout=30_000)
+    assert answer.input_value()
+    page.screenshot(path=str(tmp_path / "qa-demo.png"), full_page=True)
 
-        page.get_by_label("Context", exact=True).fill("")
-        page.get_by_role("button", name="Answer").click()
-        page.get_by_text("The context is empty").first.wait_for(timeout=30_000)
-    finally:
-        app.close()
+    page.get_by_label("Context", exact=True).fill("")
+    page.get_by_role("button", name="Answer").click()
+    page.get_by_text("The context is empty").first.wait_for(timeout=30_000)
 
 
-def test_a_person_uploads_a_picture_and_sees_labels_and_the_overlay(tiny_vit, browser_page, tmp_path):
+def test_a_person_uploads_a_picture_and_sees_labels_and_the_overlay(tiny_vit, browser_page, tmp_path, serve):
     from PIL import Image
 
     photo = tmp_path / "photo.png"
     Image.new("RGB", (64, 48), (30, 120, 200)).save(photo)
-    app = build_demo("image-classification", str(tiny_vit))
-    app.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    try:
-        page = browser_page
-        page.goto(app.local_url)
-        page.locator("input[type=file]").first.set_input_files(str(photo))
-        page.get_by_role("button", name="Classify").click()
-        page.get_by_text("LABEL_", exact=False).first.wait_for(timeout=30_000)  # the tiny model's class names
-        # the uploaded picture and the explanation overlay, both served by the app
-        page.wait_for_function("document.querySelectorAll('img[src*=\"file\"]').length >= 2", timeout=30_000)
-        page.screenshot(path=str(tmp_path / "image-demo.png"), full_page=True)
-    finally:
-        app.close()
+    app = serve(build_demo("image-classification", str(tiny_vit)))
+    page = browser_page
+    page.goto(app.local_url)
+    page.locator("input[type=file]").first.set_input_files(str(photo))
+    page.get_by_role("button", name="Classify").click()
+    page.get_by_text("LABEL_", exact=False).first.wait_for(timeout=30_000)  # the tiny model's class names
+    # the uploaded picture and the explanation overlay, both served by the app
+    page.wait_for_function("document.querySelectorAll('img[src*=\"file\"]').length >= 2", timeout=30_000)
+    page.screenshot(path=str(tmp_path / "image-demo.png"), full_page=True)

@@ -198,13 +198,10 @@ def test_cli_trains_a_linear_probe_and_predicts_a_file(tiny_vit, colour_folder, 
 
 
 @pytest.fixture
-def image_demo(tiny_vit):
+def image_demo(tiny_vit, serve):
     from apps.demos import build_demo
 
-    app = build_demo("image-classification", str(tiny_vit))
-    app.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    yield app
-    app.close()
+    return serve(build_demo("image-classification", str(tiny_vit)))
 
 
 def test_demo_returns_top_labels_and_an_explanation(image_demo, tmp_path):

@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from shared.pretrained import resolve
 from tasks.image_classification.explain import explanation_map, overlay
 from tasks.image_classification.preprocessing import from_processor, to_rgb, transform
+from tasks.image_classification.task import top_labels
 from tasks.registry import get_task
 
 MAX_PIXELS = 40_000_000  # about 7,000 x 6,000: bigger uploads are refused before decoding (decompression bombs)
@@ -56,8 +56,7 @@ def build(model: str, params=None) -> gr.Blocks:
         heat, method = explanation_map(loaded_model, pixels, top)
         shown = to_rgb(image)
         shown.thumbnail((SHOWN_SIDE, SHOWN_SIDE))
-        order = np.argsort(-probabilities.numpy())[:params.top_k]
-        confidences = {labels[int(i)]: float(probabilities[i]) for i in order}
+        confidences = top_labels(probabilities.tolist(), labels, params.top_k)
         details = {"top_label": labels[top], "explanation": method, "image_size": list(image.size),
                    "model_input": list(pixels.shape[-2:])}
         return confidences, overlay(shown, heat, opacity), details

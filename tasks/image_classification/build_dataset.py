@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shared.dataset_builders import builder_main, unpack
-from shared.man_pages import split_of
+from shared.dataset_builders import builder_main, split_of, unpack
 
 PACKAGES = {"dataset-fashion-mnist": "0.0~git20200523.55506a9-1", "openclipart-svg": "1:0.18+dfsg-19"}
 FASHION = "usr/share/datasets/fashion-mnist"

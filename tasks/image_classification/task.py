@@ -21,8 +21,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from datasets import Dataset
-from torchvision.transforms import v2
 from pydantic import Field
+from torchvision.transforms import v2
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification, default_data_collator, set_seed
 
 from shared import run_dir as layout
@@ -233,6 +233,7 @@ class ImageClassificationTask:
 
     # training: linear probe, or LP-FT through the shared Trainer path
     def train(self, params: ImageParams, scorer, run: Path, resume: bool = False, log=print) -> TrainResult:
+        self._head = None  # the probe below must start from the model's own (or a new) head
         if params.mode == "finetune":
             if params.head_warmup:
                 self._head = self._probe(params, run, log)[0]
@@ -243,7 +244,6 @@ class ImageClassificationTask:
             finally:
                 self._mixing = None
         started = time.monotonic()
-        self._head = None
         probe, timing, model, processor, base_model, examples = self._probe(params, run, log)
         linear_probe.install_head(model, probe)
         model_dir = run / layout.MODEL
@@ -262,9 +262,7 @@ class ImageClassificationTask:
         base_model = params.model or self.default_model
         model_path = resolve(base_model, params.allow_pickle, log=log)
         set_seed(params.seed)
-        saved_head, self._head = self._head, None
         model, processor = self.build(model_path, params)
-        self._head = saved_head
         run.mkdir(parents=True, exist_ok=True)
         dump_params(params, run / layout.CONFIG)
         spec = from_processor(processor)

@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.man_pages import MAN_ROOT, package_owners, render, section, split_of
+from shared.dataset_builders import split_of
+from shared.man_pages import MAN_ROOT, package_owners, render, section
 
 SECTIONS = ("man1", "man8")
 ENTRIES_PER_CONTEXT = 6

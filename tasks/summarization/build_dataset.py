@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from shared.dataset_builders import builder_main, write_jsonl_gz
-from shared.man_pages import MAN_ROOT, package_owners, render, section, split_of
+from shared.dataset_builders import builder_main, split_of, write_jsonl_gz
+from shared.man_pages import MAN_ROOT, package_owners, render, section
 
 PACKAGES = ("manpages", "manpages-dev")
 SPLIT_SHARES = {"train": 0.8, "validation": 0.1, "test": 0.1}
