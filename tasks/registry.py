@@ -10,6 +10,8 @@ from shared.task_protocol import Task
 TASKS = {
     "question-answering": "tasks.question_answering.task:QuestionAnsweringTask",
     "image-classification": "tasks.image_classification.task:ImageClassificationTask",
+    "translation": "tasks.translation.task:TranslationTask",
+    "summarization": "tasks.summarization.task:SummarizationTask",
 }
 
 

@@ -1,0 +1,87 @@
+"""What a sequence-to-sequence example is (a `source` text and a `target` text) and where it comes from.
+
+Accepted sources: the Hub's translation layout (`{"translation": {"en": ..., "es": ...}}`, languages picked by
+source/target language); flat columns (the task's own names, e.g. document/summary or en/es, or
+source/target; `column_mapping` renames the user's columns first) in csv/json/jsonl/parquet files, optionally
+gzipped; a folder holding one file per split; one file, from which about 10% is held out for validation and
+test; a Hub dataset id. Empty texts are an error listing their rows (or are dropped with `skip_empty: true`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from datasets import Dataset
+
+from shared.data_files import hold_out, load_table, split_file
+from shared.errors import OmnituneError
+
+MAX_ROWS_SHOWN = 10
+
+
+def load_pairs(source: str, split: str, source_column: str | tuple[str, ...], target_column: str | tuple[str, ...],
+               column_mapping: dict[str, str] | None = None, skip_empty: bool = False) -> Dataset:
+    path = Path(source).expanduser()
+    if path.is_dir():
+        table = load_table(str(split_file(path, split)))
+    elif path.is_file():
+        table = load_table(str(path))
+    elif source.startswith((".", "/", "~")) or source.endswith((".json", ".jsonl", ".csv", ".parquet", ".gz")):
+        raise OmnituneError(f"data path {source} does not exist", "check the path given to --data")
+    else:
+        table = load_table(source, split)
+    rows = _pairs(table, source_column, target_column, column_mapping or {}, where=f"{source} [{split}]")
+    if path.is_file():
+        rows = hold_out(rows, split, group_key=lambda r: r["source"])
+    rows = _check_empty(rows, skip_empty, where=f"{source} [{split}]")
+    if not rows:
+        raise OmnituneError(f"no examples in split '{split}' of {source}", "check the file or the split name")
+    return Dataset.from_list(rows)
+
+
+def _pick(names: str | tuple[str, ...], present) -> str:
+    """The first of a column's accepted names that the data has (the first name when none is present)."""
+    names = (names,) if isinstance(names, str) else names
+    return next((name for name in names if name in present), names[0])
+
+
+def _pairs(table, source_names, target_names, mapping: dict[str, str], where: str) -> list[dict]:
+    table = table.rename_columns({theirs: ours for ours, theirs in mapping.items() if theirs in table.column_names
+                                  and theirs != ours})
+    columns = table.column_names
+    if "translation" in columns and _pick(source_names, columns) not in columns:
+        first = table[0]["translation"] or {}
+        source_column, target_column = _pick(source_names, first), _pick(target_names, first)
+        missing = [c for c in (source_column, target_column) if c not in first]
+        if missing:
+            raise OmnituneError(f"{where}: the 'translation' column has languages {', '.join(sorted(first))}, "
+                                f"not {', '.join(missing)}", "set --source_lang / --target_lang to languages it has")
+        return [{"source": r["translation"][source_column], "target": r["translation"][target_column],
+                 "row": i} for i, r in enumerate(table)]
+    source_column, target_column = _pick(source_names, columns), _pick(target_names, columns)
+    for ours, fallback in ((source_column, "source"), (target_column, "target")):
+        if ours not in columns and fallback in columns:
+            table = table.rename_column(fallback, ours)
+            columns = table.column_names
+    missing = [c for c in (source_column, target_column) if c not in columns]
+    if missing:
+        raise OmnituneError(
+            f"{where}: no column {' or '.join(repr(c) for c in missing)} (found: {', '.join(columns)})",
+            f"rename your columns with --column_mapping '{{\"{missing[0]}\": \"<your column>\"}}'")
+    return [{"source": "" if r[source_column] is None else str(r[source_column]),
+             "target": "" if r[target_column] is None else str(r[target_column]), "row": i}
+            for i, r in enumerate(table)]
+
+
+def _check_empty(rows: list[dict], skip_empty: bool, where: str) -> list[dict]:
+    empty = [r["row"] for r in rows if not r["source"].strip() or not r["target"].strip()]
+    if not empty:
+        return rows
+    if not skip_empty:
+        shown = ", ".join(str(i) for i in empty[:MAX_ROWS_SHOWN]) + (" ..." if len(empty) > MAX_ROWS_SHOWN else "")
+        raise OmnituneError(f"{where}: {len(empty)} examples with an empty source or target (rows {shown})",
+                            "remove them, or pass --skip_empty true to drop them")
+    warnings.warn(f"{where}: dropped {len(empty)} examples with an empty source or target", stacklevel=2)
+    dropped = set(empty)
+    return [r for r in rows if r["row"] not in dropped]

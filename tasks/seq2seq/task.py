@@ -1,0 +1,145 @@
+"""The sequence-to-sequence machinery that translation and summarization share: pairs -> tokenised inputs and
+labels -> Seq2Seq training with predict-with-generate -> batched generation -> metric inputs. A task subclasses
+`Seq2SeqTask` and says only what differs: its columns, metric, baseline and how its model is conditioned."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal
+
+import numpy as np
+from datasets import Dataset
+from pydantic import Field
+from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq
+
+from shared.config import TrainParams
+from shared.errors import OmnituneError
+from shared.pretrained import config_overrides, hub_failure, load_kwargs
+from tasks.seq2seq import data, generation
+from tasks.seq2seq import whisper_text_decoder  # noqa: F401  (registers the warm-started decoder's model type)
+from tasks.seq2seq.families import Conditioning
+from tasks.seq2seq.generation import GenerationParams
+from tasks.seq2seq.tokenizers import TokenizerPair
+
+# EncoderDecoderModel warns on every training step that it computes the loss itself, as intended here
+warnings.filterwarnings("ignore", message="Version v4.12.0 introduces a better way", category=FutureWarning)
+
+
+class Seq2SeqParams(TrainParams, GenerationParams):
+    max_source_length: int = Field(256, description="source tokens kept (longer inputs are cut, with a warning)")
+    max_target_length: int = Field(128, description="target tokens trained on")
+    source_prefix: str | None = Field(None, description="text put before every source (T5: from the model's config "
+                                                        "when unset)")
+    freeze: Literal["none", "encoder", "decoder"] = Field(
+        "none", description="keep the encoder or the decoder at its pretrained weights (the decoder's "
+                            "cross-attention and any new joint still train)")
+    skip_empty: bool = Field(False, description="drop examples with an empty source or target instead of failing")
+
+
+# parameters that new modules of a warm-started decoder hold: they train even with --freeze decoder
+TRAINABLE_WHEN_FROZEN = ("crossattention", "encoder_attn", "enc_to_dec_proj", "cls.predictions.transform")
+
+
+class Seq2SeqTask:
+    params_class = Seq2SeqParams
+    head_modules: tuple[str, ...] = ("enc_to_dec_proj",)
+    generates = True  # trained with predict-with-generate (Seq2SeqTrainer)
+    input_fields = ("text",)
+    output_name = "output"  # how `omnitune predict` labels the generated text
+    source_column = "source"
+    target_column = "target"
+    bundled_data: str  # folder of the bundled split files
+    task_key: str  # key of a T5 config's task_specific_params
+
+    def columns(self, params) -> tuple[str | tuple[str, ...], str | tuple[str, ...]]:
+        return self.source_column, self.target_column
+
+    def load_examples(self, params: Seq2SeqParams, split: str) -> Dataset:
+        source_column, target_column = self.columns(params)
+        examples = data.load_pairs(params.data or self.bundled_data, params.split_name(split), source_column,
+                                   target_column, params.column_mapping, params.skip_empty)
+        return params.limited(examples, split)
+
+    # -- model ---------------------------------------------------------------------------------------------------
+    def build(self, model_path: str, params: Seq2SeqParams) -> tuple[Any, TokenizerPair]:
+        try:
+            tokenizers = TokenizerPair.from_pretrained(model_path)
+            model = AutoModelForSeq2SeqLM.from_pretrained(
+                model_path, **load_kwargs(params.allow_pickle), **config_overrides(model_path, params.attention_dropout))
+        except (OSError, ValueError) as error:
+            raise hub_failure(model_path, error) from None
+        condition = self.conditioning(model, tokenizers, params)
+        condition.model_start_token_id = (condition.decoder_start_token_id or model.generation_config.decoder_start_token_id
+                                          or model.config.decoder_start_token_id)
+        tokenizers.condition = condition
+        if params.freeze != "none":
+            freeze(model, params.freeze)
+        self.tokenizers = tokenizers  # decode() turns generated ids into text with the target tokenizer
+        return model, tokenizers
+
+    def conditioning(self, model, tokenizers: TokenizerPair, params: Seq2SeqParams) -> Conditioning:
+        raise NotImplementedError
+
+    # -- data ----------------------------------------------------------------------------------------------------
+    def features(self, examples: Dataset, tokenizers: TokenizerPair, params: Seq2SeqParams, for_eval: bool) -> Dataset:
+        condition = tokenizers.condition
+        start = condition.model_start_token_id
+
+        def tokenize(batch):
+            inputs = tokenizers.source([condition.source_prefix + s for s in batch["source"]],
+                                       max_length=params.max_source_length, truncation=True)
+            labels = tokenizers.target(text_target=batch["target"], max_length=params.max_target_length + 1,
+                                       truncation=True).input_ids
+            # the model prepends its decoder start token itself: labels must not carry it (Whisper, BERT's [CLS])
+            inputs["labels"] = [ids[1:] if start is not None and ids and ids[0] == start else ids[:params.max_target_length]
+                                for ids in labels]
+            return inputs
+
+        return examples.map(tokenize, batched=True, remove_columns=examples.column_names)
+
+    def collator(self, tokenizers: TokenizerPair) -> Any:
+        return DataCollatorForSeq2Seq(tokenizers.source, label_pad_token_id=-100, padding=True)
+
+    def training_generation(self, model, params: Seq2SeqParams):
+        """Generation during training-time evaluation: greedy (a beam over every validation set each epoch
+        would cost more than the training itself on a CPU); the final test uses the full settings."""
+        settings = GenerationParams(**{k: getattr(params, k) for k in generation.GENERATION_FIELDS})
+        config = generation.generation_config(model, settings.model_copy(update={"num_beams": 1}),
+                                              self.tokenizers.condition)
+        return config
+
+    def decode(self, examples: Dataset, features: Dataset, outputs: Any, params: Seq2SeqParams) -> list[str]:
+        ids = outputs[0] if isinstance(outputs, tuple) else outputs
+        ids = np.where(ids < 0, self.tokenizers.pad_token_id, ids)
+        return [text.strip() for text in self.tokenizers.target.batch_decode(ids, skip_special_tokens=True)]
+
+    def predict(self, model: Any, tokenizers: TokenizerPair, examples: Dataset, params: Seq2SeqParams,
+                batch_size: int) -> list[str]:
+        sources = examples["source"] if isinstance(examples, (Dataset, dict)) else [e["source"] for e in examples]
+        settings = GenerationParams(**{k: getattr(params, k) for k in generation.GENERATION_FIELDS})
+        return generation.generate(model, tokenizers, list(sources), tokenizers.condition, settings,
+                                   params.max_source_length, batch_size)
+
+    def metric_inputs(self, answers: list[str], examples: Dataset, params: Seq2SeqParams) -> dict[str, Any]:
+        return {"predictions": answers, "references": list(examples["target"])}
+
+    def baseline(self, examples: Dataset, params: Seq2SeqParams) -> tuple[str, list[str]]:
+        raise NotImplementedError
+
+    def example_from_inputs(self, inputs: dict) -> dict:
+        return {"source": [str(inputs["text"])], "target": [""]}
+
+    def describe_answer(self, answer: str, model, params) -> dict:
+        return {self.output_name: answer}
+
+
+def freeze(model, part: str) -> None:
+    """Stop gradients into the encoder or the decoder; a decoder's cross-attention and new joints keep training,
+    since they are what connects it to the encoder."""
+    module = model.get_encoder() if part == "encoder" else model.get_decoder()
+    if module is None:
+        raise OmnituneError(f"{type(model).__name__} has no separate {part} to freeze", "use --freeze none")
+    for name, parameter in module.named_parameters():
+        if part == "decoder" and any(key in name for key in TRAINABLE_WHEN_FROZEN):
+            continue
+        parameter.requires_grad_(False)

@@ -1,0 +1,46 @@
+"""Summarization: the sequence-to-sequence machinery (tasks/seq2seq) with ROUGE and a lead baseline."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field
+
+from tasks.seq2seq import families
+from tasks.seq2seq.task import Seq2SeqParams, Seq2SeqTask
+
+BUNDLED = Path(__file__).parent / "data"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def first_sentence(text: str) -> str:
+    return _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
+
+
+class SummarizationParams(Seq2SeqParams):
+    max_source_length: int = Field(512, description="source tokens kept (longer inputs are cut, with a warning)")
+    max_target_length: int = Field(64, description="target tokens trained on")
+
+
+class SummarizationTask(Seq2SeqTask):
+    name = "summarization"
+    params_class = SummarizationParams
+    default_model = "minilm2minilm"
+    default_data_name = "omnitune/manpages-summaries"
+    bundled_data = str(BUNDLED)
+    source_column = "document"
+    target_column = "summary"
+    metric = "summarization"
+    primary_metric = "rougeL"
+    bundled_data_defaults = {"learning_rate": 1e-4, "warmup_ratio": 0.05, "num_train_epochs": 10,
+                             "per_device_train_batch_size": 8, "max_target_length": 32, "max_new_tokens": 32,
+                             "max_train_minutes": 30.0, "save_steps": 200}
+    quickstart_overrides = {"max_train_minutes": 6.0}
+    output_name = "summary"
+
+    def conditioning(self, model, tokenizers, params: SummarizationParams) -> families.Conditioning:
+        return families.conditioning(model, tokenizers, "summarization", None, None, params.source_prefix)
+
+    def baseline(self, examples, params) -> tuple[str, list[str]]:
+        return "lead (first sentence)", [first_sentence(text) for text in examples["source"]]
