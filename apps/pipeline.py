@@ -110,4 +110,21 @@ def card_body(task: Task, params: TrainParams, result: TrainResult, report: Repo
                      if not isinstance(v, str) and not k.endswith("total")),
         "- the resolved training configuration is `config.yaml` in the run folder",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + warm_start_lines(result.model_dir))
+
+
+def warm_start_lines(model_dir: Path) -> list[str]:
+    """Where each part of a warm-started encoder-decoder came from and what started new (tasks/seq2seq)."""
+    config = model_dir / "config.json"
+    provenance = json.loads(config.read_text()).get("omnitune_warm_start") if config.is_file() else None
+    if not provenance:
+        return []
+    lines = ["", f"### Warm start ({provenance['pairing']})", "", "| part | weights from | copied | new | new modules |",
+             "|---|---|---|---|---|"]
+    for part in ("encoder", "decoder", "joint"):
+        facts = provenance.get(part)
+        if facts:
+            lines.append(f"| {part} | {facts.get('from', 'new')} | {facts.get('copied_parameters', 0) / 1e6:.1f}M | "
+                         f"{facts.get('new_parameters', 0) / 1e6:.2f}M | {', '.join(facts.get('new_modules', [])) or '-'} |")
+    notes = [provenance[p]["note"] for p in ("encoder", "decoder", "joint") if provenance.get(p, {}).get("note")]
+    return lines + [f"\n{note}" for note in notes]

@@ -18,9 +18,11 @@ def find_target_modules(model: torch.nn.Module, head_modules: tuple[str, ...],
     (Dettmers et al., 2023) found that adapting all of them is what closes the gap to full fine-tuning, and
     on our QA set query/value-only LoRA learned nothing in the default time budget (README).
     "attention": peft's table for known model types, else every Linear inside an attention block."""
+    # the LM head of a generator is tied to its word embeddings: adapting it would untie them
+    output_embeddings = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     linear = [name for name, module in model.named_modules()
-              if isinstance(module, torch.nn.Linear) and not any(name.split(".")[0] == h or f".{h}" in name
-                                                                 for h in head_modules)]
+              if isinstance(module, torch.nn.Linear) and module is not output_embeddings
+              and not any(name.split(".")[0] == h or f".{h}" in name for h in head_modules)]
     if scope == "attention":
         model_type = getattr(getattr(model, "config", None), "model_type", None)
         if model_type in TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING:

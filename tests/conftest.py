@@ -93,7 +93,7 @@ def tiny_qa_model(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-bert-qa")
     vocab = folder / "vocab.txt"
     vocab.write_text("\n".join(dict.fromkeys(_vocabulary())) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True, model_max_length=512)
+    tokenizer = BertTokenizerFast(vocab=str(vocab), do_lower_case=True, model_max_length=512)  # v5: `vocab`, not vocab_file
     torch.manual_seed(0)
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=512)
@@ -154,3 +154,17 @@ def tiny_vit(tmp_path):
     ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.2, 0.3, 0.4],
                       image_std=[0.5, 0.5, 0.5]).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert2bert(tmp_path_factory):
+    """A warm-started bert2bert from a tiny BERT, saved as the shelf saves MiniLM2MiniLM."""
+    from tasks.seq2seq.warm_start import bert2bert
+    from tests import tiny_seq2seq
+
+    root = tmp_path_factory.mktemp("bert2bert")
+    bert = tiny_seq2seq.save_tiny_bert(root / "bert", _vocabulary(800))
+    model, tokenizers = bert2bert(bert)
+    model.save_pretrained(root / "model")
+    tokenizers.save_pretrained(root / "model")
+    return bert, root / "model", model

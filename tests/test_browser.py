@@ -61,3 +61,21 @@ def test_a_person_uploads_a_picture_and_sees_labels_and_the_overlay(tiny_vit, br
     # the uploaded picture and the explanation overlay, both served by the app
     page.wait_for_function("document.querySelectorAll('img[src*=\"file\"]').length >= 2", timeout=30_000)
     page.screenshot(path=str(tmp_path / "image-demo.png"), full_page=True)
+
+
+def test_a_person_summarises_a_text_and_watches_the_output_arrive(tiny_bert2bert, browser_page, tmp_path, serve):
+    from tasks.summarization.task import SummarizationParams
+
+    _, folder, _ = tiny_bert2bert
+    app = serve(build_demo("summarization", str(folder), params=SummarizationParams(max_source_length=16)))
+    page = browser_page
+    page.goto(app.local_url)
+    page.get_by_label("Input", exact=True).fill("The fork() call creates a new process. " * 5)
+    page.get_by_text("The input was cut").first.wait_for(timeout=30_000)  # said before anything is generated
+    page.get_by_role("button", name="Summarization").click()
+    output = page.get_by_label("Summary", exact=True)
+    page.wait_for_function("el => el.value.length > 0", arg=output.element_handle(), timeout=30_000)
+    page.screenshot(path=str(tmp_path / "summarization-demo.png"), full_page=True)
+    page.get_by_label("Input", exact=True).fill("")
+    page.get_by_role("button", name="Summarization").click()
+    page.get_by_text("The input is empty").first.wait_for(timeout=30_000)

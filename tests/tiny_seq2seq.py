@@ -94,7 +94,7 @@ def save_tiny_bert(folder: Path, vocabulary: list[str]) -> Path:
     """A 2-layer BERT encoder (hidden 32) with a WordPiece tokenizer: the offline stand-in for MiniLM."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocabulary)) + "\n")
-    tokenizer = T.BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True, model_max_length=128)
+    tokenizer = T.BertTokenizerFast(vocab=str(folder / "vocab.txt"), do_lower_case=True, model_max_length=128)
     torch.manual_seed(0)
     config = T.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                           intermediate_size=64, max_position_embeddings=128)

@@ -9,6 +9,8 @@ from shared.errors import OmnituneError
 DEMOS = {
     "question-answering": "apps.demos.question_answering:build",
     "image-classification": "apps.demos.image_classification:build",
+    "translation": "apps.demos.seq2seq:build_translation",
+    "summarization": "apps.demos.seq2seq:build_summarization",
 }
 
 

@@ -15,8 +15,11 @@ from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq
 from shared.config import TrainParams
 from shared.errors import OmnituneError
 from shared.pretrained import config_overrides, hub_failure, load_kwargs
-from tasks.seq2seq import data, generation
-from tasks.seq2seq import whisper_text_decoder  # noqa: F401  (registers the warm-started decoder's model type)
+from tasks.seq2seq import (
+    data,
+    generation,
+    whisper_text_decoder,  # noqa: F401  (registers the warm-started decoder's model type)
+)
 from tasks.seq2seq.families import Conditioning
 from tasks.seq2seq.generation import GenerationParams
 from tasks.seq2seq.tokenizers import TokenizerPair
@@ -42,7 +45,8 @@ TRAINABLE_WHEN_FROZEN = ("crossattention", "encoder_attn", "enc_to_dec_proj", "c
 
 class Seq2SeqTask:
     params_class = Seq2SeqParams
-    head_modules: tuple[str, ...] = ("enc_to_dec_proj",)
+    # modules a warm start creates (absent from Hub models): under LoRA they train in full, not low-rank
+    head_modules: tuple[str, ...] = ("enc_to_dec_proj", "crossattention")
     generates = True  # trained with predict-with-generate (Seq2SeqTrainer)
     input_fields = ("text",)
     output_name = "output"  # how `omnitune predict` labels the generated text

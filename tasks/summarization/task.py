@@ -11,7 +11,9 @@ from tasks.seq2seq import families
 from tasks.seq2seq.task import Seq2SeqParams, Seq2SeqTask
 
 BUNDLED = Path(__file__).parent / "data"
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+# a sentence ends at . ! ? before a capital, digit or quote, except after the abbreviations man pages use
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bcf\.)(?<!\bvs\.)"
+                           r"\s+(?=[A-Z0-9\"'(])")
 
 
 def first_sentence(text: str) -> str:
