@@ -71,8 +71,10 @@ def evaluate(task: Task, model_ref: str, params: TrainParams, split: str = "test
             f"{baseline['metrics'][task.primary_metric]:.2f}")
     speed = None
     if with_speed:
+        # a generating task samples fewer examples: each one costs a whole generation, not one forward pass
+        sample = getattr(task, "speed_sample", {})
         speed = measure_speed(lambda rows, batch: task.predict(model, processor, _columns(rows), params, batch),
-                              examples)
+                              examples, **sample)
     return Report(task=task.name, model=model_ref, dataset=dataset_name(task, params), split=split,
                   examples=len(examples), metrics=_plain(metrics), seconds=seconds,
                   examples_per_second=len(examples) / seconds, size_mb=weights_size_mb(Path(model_path)),

@@ -21,13 +21,14 @@ class Speed:
     best_batch: int
 
 
-def measure_speed(predict, examples) -> Speed:
+def measure_speed(predict, examples, latency_examples: int = LATENCY_EXAMPLES,
+                  throughput_examples: int = THROUGHPUT_EXAMPLES) -> Speed:
     """`predict(rows, batch_size)` answers a list of examples; timing includes everything a user waits for."""
-    rows = list(examples.select(range(min(THROUGHPUT_EXAMPLES, len(examples)))))
+    rows = list(examples.select(range(min(throughput_examples, len(examples)))))
     for row in rows[:WARMUP]:
         predict([row], 1)
     latencies = []
-    for row in rows[:LATENCY_EXAMPLES]:
+    for row in rows[:latency_examples]:
         start = time.perf_counter()
         predict([row], 1)
         latencies.append((time.perf_counter() - start) * 1000)

@@ -168,3 +168,12 @@ def tiny_bert2bert(tmp_path_factory):
     model.save_pretrained(root / "model")
     tokenizers.save_pretrained(root / "model")
     return bert, root / "model", model
+
+
+@pytest.fixture(scope="session")
+def family_folder(tmp_path_factory):
+    """`family_folder("marian")`: a tiny random model of that seq2seq family with a real tokenizer of its class."""
+    from tests import tiny_seq2seq
+
+    spm = tiny_seq2seq.sentencepiece_models(tmp_path_factory.mktemp("spm"))
+    return lambda family: tiny_seq2seq.save_family(family, spm, tmp_path_factory.mktemp(family))

@@ -67,7 +67,9 @@ def test_a_person_summarises_a_text_and_watches_the_output_arrive(tiny_bert2bert
     from tasks.summarization.task import SummarizationParams
 
     _, folder, _ = tiny_bert2bert
-    app = serve(build_demo("summarization", str(folder), params=SummarizationParams(max_source_length=16)))
+    # a random model may stop at once, or ramble: between 3 and 8 tokens keeps the test quick on a busy machine
+    params = SummarizationParams(max_source_length=16, min_new_tokens=3, max_new_tokens=8)
+    app = serve(build_demo("summarization", str(folder), params=params))
     page = browser_page
     page.goto(app.local_url)
     page.get_by_label("Input", exact=True).fill("The fork() call creates a new process. " * 5)
@@ -77,5 +79,6 @@ def test_a_person_summarises_a_text_and_watches_the_output_arrive(tiny_bert2bert
     page.wait_for_function("el => el.value.length > 0", arg=output.element_handle(), timeout=30_000)
     page.screenshot(path=str(tmp_path / "summarization-demo.png"), full_page=True)
     page.get_by_label("Input", exact=True).fill("")
+    page.get_by_text("0 characters").first.wait_for(timeout=60_000)  # counts follow the input
     page.get_by_role("button", name="Summarization").click()
     page.get_by_text("The input is empty").first.wait_for(timeout=30_000)

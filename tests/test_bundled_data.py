@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from shared.data_files import load_table, split_file
-from tasks.speech_recognition.data import BUNDLED as SPEECH, load_split, read_audio
+from tasks.speech_recognition.data import BUNDLED as SPEECH
+from tasks.speech_recognition.data import load_split, read_audio
 
 ROOT = Path(__file__).resolve().parents[1] / "tasks"
 SPLITS = ("train", "validation", "test")

@@ -11,8 +11,12 @@ import pytest
 import timm
 import torch
 from PIL import Image
-from transformers import (TimmWrapperConfig, TimmWrapperForImageClassification, ViTForImageClassification,
-                          ViTImageProcessor)
+from transformers import (
+    TimmWrapperConfig,
+    TimmWrapperForImageClassification,
+    ViTForImageClassification,
+    ViTImageProcessor,
+)
 
 from shared.errors import OmnituneError
 from tasks.image_classification import data

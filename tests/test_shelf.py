@@ -12,8 +12,8 @@ import pytest
 from safetensors.numpy import save
 
 from shared import shelf
-from shared.shelf_catalogue import copy_hf_folder
 from shared.errors import OmnituneError
+from shared.shelf_catalogue import copy_hf_folder
 
 
 def _wheel(folder: Path, name: str = "tiny_model_pkg", version: str = "1.0.0") -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from transformers import set_seed
 
 from evaluation.harness import score

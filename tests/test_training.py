@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 import yaml
+from conftest import bundled_subset
 from safetensors.torch import load_file
 from transformers import AutoModelForQuestionAnswering, TrainerCallback
 
 from apps.cli import main
-from conftest import bundled_subset
 from evaluation.leaderboard import Leaderboard
 from shared.lora import find_target_modules
 from shared.training import fine_tune
@@ -157,10 +157,12 @@ def test_offline_hub_ids_fail_with_a_clear_message(capsys):
     assert "could not read data 'someone/no-such-dataset'" in capsys.readouterr().err
 
 
-def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(tiny_qa_model, tiny_vit,
-                                                                              monkeypatch, capsys):
+def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(tiny_qa_model, tiny_vit, tiny_bert2bert,
+                                                                              family_folder, monkeypatch, capsys):
     from tasks.image_classification.task import ImageClassificationTask
     from tasks.question_answering.task import QuestionAnsweringTask
+    from tasks.summarization.task import SummarizationTask
+    from tasks.translation.task import TranslationTask
 
     monkeypatch.setattr(ImageClassificationTask, "default_model", str(tiny_vit))
     monkeypatch.setattr(ImageClassificationTask, "bundled_data_defaults",
@@ -169,8 +171,15 @@ def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(t
     monkeypatch.setattr(QuestionAnsweringTask, "bundled_data_defaults",
                         {"max_train_samples": 32, "max_eval_samples": 16, "max_seq_length": 64, "doc_stride": 16,
                          "max_steps": 2})
+    tiny_generation = {"max_train_samples": 16, "max_eval_samples": 4, "max_steps": 2, "num_beams": 1,
+                       "max_new_tokens": 3, "max_source_length": 64}
+    monkeypatch.setattr(TranslationTask, "default_model", str(family_folder("marian")))
+    monkeypatch.setattr(TranslationTask, "bundled_data_defaults", tiny_generation)
+    monkeypatch.setattr(SummarizationTask, "default_model", str(tiny_bert2bert[1]))
+    monkeypatch.setattr(SummarizationTask, "bundled_data_defaults", tiny_generation)
     assert main(["quickstart", "--minutes-per-task", "1"]) == 0
     out = capsys.readouterr().out
     assert "Time budget" in out and "at most 1 min" in out
-    assert "omnitune leaderboard (2 evaluations)" in out
-    assert "omnitune demo question-answering --model" in out and "omnitune demo image-classification" in out
+    assert "omnitune leaderboard (4 evaluations)" in out
+    assert all(f"omnitune demo {task} --model" in out
+               for task in ("question-answering", "image-classification", "translation", "summarization"))

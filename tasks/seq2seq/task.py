@@ -48,6 +48,7 @@ class Seq2SeqTask:
     # modules a warm start creates (absent from Hub models): under LoRA they train in full, not low-rank
     head_modules: tuple[str, ...] = ("enc_to_dec_proj", "crossattention")
     generates = True  # trained with predict-with-generate (Seq2SeqTrainer)
+    speed_sample = {"latency_examples": 16, "throughput_examples": 64}  # each example is a whole generation
     input_fields = ("text",)
     output_name = "output"  # how `omnitune predict` labels the generated text
     source_column = "source"
