@@ -52,7 +52,7 @@ def main() -> None:
     model, tokenizers = task.build(resolve(args.model), params)
     rows = task.load_examples(params, "test")
     texts = list(rows.select(range(min(args.examples, len(rows))))["source"])
-    settings = generation.GenerationParams(**{k: getattr(params, k) for k in generation.GENERATION_FIELDS})
+    settings = generation.settings_of(params)
 
     timings = {"omnitune": [], "plain_transformers_loop": []}
     for _ in range(args.repeats):  # interleaved, so that drift on the machine hits both alike

@@ -230,7 +230,7 @@ def test_generation_settings_come_from_the_command_line(family_folder):
                                 _field_types(task.params_class))
     params = load_params(task.params_class, None, overrides)
     model, tokenizers = task.build(family_folder("marian"), params)
-    settings = generation.GenerationParams(**{k: getattr(params, k) for k in generation.GENERATION_FIELDS})
+    settings = generation.settings_of(params)
     config = generation.generation_config(model, settings, tokenizers.condition)
     assert (config.num_beams, config.no_repeat_ngram_size, config.length_penalty, config.max_new_tokens,
             config.min_new_tokens, config.early_stopping) == (3, 2, 0.6, 9, 2, False)

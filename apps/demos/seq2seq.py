@@ -64,11 +64,10 @@ def build(task_name: str, model: str, params=None) -> gr.Blocks:
             raise gr.Error(f"The input has {len(text):,} characters; the limit is {MAX_INPUT_CHARS:,}. "
                            "Paste a shorter part.")
         try:
-            settings = generation.GenerationParams(
-                **{**{k: getattr(params, k) for k in generation.GENERATION_FIELDS},
-                   "num_beams": int(num_beams), "max_new_tokens": int(max_new_tokens),
-                   "no_repeat_ngram_size": int(no_repeat_ngram_size), "length_penalty": float(length_penalty),
-                   "do_sample": bool(do_sample), "temperature": float(temperature), "top_p": float(top_p)})
+            settings = generation.settings_of(
+                params, num_beams=int(num_beams), max_new_tokens=int(max_new_tokens),
+                no_repeat_ngram_size=int(no_repeat_ngram_size), length_penalty=float(length_penalty),
+                do_sample=bool(do_sample), temperature=float(temperature), top_p=float(top_p))
         except ValueError as error:
             raise gr.Error(f"Invalid generation setting: {error}") from None
         report = input_report(tokenizers, text, params.max_source_length)

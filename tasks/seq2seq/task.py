@@ -12,14 +12,11 @@ from datasets import Dataset
 from pydantic import Field
 from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq
 
+import tasks.seq2seq.whisper_text_decoder  # noqa: F401  (registers the warm-started decoder's model type)
 from shared.config import TrainParams
 from shared.errors import OmnituneError
 from shared.pretrained import config_overrides, hub_failure, load_kwargs
-from tasks.seq2seq import (
-    data,
-    generation,
-    whisper_text_decoder,  # noqa: F401  (registers the warm-started decoder's model type)
-)
+from tasks.seq2seq import data, generation
 from tasks.seq2seq.families import Conditioning
 from tasks.seq2seq.generation import GenerationParams
 from tasks.seq2seq.tokenizers import TokenizerPair
@@ -54,7 +51,6 @@ class Seq2SeqTask:
     source_column = "source"
     target_column = "target"
     bundled_data: str  # folder of the bundled split files
-    task_key: str  # key of a T5 config's task_specific_params
 
     def columns(self, params) -> tuple[str | tuple[str, ...], str | tuple[str, ...]]:
         return self.source_column, self.target_column
@@ -93,6 +89,11 @@ class Seq2SeqTask:
         def tokenize(batch):
             inputs = tokenizers.source([condition.source_prefix + s for s in batch["source"]],
                                        max_length=params.max_source_length, truncation=True)
+            cut = sum(len(ids) == params.max_source_length for ids in inputs["input_ids"])
+            if cut:
+                warnings.warn(f"{cut} of {len(batch['source'])} sources reach max_source_length "
+                              f"({params.max_source_length} tokens) and are cut there; raise it if the model allows",
+                              stacklevel=2)
             labels = tokenizers.target(text_target=batch["target"], max_length=params.max_target_length + 1,
                                        truncation=True).input_ids
             # the model prepends its decoder start token itself: labels must not carry it (Whisper, BERT's [CLS])
@@ -108,10 +109,8 @@ class Seq2SeqTask:
     def training_generation(self, model, params: Seq2SeqParams):
         """Generation during training-time evaluation: greedy (a beam over every validation set each epoch
         would cost more than the training itself on a CPU); the final test uses the full settings."""
-        settings = GenerationParams(**{k: getattr(params, k) for k in generation.GENERATION_FIELDS})
-        config = generation.generation_config(model, settings.model_copy(update={"num_beams": 1}),
-                                              self.tokenizers.condition)
-        return config
+        settings = generation.settings_of(params).model_copy(update={"num_beams": 1})
+        return generation.generation_config(model, settings, self.tokenizers.condition)
 
     def decode(self, examples: Dataset, features: Dataset, outputs: Any, params: Seq2SeqParams) -> list[str]:
         ids = outputs[0] if isinstance(outputs, tuple) else outputs
@@ -121,8 +120,7 @@ class Seq2SeqTask:
     def predict(self, model: Any, tokenizers: TokenizerPair, examples: Dataset, params: Seq2SeqParams,
                 batch_size: int) -> list[str]:
         sources = examples["source"] if isinstance(examples, (Dataset, dict)) else [e["source"] for e in examples]
-        settings = GenerationParams(**{k: getattr(params, k) for k in generation.GENERATION_FIELDS})
-        return generation.generate(model, tokenizers, list(sources), tokenizers.condition, settings,
+        return generation.generate(model, tokenizers, list(sources), tokenizers.condition, generation.settings_of(params),
                                    params.max_source_length, batch_size)
 
     def metric_inputs(self, answers: list[str], examples: Dataset, params: Seq2SeqParams) -> dict[str, Any]:
