@@ -78,8 +78,9 @@ def conditioning(model, tokenizers, task_key: str, source_lang: str | None, targ
     if result.source_prefix:
         result.notes.append(f"source prefix {result.source_prefix!r}")
     source, target = tokenizers.source, tokenizers.target
-    if target_lang and hasattr(target, "set_prefix_tokens") and "<|startoftranscript|>" in target.get_vocab():
-        target.set_prefix_tokens(language=target_lang, task="transcribe", predict_timestamps=False)
+    if hasattr(target, "set_prefix_tokens") and "<|startoftranscript|>" in target.get_vocab():
+        # Whisper's decoder always starts from a language token: English unless a target language is given
+        target.set_prefix_tokens(language=target_lang or "en", task="transcribe", predict_timestamps=False)
         result.decoder_prompt = target.prefix_tokens[1:]
         result.notes.append("Whisper decoder prompt " + "".join(target.convert_ids_to_tokens(target.prefix_tokens)))
     elif target_lang and hasattr(source, "src_lang"):
