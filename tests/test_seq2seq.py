@@ -368,3 +368,18 @@ def test_lora_trains_new_joints_in_full_and_exports_a_merged_model(which, tiny_b
     if which == "bert2bert":  # new cross-attention trains in full (modules_to_save), not as a low-rank update
         adapter = json.loads((result.run / "adapter" / "adapter_config.json").read_text())
         assert "crossattention" in adapter["modules_to_save"]
+
+
+def test_new_joints_can_learn_faster_than_the_pretrained_parts(tiny_bert2bert, family_folder):
+    _, folder, _ = tiny_bert2bert
+    task = SummarizationTask()
+    model, _ = task.build(str(folder), SummarizationParams())
+    assert task.optimizer(model, SummarizationParams()) is None  # Trainer's own optimizer
+    optimizer = task.optimizer(model, SummarizationParams(learning_rate=1e-4, new_modules_learning_rate=1e-3))
+    pretrained, new = optimizer.param_groups
+    assert (pretrained["lr"], new["lr"]) == (1e-4, 1e-3)
+    cross = {id(p) for n, p in model.named_parameters() if "crossattention" in n}
+    assert cross <= {id(p) for p in new["params"]} and not cross & {id(p) for p in pretrained["params"]}
+    marian, _ = TranslationTask().build(family_folder("marian"), TranslationParams())
+    with pytest.raises(OmnituneError, match="no warm-start joints"):
+        task.optimizer(marian, SummarizationParams(new_modules_learning_rate=1e-3))

@@ -8,6 +8,7 @@ import warnings
 from typing import Any, Literal
 
 import numpy as np
+import torch
 from datasets import Dataset
 from pydantic import Field
 from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq
@@ -34,10 +35,15 @@ class Seq2SeqParams(TrainParams, GenerationParams):
         "none", description="keep the encoder or the decoder at its pretrained weights (the decoder's "
                             "cross-attention and any new joint still train)")
     skip_empty: bool = Field(False, description="drop examples with an empty source or target instead of failing")
+    new_modules_learning_rate: float | None = Field(
+        None, description="learning rate of the modules a warm start adds (cross-attention, projection); "
+                          "unset: learning_rate. Randomly initialised joints may need more than pretrained parts")
 
 
 # parameters that new modules of a warm-started decoder hold: they train even with --freeze decoder
 TRAINABLE_WHEN_FROZEN = ("crossattention", "encoder_attn", "enc_to_dec_proj", "cls.predictions.transform")
+# modules a warm start creates from scratch (Whisper's encoder_attn is pretrained, so it is not one of them)
+NEW_IN_WARM_START = ("crossattention", "enc_to_dec_proj", "cls.predictions.transform")
 
 
 class Seq2SeqTask:
@@ -105,6 +111,21 @@ class Seq2SeqTask:
 
     def collator(self, tokenizers: TokenizerPair) -> Any:
         return DataCollatorForSeq2Seq(tokenizers.source, label_pad_token_id=-100, padding=True)
+
+    def optimizer(self, model, params: Seq2SeqParams):
+        """AdamW with its own learning rate for the joints a warm start adds, when one is set."""
+        if params.new_modules_learning_rate is None:
+            return None
+        new, pretrained = [], []
+        for name, parameter in model.named_parameters():
+            if parameter.requires_grad:
+                (new if any(key in name for key in NEW_IN_WARM_START) else pretrained).append(parameter)
+        if not new:
+            raise OmnituneError("new_modules_learning_rate is set, but the model has no warm-start joints",
+                                "leave it unset for models that were trained as encoder-decoders")
+        return torch.optim.AdamW([{"params": pretrained, "lr": params.learning_rate},
+                                  {"params": new, "lr": params.new_modules_learning_rate}],
+                                 lr=params.learning_rate, weight_decay=params.weight_decay)
 
     def training_generation(self, model, params: Seq2SeqParams):
         """Generation during training-time evaluation: greedy (a beam over every validation set each epoch
