@@ -139,7 +139,7 @@ register(ShelfEntry(
     licence="Apache-2.0 (MiniLM weights); MIT (Whisper weights)",
     description="warm-started encoder-decoder: MiniLM-L6 English encoder, Whisper base's multilingual text "
                 "decoder (pretrained self- and cross-attention, 51,865-token BPE), new 384 -> 512 projection, "
-                "74.8M parameters",
+                "74.9M parameters",
     can="English -> any of Whisper's 99 languages by fine-tuning (translation), English generation",
     cannot="no zero-shot use (the decoder's cross-attention has only seen audio); English sources only",
     convert=warm_started("bert2whisper"),
