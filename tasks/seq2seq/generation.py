@@ -36,6 +36,7 @@ def settings_of(params, **changes) -> GenerationParams:
     """The generation settings held by a task's parameters (which extend GenerationParams), with changes."""
     return GenerationParams(**{**{k: getattr(params, k) for k in GENERATION_FIELDS}, **changes})
 
+
 # generate() warns on every call that max_new_tokens overrides its own default max_length of 20, as intended
 logging.getLogger("transformers.generation.utils").addFilter(
     lambda record: "seem to have been set" not in record.getMessage())
