@@ -74,11 +74,11 @@ def test_a_person_summarises_a_text_and_watches_the_output_arrive(tiny_bert2bert
     page.goto(app.local_url)
     page.get_by_label("Input", exact=True).fill("The fork() call creates a new process. " * 5)
     page.get_by_text("The input was cut").first.wait_for(timeout=30_000)  # said before anything is generated
-    page.get_by_role("button", name="Summarization").click()
+    page.get_by_role("button", name="Summarize").click()
     output = page.get_by_label("Summary", exact=True)
     page.wait_for_function("el => el.value.length > 0", arg=output.element_handle(), timeout=30_000)
     page.screenshot(path=str(tmp_path / "summarization-demo.png"), full_page=True)
     page.get_by_label("Input", exact=True).fill("")
     page.get_by_text("0 characters").first.wait_for(timeout=60_000)  # counts follow the input
-    page.get_by_role("button", name="Summarization").click()
+    page.get_by_role("button", name="Summarize").click()
     page.get_by_text("The input is empty").first.wait_for(timeout=30_000)

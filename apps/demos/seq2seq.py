@@ -53,13 +53,13 @@ def build(task_name: str, model: str, params=None) -> gr.Blocks:
     loaded_model, tokenizers = task.build(resolve(model, params.allow_pickle), params)
     examples = _examples(task, params)
     label = task.output_name.capitalize()
+    action = task.action_name
 
     def generate(text, num_beams, max_new_tokens, no_repeat_ngram_size, length_penalty, do_sample, temperature,
                  top_p):
         text = (text or "").strip()
         if not text:
-            raise gr.Error("The input is empty: type or paste the text to " +
-                           ("translate." if task_name == "translation" else "summarise."))
+            raise gr.Error(f"The input is empty: type or paste the text to {action.lower()}.")
         if len(text) > MAX_INPUT_CHARS:
             raise gr.Error(f"The input has {len(text):,} characters; the limit is {MAX_INPUT_CHARS:,}. "
                            "Paste a shorter part.")
@@ -94,7 +94,7 @@ def build(task_name: str, model: str, params=None) -> gr.Blocks:
                 text_box = gr.Textbox(label="Input", lines=10, max_length=MAX_INPUT_CHARS,
                                       placeholder="Type or paste the text")
                 counts = gr.Markdown()
-                button = gr.Button(task_name.capitalize(), variant="primary")
+                button = gr.Button(action, variant="primary")
             with gr.Column(scale=3):
                 output_box = gr.Textbox(label=label, lines=6, interactive=False)
                 with gr.Accordion("Generation settings", open=False):

@@ -53,7 +53,8 @@ class Seq2SeqTask:
     generates = True  # trained with predict-with-generate (Seq2SeqTrainer)
     speed_sample = {"latency_examples": 16, "throughput_examples": 64}  # each example is a whole generation
     input_fields = ("text",)
-    output_name = "output"  # how `omnitune predict` labels the generated text
+    output_name = "output"  # how `omnitune predict` and the demo label the generated text
+    action_name = "Generate"  # the demo's button
     source_column = "source"
     target_column = "target"
     bundled_data: str  # folder of the bundled split files

@@ -39,6 +39,7 @@ class SummarizationTask(Seq2SeqTask):
                              "per_device_train_batch_size": 8, "max_target_length": 32, "max_new_tokens": 32,
                              "max_train_minutes": 30.0, "save_steps": 200}
     quickstart_overrides = {"max_train_minutes": 6.0}
+    action_name = "Summarize"
     output_name = "summary"
 
     def conditioning(self, model, tokenizers, params: SummarizationParams) -> families.Conditioning:

@@ -32,6 +32,7 @@ class TranslationTask(Seq2SeqTask):
                              "max_source_length": 128, "max_target_length": 128, "max_new_tokens": 128,
                              "max_train_minutes": 30.0, "save_steps": 200}
     quickstart_overrides = {"max_train_minutes": 6.0}
+    action_name = "Translate"
     output_name = "translation"
 
     def columns(self, params: TranslationParams) -> tuple[tuple[str, ...], tuple[str, ...]]:
