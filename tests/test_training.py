@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -183,3 +185,7 @@ def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(t
     assert "omnitune leaderboard (4 evaluations)" in out
     assert all(f"omnitune demo {task} --model" in out
                for task in ("question-answering", "image-classification", "translation", "summarization"))
+    # the warm-started summarizer's model card says which weights came from where and what started new
+    summarizer = re.search(r"omnitune demo summarization --model (\S+)", out).group(1)
+    card = (Path(summarizer) / "model" / "README.md").read_text()
+    assert "### Warm start (bert2bert)" in card and "crossattention" in card
