@@ -110,17 +110,21 @@ def card_body(task: Task, params: TrainParams, result: TrainResult, report: Repo
                      if not isinstance(v, str) and not k.endswith("total")),
         "- the resolved training configuration is `config.yaml` in the run folder",
     ]
-    return "\n".join(lines + warm_start_lines(result.model_dir))
+    return "\n".join(lines + model_origin_lines(result.model_dir))
 
 
-def warm_start_lines(model_dir: Path) -> list[str]:
-    """Where each part of a warm-started encoder-decoder came from and what started new (tasks/seq2seq)."""
-    config = model_dir / "config.json"
-    provenance = json.loads(config.read_text()).get("omnitune_warm_start") if config.is_file() else None
+def model_origin_lines(model_dir: Path) -> list[str]:
+    """How a generator was conditioned (prefix, language codes) and, for a warm-started encoder-decoder, where
+    each part came from and what started new (tasks/seq2seq), as its saved config records them."""
+    config_file = model_dir / "config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    lines = [f"- conditioning: {'; '.join(config['omnitune_conditioning'])}"] \
+        if config.get("omnitune_conditioning") else []
+    provenance = config.get("omnitune_warm_start")
     if not provenance:
-        return []
-    lines = ["", f"### Warm start ({provenance['pairing']})", "", "| part | weights from | copied | new | new modules |",
-             "|---|---|---|---|---|"]
+        return lines
+    lines += ["", f"### Warm start ({provenance['pairing']})", "", "| part | weights from | copied | new | new modules |",
+              "|---|---|---|---|---|"]
     for part in ("encoder", "decoder", "joint"):
         facts = provenance.get(part)
         if facts:

@@ -53,6 +53,8 @@ def test_language_codes_are_set_as_each_family_requires(family_folder, family, t
     code_id = tokenizers.source.convert_tokens_to_ids(code)
     assert code_id != tokenizers.source.unk_token_id
     condition = tokenizers.condition
+    assert model.config.omnitune_conditioning == condition.notes  # what the model card will state
+    assert any(f"-> {tokenizers.source.tgt_lang}" in note for note in condition.notes)
     if kind == "forced_bos":
         assert condition.forced_bos_token_id == code_id
         generated = model.generate(**tokenizers.source(["Jesus wept."], return_tensors="pt"),

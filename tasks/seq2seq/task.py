@@ -80,6 +80,7 @@ class Seq2SeqTask:
         condition.model_start_token_id = (condition.decoder_start_token_id or model.generation_config.decoder_start_token_id
                                           or model.config.decoder_start_token_id)
         tokenizers.condition = condition
+        model.config.omnitune_conditioning = condition.notes  # saved with the model; the model card prints it
         if params.freeze != "none":
             freeze(model, params.freeze)
         self.tokenizers = tokenizers  # decode() turns generated ids into text with the target tokenizer
