@@ -17,13 +17,16 @@ PAIRS = [{"translation": {"en": "In the beginning was the Word.", "es": "En el p
          {"translation": {"en": "Jesus wept.", "es": "Y lloró Jesús."}}]
 
 
-def pair_file(tmp_path, rows=PAIRS):
+def split_folder(folder, rows):
     """A data folder with the same rows in every split."""
-    folder = tmp_path / "pairs"
     folder.mkdir(exist_ok=True)
     for split in ("train", "validation", "test"):
         (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return folder
+
+
+def pair_file(tmp_path, rows=PAIRS):
+    return split_folder(tmp_path / "pairs", rows)
 
 
 def _examples(task, params, tmp_path):
@@ -195,11 +198,7 @@ SUMMARIES = [{"document": f"The {w}() function returns the {w} of its argument. 
 
 
 def summary_folder(tmp_path, rows=SUMMARIES):
-    folder = tmp_path / "summaries"
-    folder.mkdir(exist_ok=True)
-    for split in ("train", "validation", "test"):
-        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return folder
+    return split_folder(tmp_path / "summaries", rows)
 
 
 def test_loss_falls_when_overfitting_a_tiny_set(tiny_bert2bert, tmp_path):

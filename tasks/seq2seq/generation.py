@@ -76,14 +76,16 @@ def generate(model, tokenizers, texts: list[str], condition: Conditioning, setti
     does not fit in memory fails at once rather than at the end)."""
     model.eval()
     config = generation_config(model, settings, condition)
-    lengths = [len(ids) for ids in tokenizers.source([condition.source_prefix + t for t in texts], truncation=True,
-                                                    max_length=max_source_length).input_ids]
-    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    # tokenised once: the lengths order the batches, and each batch is only padded
+    encoded = tokenizers.source([condition.source_prefix + t for t in texts], truncation=True,
+                                max_length=max_source_length)
+    order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
     outputs: list[str] = [""] * len(texts)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            inputs = encode_sources(tokenizers, [texts[i] for i in chunk], condition, max_source_length)
+            inputs = tokenizers.source.pad({key: [values[i] for i in chunk] for key, values in encoded.items()},
+                                           return_tensors="pt")
             generated = model.generate(**inputs, **decoder_prompt(model, condition, len(chunk)),
                                        generation_config=config)
             decoded = tokenizers.target.batch_decode(generated, skip_special_tokens=True)
