@@ -80,5 +80,7 @@ def test_a_person_summarises_a_text_and_watches_the_output_arrive(tiny_bert2bert
     page.screenshot(path=str(tmp_path / "summarization-demo.png"), full_page=True)
     page.get_by_label("Input", exact=True).fill("")
     page.get_by_text("0 characters").first.wait_for(timeout=60_000)  # counts follow the input
+    page.get_by_text("done:").first.wait_for(timeout=60_000)
+    assert page.get_by_text("0 characters").first.is_visible()  # a generation ending later does not undo them
     page.get_by_role("button", name="Summarize").click()
     page.get_by_text("The input is empty").first.wait_for(timeout=30_000)

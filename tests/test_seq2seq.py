@@ -334,12 +334,12 @@ def test_demo_generates_and_says_when_the_input_was_cut(summarization_demo):
 
     client = Client(summarization_demo.local_url, verbose=False)
     short = "It returns a value."
-    output, counts, details = client.predict(short, 1, 5, 0, 1.0, False, 1.0, 1.0, api_name="/generate")
-    assert isinstance(output, str) and "The input was cut" not in counts
+    output, status, details = client.predict(short, 1, 5, 0, 1.0, False, 1.0, 1.0, api_name="/generate")
+    assert isinstance(output, str) and "The input was cut" not in status
     assert details["tokens"] <= 16 and details["generation"]["max_new_tokens"] == 5
     long = " ".join(["The fork() call creates a new process by duplicating the calling process."] * 4)
-    output, counts, details = client.predict(long, 2, 5, 0, 1.0, False, 1.0, 1.0, api_name="/generate")
-    assert details["cut"] and "The input was cut" in counts
+    output, status, details = client.predict(long, 2, 5, 0, 1.0, False, 1.0, 1.0, api_name="/generate")
+    assert details["cut"] and "The input was cut" in status
     assert long[details["read_up_to_character"]:].startswith(details["unread_tail"][:20])
 
 

@@ -3,7 +3,8 @@ token, generation settings at hand, counts of characters and tokens, and a plain
 longer than the model reads (never a silent cut).
 
 API (gradio_client): `Client(url).predict(text, num_beams, max_new_tokens, no_repeat_ngram_size,
-length_penalty, do_sample, temperature, top_p, api_name="/generate")` returns (output text, details dict)."""
+length_penalty, do_sample, temperature, top_p, api_name="/generate")` returns (output text, status line,
+details dict); the status line carries the same counts and cut notice as the box under the input."""
 
 from __future__ import annotations
 
@@ -77,14 +78,16 @@ def build(task_name: str, model: str, params=None) -> gr.Blocks:
                 output = ""
                 for output in generation.stream(loaded_model, tokenizers, text, tokenizers.condition, settings,
                                                 params.max_source_length):
-                    yield output, notice(report), details
+                    yield output, notice(report) + " — generating…", details
             else:  # beam search knows its answer only at the end
                 yield "", notice(report) + " — beam search: the output appears when it is complete.", details
                 output = generation.generate(loaded_model, tokenizers, [text], tokenizers.condition, settings,
                                              params.max_source_length, batch_size=1)[0]
         except (OmnituneError, ValueError, RuntimeError) as error:
             raise gr.Error(f"Generation failed: {error}") from None
-        yield output, notice(report), {**details, "output_tokens": len(tokenizers.target(output).input_ids)}
+        output_tokens = len(tokenizers.target(output).input_ids)
+        yield output, f"{notice(report)} — done: {output_tokens} output tokens.", {**details,
+                                                                                   "output_tokens": output_tokens}
 
     with gr.Blocks(title=f"omnitune · {task_name}") as demo:
         gr.Markdown(f"## {task_name.capitalize()}\nModel: `{model}`. Output streams as it is generated "
@@ -97,6 +100,9 @@ def build(task_name: str, model: str, params=None) -> gr.Blocks:
                 button = gr.Button(action, variant="primary")
             with gr.Column(scale=3):
                 output_box = gr.Textbox(label=label, lines=6, interactive=False)
+                # its own line: were generation to write the counts box, a generation finishing after the
+                # user edited the input would overwrite the new counts with the old ones
+                status = gr.Markdown()
                 with gr.Accordion("Generation settings", open=False):
                     beams = gr.Slider(1, 8, value=1, step=1, label="Beams (1 = stream the output)")
                     max_new = gr.Slider(1, 256, value=params.max_new_tokens, step=1, label="Max new tokens")
@@ -110,7 +116,7 @@ def build(task_name: str, model: str, params=None) -> gr.Blocks:
                 with gr.Accordion("Details", open=False):
                     details_box = gr.JSON(label="Input counts and settings used")
         inputs = [text_box, beams, max_new, no_repeat, length_penalty, sample, temperature, top_p]
-        button.click(generate, inputs, [output_box, counts, details_box], api_name="generate")
+        button.click(generate, inputs, [output_box, status, details_box], api_name="generate")
         text_box.change(lambda text: notice(input_report(tokenizers, text or "", params.max_source_length)),
                         text_box, counts, api_name=False, show_progress="hidden")
         if examples:
