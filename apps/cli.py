@@ -126,6 +126,49 @@ def cmd_evaluate(args, extra: list[str]) -> int:
     return 0
 
 
+def cmd_compress(args, extra: list[str]) -> int:
+    from apps.compression import Plan, compress
+    from apps.pipeline import params_for_model, run_folder_of
+    from evaluation.leaderboard import Leaderboard
+    from shared import run_dir as layout
+    from tasks.registry import get_task
+
+    task = get_task(args.task or _task_of_run(run_folder_of(args.model)))
+    params = params_for_model(task, args.model, args.config, parse_overrides(extra, _field_types(task.params_class)))
+    plan = Plan(quantize=args.quantize, prune=args.prune, sparsity=args.sparsity, ffn_ratio=args.ffn_ratio,
+                importance=args.importance, recovery_steps=args.recovery_steps, gradual=args.gradual,
+                calibration_examples=args.calibration_examples)
+    plan.check()
+    run = Path(args.output_dir) if args.output_dir else \
+        layout.new_run_dir(task.name, f"{Path(args.model).name}-{plan.suffix()}")
+    facts = compress(task, args.model, plan, params, run, board=Leaderboard(args.db))
+    report = facts["report"]
+    parent_metrics = _parent_test_metrics(run_folder_of(args.model))
+    print(f"\nrun folder: {run}")
+    print(f"test split: {task.primary_metric} {report['metrics'][task.primary_metric]:.2f}"
+          + (f" (parent {parent_metrics[task.primary_metric]:.2f})" if task.primary_metric in parent_metrics else ""))
+    print(f"size:       {report['size_mb']:.1f} MB on disk, {facts['zlib_compressed_mb']:.1f} MB zlib-compressed")
+    if report["speed"]:
+        print(f"speed:      p50 {report['speed']['latency_p50_ms']:.1f} ms at batch 1, "
+              f"{report['speed']['throughput']:.1f} examples/s at batch {report['speed']['best_batch']}")
+    return 0
+
+
+def _task_of_run(run) -> str:
+    """The task a run folder was trained for, as its evaluation recorded it."""
+    metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else {}
+    for report in metrics.values():
+        if isinstance(report, dict) and report.get("task"):
+            return report["task"]
+    raise OmnituneError("cannot tell which task this model is for (no evaluated run folder)",
+                        "add --task, e.g. --task question-answering")
+
+
+def _parent_test_metrics(run) -> dict:
+    metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else {}
+    return (metrics.get("test") or {}).get("metrics", {})
+
+
 def cmd_predict(args, extra: list[str]) -> int:
     from apps.pipeline import params_for_model
     from shared.pretrained import resolve
@@ -281,6 +324,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--db")
     evaluate.set_defaults(handler=cmd_evaluate)
 
+    compress = sub.add_parser("compress", help="quantize and/or prune a model into a new, evaluated run")
+    compress.add_argument("model", help="run folder (task found in it), model folder, shelf entry or Hub id")
+    compress.add_argument("--task", help="needed when the model is not an evaluated omnitune run")
+    compress.add_argument("--quantize", choices=("dynamic-int8", "weight-int8"))
+    compress.add_argument("--prune", choices=("magnitude", "taylor"), help="unstructured, global ranking")
+    compress.add_argument("--sparsity", type=float, default=0.5, help="share of prunable weights set to zero")
+    compress.add_argument("--ffn_ratio", type=float, default=0.0,
+                          help="share of feed-forward neurons removed in every block (structured)")
+    compress.add_argument("--importance", choices=("magnitude", "taylor"), default="magnitude",
+                          help="how feed-forward neurons are ranked")
+    compress.add_argument("--recovery_steps", type=int, default=0, help="fine-tune this many steps after pruning")
+    compress.add_argument("--gradual", action="store_true",
+                          help="grow the sparsity during recovery (cubic schedule) instead of pruning at once")
+    compress.add_argument("--calibration_examples", type=int, default=256, help="examples for Taylor importance")
+    compress.add_argument("--output_dir")
+    compress.add_argument("--config")
+    compress.add_argument("--db")
+    compress.set_defaults(handler=cmd_compress)
+
     predict = sub.add_parser("predict", help="answer one input, printed as JSON")
     predict.add_argument("task")
     predict.add_argument("--model", required=True)
@@ -317,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Sub-commands that take free-form --name value parameters; the others reject unknown options.
-_FREE_FORM = {"train", "evaluate", "predict"}
+_FREE_FORM = {"train", "evaluate", "predict", "compress"}
 
 
 def main(argv: list[str] | None = None) -> int:

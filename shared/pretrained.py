@@ -10,6 +10,7 @@ from shared.errors import OmnituneError
 
 PICKLED_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.ckpt.index", "flax_model.msgpack")
 SAFE_LOAD_KWARGS = {"trust_remote_code": False}
+TORCHAO_REQUIREMENT = "torchao==0.18.0"  # what `omnitune compress --quantize` writes int8 models with
 
 
 def resolve(name_or_path: str, allow_pickle: bool = False, log=print) -> str:
@@ -22,6 +23,7 @@ def resolve(name_or_path: str, allow_pickle: bool = False, log=print) -> str:
     if path.exists():
         folder = _model_folder(path)
         _check_weights(folder, allow_pickle)
+        _check_quantization_runtime(folder)
         return str(folder)
     if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
         raise OmnituneError(f"model folder {name_or_path} does not exist",
@@ -48,6 +50,27 @@ def _check_weights(folder: Path, allow_pickle: bool) -> None:
         raise OmnituneError(
             f"{folder} has only pickled weights ({', '.join(pickled)}), which can run arbitrary code when loaded",
             "convert them to safetensors, or pass --allow_pickle true if you trust the source")
+
+
+def _check_quantization_runtime(folder: Path) -> None:
+    """A clear refusal, before transformers' own error, when an int8 model (omnitune compress) meets a runtime
+    without the torchao that wrote it."""
+    import json
+    from importlib.metadata import PackageNotFoundError, version
+
+    config = json.loads((folder / "config.json").read_text())
+    if (config.get("quantization_config") or {}).get("quant_method") != "torchao":
+        return
+    try:
+        installed = version("torchao")
+    except PackageNotFoundError:
+        raise OmnituneError(f"{folder} holds an int8 model quantized with torchao, which is not installed",
+                            f"pip install {TORCHAO_REQUIREMENT}, or use the unquantized parent model") from None
+    saved = (config.get("omnitune_compression") or {}).get("torchao_version")
+    if saved and saved.split(".")[:2] != installed.split(".")[:2]:
+        raise OmnituneError(f"{folder} was quantized with torchao {saved}; this runtime has {installed}, whose "
+                            "int8 tensor format may differ",
+                            f"pip install torchao=={saved}, or compress the parent model again here")
 
 
 def load_kwargs(allow_pickle: bool) -> dict:
