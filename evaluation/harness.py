@@ -56,6 +56,14 @@ def evaluate(task: Task, model_ref: str, params: TrainParams, split: str = "test
     examples = task.load_examples(params, split)  # checked before the model is loaded
     model_path = resolve(model_ref, params.allow_pickle, log=log)
     model, processor = task.build(model_path, params)
+    report = evaluate_loaded(task, model, processor, examples, params, model_ref, split, with_speed, log, artifacts)
+    report.size_mb = weights_size_mb(Path(model_path))
+    return report
+
+
+def evaluate_loaded(task: Task, model, processor, examples: Dataset, params: TrainParams, model_ref: str,
+                    split: str = "test", with_speed: bool = True, log=print, artifacts: Path | None = None) -> Report:
+    """As `evaluate`, for a model already in memory (size on disk unknown: 0 until the caller sets it)."""
     log(f"evaluating {model_ref} on {len(examples)} {split} examples...")
     started = time.perf_counter()
     answers = task.predict(model, processor, examples, params, params.per_device_eval_batch_size)
@@ -77,7 +85,7 @@ def evaluate(task: Task, model_ref: str, params: TrainParams, split: str = "test
                               examples, **sample)
     return Report(task=task.name, model=model_ref, dataset=dataset_name(task, params), split=split,
                   examples=len(examples), metrics=_plain(metrics), seconds=seconds,
-                  examples_per_second=len(examples) / seconds, size_mb=weights_size_mb(Path(model_path)),
+                  examples_per_second=len(examples) / seconds, size_mb=0.0,
                   parameters=sum(p.numel() for p in model.parameters()), speed=speed, baseline=baseline)
 
 
