@@ -1,4 +1,5 @@
-"""The leaderboard as a Gradio app: filter by task and dataset, sort by any column."""
+"""The leaderboard as a Gradio app: filter by task and dataset, sort by any column, and pick a model by
+trade-off on a plot of score against latency (bubble = size on disk) for the chosen task."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import gradio as gr
 import pandas as pd
 
 from evaluation.leaderboard import COLUMNS, DISPLAY_COLUMNS, Leaderboard, as_table
+from shared.plots import pareto_figure
 
 ALL = "(all)"
 
@@ -16,6 +18,13 @@ def build_leaderboard_app(board: Leaderboard) -> gr.Blocks:
                                    dataset=None if dataset in (None, ALL) else dataset,
                                    sort_by=sort_by or "score", descending=bool(descending)))
         return pd.DataFrame(rows, columns=list(DISPLAY_COLUMNS))
+
+    def trade_off(task: str, dataset: str):
+        if task in (None, ALL):
+            return None, "Pick a task to see its score against latency (scores of different tasks do not compare)."
+        rows = board.rows(task=task, dataset=None if dataset in (None, ALL) else dataset)
+        metrics = sorted({r["primary_metric"] for r in rows})
+        return pareto_figure(rows, " / ".join(metrics) or "score"), ""
 
     def choices():
         rows = board.rows()
@@ -32,9 +41,15 @@ def build_leaderboard_app(board: Leaderboard) -> gr.Blocks:
             descending = gr.Checkbox(value=True, label="Descending")
             refresh = gr.Button("Refresh")
         grid = gr.Dataframe(label="Evaluations", interactive=False, wrap=True)
+        with gr.Accordion("Trade-off: score vs latency vs size", open=True):
+            hint = gr.Markdown()
+            plot = gr.Plot(label="Score vs latency")
         inputs = [task, dataset, sort_by, descending]
         for control in (task, dataset, sort_by, descending):
             control.change(table, inputs, grid, api_name=False)
+        task.change(trade_off, [task, dataset], [plot, hint], api_name="trade_off")
+        dataset.change(trade_off, [task, dataset], [plot, hint], api_name=False)
         refresh.click(table, inputs, grid, api_name="rows")
-        app.load(choices, None, [task, dataset], api_name=False).then(table, inputs, grid, api_name=False)
+        app.load(choices, None, [task, dataset], api_name=False).then(table, inputs, grid, api_name=False).then(
+            trade_off, [task, dataset], [plot, hint], api_name=False)
     return app

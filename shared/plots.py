@@ -46,3 +46,42 @@ def plot_confusion_matrix(references: list[int], predicted: list[int], labels: l
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the (latency, score) points no other point beats on both: as fast or faster and as good or
+    better, and strictly better on one. Sorted by latency."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], float("-inf")
+    for index in order:
+        if points[index][1] > best:
+            front.append(index)
+            best = points[index][1]
+    return front
+
+
+def pareto_figure(rows: list[dict], metric: str):
+    """Score against end-to-end latency p50 (log scale), bubble area proportional to size on disk; the Pareto
+    front joined by a line, so a user sees which models no other beats on both."""
+    rows = [r for r in rows if r.get("latency_p50_ms") and r.get("score") is not None]
+    figure, axis = plt.subplots(figsize=(8, 5))
+    if not rows:
+        axis.text(0.5, 0.5, "no evaluation with a measured latency yet", ha="center", va="center")
+        axis.set_axis_off()
+        return figure
+    points = [(r["latency_p50_ms"], r["score"]) for r in rows]
+    sizes = [max(20.0, 4.0 * (r.get("size_mb") or 0.0)) for r in rows]
+    front = pareto_front(points)
+    axis.scatter(*zip(*points), s=sizes, alpha=0.45, color=["tab:orange" if i in front else "tab:blue"
+                                                              for i in range(len(rows))], edgecolor="black")
+    axis.plot(*zip(*[points[i] for i in front]), "--", color="tab:orange", label="Pareto front")
+    for row, (x, y) in zip(rows, points):
+        axis.annotate(Path(str(row["model"])).name[:32], (x, y), fontsize=7, xytext=(4, 4),
+                      textcoords="offset points")
+    axis.set_xscale("log")
+    axis.set_xlabel("latency p50 at batch 1, ms (log scale; left is faster)")
+    axis.set_ylabel(metric)
+    axis.set_title("score vs latency; bubble area = size on disk")
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    return figure

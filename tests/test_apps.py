@@ -57,3 +57,18 @@ def test_leaderboard_app_filters_and_sorts(tmp_path, serve):
     table = client.predict("question-answering", "(all)", "score", False, api_name="/rows")
     models = [row[table["headers"].index("model")] for row in table["data"]]
     assert models == ["a", "b"]
+
+
+def test_leaderboard_app_plots_the_trade_off_for_one_task(tmp_path, serve):
+    board = Leaderboard(f"sqlite:///{tmp_path / 'b.db'}")
+    for model, latency, size in (("fp32", 90.0, 90.0), ("int8", 45.0, 58.0)):
+        board.record(task="question-answering", model=model, dataset="d", split="test", primary_metric="f1",
+                     score=91.0, metrics={}, latency_p50_ms=latency, size_mb=size)
+    app = serve(build_leaderboard_app(board))
+    client = Client(app.local_url, verbose=False)
+    assert client.predict("question-answering", "(all)", "score", True, api_name="/rows")["data"]
+    _, hint = client.predict("(all)", "(all)", api_name="/trade_off")
+    assert "Pick a task" in hint
+    plot, hint = client.predict("question-answering", "(all)", api_name="/trade_off")
+    assert plot and not hint
+

@@ -225,3 +225,19 @@ def test_compress_command_makes_an_evaluated_run_next_to_its_parent(tiny_qa_mode
     assert rows[str(child.resolve())]["latency_p50_ms"] > 0
     assert main(["compress", str(parent), "--prune", "magnitude", "--gradual"]) == 2  # needs recovery steps
     assert "--recovery_steps" in capsys.readouterr().err
+
+
+def test_demo_header_states_size_latency_and_how_the_model_was_compressed(tmp_path):
+    from apps.demos.model_facts import model_facts
+
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    (run / "model" / "config.json").write_text("{}")
+    (run / "model" / "model.safetensors").write_bytes(b"\0" * 2_500_000)
+    (run / "metrics.json").write_text(json.dumps({"test": {"speed": {
+        "latency_p50_ms": 31.2, "throughput": 59.1, "best_batch": 8}}}))
+    (run / "compression.json").write_text(json.dumps({"parent": "/runs/qa-parent", "plan": {
+        "ffn_ratio": 0.3, "prune": None, "sparsity": 0.5, "quantize": "dynamic-int8"}}))
+    line = model_facts(str(run))
+    assert "size on disk 2.5 MB" in line and "latency p50 31.2 ms" in line
+    assert "compressed (FFN -30%, dynamic-int8) from `qa-parent`" in line

@@ -50,3 +50,17 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
     board = Leaderboard(f"sqlite:///{tmp_path / 'w.db'}")
     with board.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_pareto_front_keeps_the_models_nothing_beats_on_both_speed_and_score():
+    from shared.plots import pareto_front, pareto_figure
+
+    # (latency ms, score): c is slower and worse than b; d is fastest; a is best
+    points = [(100.0, 92.0), (40.0, 91.8), (60.0, 90.0), (20.0, 80.0)]
+    assert pareto_front(points) == [3, 1, 0]
+    rows = [{"model": name, "latency_p50_ms": x, "score": y, "size_mb": 90.0}
+            for name, (x, y) in zip("abcd", points)] + [{"model": "unmeasured", "latency_p50_ms": None, "score": 1.0}]
+    figure = pareto_figure(rows, "f1")
+    axis = figure.axes[0]
+    assert axis.get_xscale() == "log" and axis.get_ylabel() == "f1"
+    assert [text.get_text() for text in axis.texts] == ["a", "b", "c", "d"]  # the unmeasured row is left out

@@ -13,6 +13,7 @@ import gradio as gr
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from apps.demos.model_facts import model_facts
 from shared.pretrained import resolve
 from tasks.image_classification.explain import explanation_map, overlay
 from tasks.image_classification.preprocessing import from_processor, to_rgb, transform
@@ -64,6 +65,7 @@ def build(model: str, params=None) -> gr.Blocks:
     with gr.Blocks(title="omnitune · image classification") as demo:
         gr.Markdown(f"## Image classification\nModel: `{model}` ({len(labels)} classes). Upload, paste or take "
                     "a picture; the overlay shows which parts of it the prediction rests on.")
+        gr.Markdown(model_facts(model))
         with gr.Row():
             with gr.Column():
                 image_input = CheckedImage(type="filepath", sources=["upload", "clipboard", "webcam"], label="Image")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from apps.demos.model_facts import model_facts
 from shared.errors import OmnituneError
 from shared.pretrained import resolve
 from tasks.registry import get_task
@@ -42,6 +43,7 @@ def build(model: str, params=None) -> gr.Blocks:
     with gr.Blocks(title="omnitune · question answering") as demo:
         gr.Markdown(f"## Extractive question answering\nModel: `{model}`. Paste a text, ask a question about it; "
                     "the answer is a span of the text, or none if the text does not hold it.")
+        gr.Markdown(model_facts(model))
         with gr.Row():
             with gr.Column(scale=3):
                 context_box = gr.Textbox(label="Context", lines=12, max_length=MAX_CONTEXT_CHARS,

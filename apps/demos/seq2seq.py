@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from apps.demos.model_facts import model_facts
 from shared.errors import OmnituneError
 from shared.pretrained import resolve
 from tasks.registry import get_task
@@ -92,6 +93,7 @@ def build(task_name: str, model: str, params=None) -> gr.Blocks:
     with gr.Blocks(title=f"omnitune · {task_name}") as demo:
         gr.Markdown(f"## {task_name.capitalize()}\nModel: `{model}`. Output streams as it is generated "
                     "(with 1 beam); more beams usually read better but arrive at the end.")
+        gr.Markdown(model_facts(model))
         with gr.Row():
             with gr.Column(scale=3):
                 text_box = gr.Textbox(label="Input", lines=10, max_length=MAX_INPUT_CHARS,

@@ -1,0 +1,35 @@
+"""One line under every demo's title: how big the model is, how fast it measured, and how it was compressed,
+so a user trying a compressed model sees what they traded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evaluation.harness import weights_size_mb
+from shared.pretrained import resolve
+
+
+def model_facts(model: str) -> str:
+    path = Path(model) if Path(model).exists() else Path(resolve(model, log=lambda *_: None))
+    folder = path / "model" if (path / "model" / "config.json").is_file() else path
+    if not folder.is_dir():
+        return ""  # a Hub id: transformers keeps it in its cache, sized and timed nowhere here
+    run = folder.parent if (folder.parent / "metrics.json").is_file() else None
+    facts = [f"size on disk {weights_size_mb(folder):.1f} MB"]
+    speed = (_json(run / "metrics.json").get("test") or {}).get("speed") if run else None
+    if speed:
+        facts.append(f"latency p50 {speed['latency_p50_ms']:.1f} ms at batch 1, "
+                     f"{speed['throughput']:.1f}/s at batch {speed['best_batch']} (measured at evaluation)")
+    compression = _json(run / "compression.json") if run else {}
+    if compression:
+        plan = compression["plan"]
+        steps = [f"FFN -{plan['ffn_ratio']:.0%}" if plan["ffn_ratio"] else "",
+                 f"{plan['prune']} pruning {plan['sparsity']:.0%}" if plan["prune"] else "",
+                 plan["quantize"] or ""]
+        facts.append(f"compressed ({', '.join(s for s in steps if s)}) from `{Path(compression['parent']).name}`")
+    return "Model: " + "; ".join(facts) + "."
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
