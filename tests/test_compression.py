@@ -241,3 +241,23 @@ def test_demo_header_states_size_latency_and_how_the_model_was_compressed(tmp_pa
     line = model_facts(str(run))
     assert "size on disk 2.5 MB" in line and "latency p50 31.2 ms" in line
     assert "compressed (FFN -30%, dynamic-int8) from `qa-parent`" in line
+
+
+def test_a_warm_started_summarizer_prunes_and_quantizes_and_still_generates(tiny_bert2bert, tmp_path):
+    from datasets import Dataset
+
+    summarization = get_task("summarization")
+    _, folder, _ = tiny_bert2bert
+    params = summarization.params_class(max_new_tokens=5, num_beams=1)
+    model, tokenizers = summarization.build(str(folder), params)
+    pruned = prune_unstructured(model, 0.5, "magnitude", summarization.head_modules)
+    assert not any("crossattention" in name for name in pruned.per_layer)  # the new joints stay whole
+    quantized, report = quantize(model, "dynamic-int8")
+    assert "decoder.cls.predictions.decoder" in report.fp32_modules  # tied to the embeddings: left as it is
+    quantized.save_pretrained(tmp_path / "int8")
+    tokenizers.save_pretrained(tmp_path / "int8")
+    reloaded, tokenizers = summarization.build(str(tmp_path / "int8"), params)
+    assert is_quantized(reloaded.encoder.encoder.layer[0].attention.self.query.weight)
+    outputs = summarization.predict(reloaded, tokenizers, Dataset.from_list(
+        [{"source": "The fork call creates a new process.", "target": "create a process"}]), params, 1)
+    assert len(outputs) == 1 and isinstance(outputs[0], str)
