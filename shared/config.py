@@ -63,6 +63,16 @@ class TrainParams(BaseModel):
     lora_scope: Literal["all-linear", "attention"] = Field(
         "all-linear", description="which Linear layers LoRA adapts when lora_target_modules is unset")
     merge_lora: bool = Field(True, description="also export a merged model next to the adapter")
+    # efficient attention (shared/attention): on the encoder, for long inputs
+    attention: Literal["dense", "linformer", "sliding-window"] = Field(
+        "dense", description="dense (the model's own), linformer (keys/values projected to linformer_k), or "
+        "sliding-window (each token sees attention_window neighbours each side + global_tokens)")
+    linformer_k: int = Field(128, ge=1, description="Linformer: projected length of keys and values")
+    linformer_sharing: Literal["layer", "head", "key-value"] = "layer"
+    attention_window: int = Field(128, ge=1, description="sliding-window: neighbours seen on each side")
+    global_tokens: int = Field(1, ge=0, description="sliding-window: leading tokens that see and are seen by all")
+    max_positions: int | None = Field(None, description="grow the position table to this length (copies of the "
+                                      "pretrained positions), for inputs past the pretrained 512")
     # safety
     allow_pickle: bool = Field(False, description="allow loading pickled (.bin/.pt) weights; safetensors otherwise")
 

@@ -26,6 +26,7 @@ from torchvision.transforms import v2
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification, default_data_collator, set_seed
 
 from shared import run_dir as layout
+from shared.attention.setup import configure_attention
 from shared.config import TrainParams, dump_params
 from shared.errors import OmnituneError
 from shared.pretrained import hub_failure, load_kwargs, resolve
@@ -152,6 +153,7 @@ class ImageClassificationTask:
             processor = AutoImageProcessor.from_pretrained(model_path, trust_remote_code=False)
         except (OSError, ValueError) as error:
             raise hub_failure(model_path, error) from None
+        configure_attention(model, params, model_path)
         spec = from_processor(processor).at_size(params.image_size)
         update_processor(processor, spec)
         if getattr(model.config, "pretrained_cfg", None):  # timm models keep their preprocessing in config.json

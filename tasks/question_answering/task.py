@@ -8,6 +8,7 @@ from datasets import Dataset
 from pydantic import Field
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding
 
+from shared.attention.setup import configure_attention
 from shared.config import TrainParams
 from shared.inference import batched_logits
 from shared.errors import OmnituneError
@@ -53,6 +54,7 @@ class QuestionAnsweringTask:
                 model_path, **load_kwargs(params.allow_pickle), **config_overrides(model_path, params.attention_dropout))
         except OSError as error:
             raise hub_failure(model_path, error) from None
+        configure_attention(model, params, model_path)
         if not getattr(tokenizer, "is_fast", False):
             raise OmnituneError(f"{model_path} has no fast tokenizer; span decoding needs character offsets",
                                 "use a model that ships tokenizer.json")

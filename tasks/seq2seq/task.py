@@ -14,6 +14,7 @@ from pydantic import Field
 from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq
 
 import tasks.seq2seq.whisper_text_decoder  # noqa: F401  (registers the warm-started decoder's model type)
+from shared.attention.setup import configure_attention
 from shared.config import TrainParams
 from shared.errors import OmnituneError
 from shared.pretrained import config_overrides, hub_failure, load_kwargs
@@ -76,6 +77,7 @@ class Seq2SeqTask:
                 model_path, **load_kwargs(params.allow_pickle), **config_overrides(model_path, params.attention_dropout))
         except (OSError, ValueError) as error:
             raise hub_failure(model_path, error) from None
+        configure_attention(model, params, model_path)
         condition = self.conditioning(model, tokenizers, params)
         condition.model_start_token_id = (condition.decoder_start_token_id or model.generation_config.decoder_start_token_id
                                           or model.config.decoder_start_token_id)
