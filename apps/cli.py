@@ -136,6 +136,7 @@ def cmd_compress(args, extra: list[str]) -> int:
     task = get_task(args.task or _task_of_run(run_folder_of(args.model)))
     params = params_for_model(task, args.model, args.config, parse_overrides(extra, _field_types(task.params_class)))
     plan = Plan(quantize=args.quantize, prune=args.prune, sparsity=args.sparsity, ffn_ratio=args.ffn_ratio,
+                head_ratio=args.head_ratio,
                 importance=args.importance, recovery_steps=args.recovery_steps, gradual=args.gradual,
                 calibration_examples=args.calibration_examples)
     plan.check()
@@ -332,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     compress.add_argument("--sparsity", type=float, default=0.5, help="share of prunable weights set to zero")
     compress.add_argument("--ffn_ratio", type=float, default=0.0,
                           help="share of feed-forward neurons removed in every block (structured)")
+    compress.add_argument("--head_ratio", type=float, default=0.0,
+                          help="share of attention heads removed in every layer, least important first (ViT, DINOv2)")
     compress.add_argument("--importance", choices=("magnitude", "taylor"), default="magnitude",
                           help="how feed-forward neurons are ranked")
     compress.add_argument("--recovery_steps", type=int, default=0, help="fine-tune this many steps after pruning")

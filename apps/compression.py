@@ -16,6 +16,7 @@ from pathlib import Path
 from evaluation.harness import evaluate, record
 from evaluation.leaderboard import Leaderboard
 from shared import run_dir as layout
+from shared.compression.heads import head_importance, prune_heads
 from shared.compression.pruning import (
     SparsityCallback,
     compressed_size_mb,
@@ -41,14 +42,15 @@ class Plan:
     prune: str | None = None  # unstructured criterion: magnitude | taylor
     sparsity: float = 0.5
     ffn_ratio: float = 0.0  # share of feed-forward neurons to remove (structured)
+    head_ratio: float = 0.0  # share of attention heads to remove in every layer, by importance (structured)
     importance: str = "magnitude"  # how FFN neurons are ranked: magnitude | taylor
     recovery_steps: int = 0  # fine-tuning steps after pruning, zeros kept (0: none)
     gradual: bool = False  # reach the sparsity during recovery (cubic schedule) instead of at once
     calibration_examples: int = 256  # training examples for Taylor importance
 
     def check(self) -> None:
-        if not (self.quantize or self.prune or self.ffn_ratio):
-            raise OmnituneError("nothing to do: no --quantize, --prune or --ffn_ratio given",
+        if not (self.quantize or self.prune or self.ffn_ratio or self.head_ratio):
+            raise OmnituneError("nothing to do: no --quantize, --prune, --ffn_ratio or --head_ratio given",
                                 "e.g. omnitune compress RUN --quantize dynamic-int8")
         if self.gradual and not (self.prune and self.recovery_steps):
             raise OmnituneError("--gradual prunes during the recovery fine-tune, so it needs --prune and "
@@ -58,7 +60,8 @@ class Plan:
                                 "use --prune magnitude with --gradual, or drop --gradual for Taylor")
 
     def suffix(self) -> str:
-        parts = [f"ffn{round(self.ffn_ratio * 100)}"] if self.ffn_ratio else []
+        parts = [f"heads{round(self.head_ratio * 100)}"] if self.head_ratio else []
+        parts += [f"ffn{round(self.ffn_ratio * 100)}"] if self.ffn_ratio else []
         if self.prune:
             parts.append(f"{self.prune}{round(self.sparsity * 100)}{'-gradual' if self.gradual else ''}")
         if self.recovery_steps:
@@ -84,6 +87,12 @@ def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path
             layers.update({n: m for u, up, d, down in feed_forward_pairs(model) for n, m in ((u, up), (d, down))})
         importance = taylor_importance(model, training_batches(task, model, processor, params,
                                                                plan.calibration_examples), layers)
+    if plan.head_ratio:
+        log(f"ranking attention heads by importance on {plan.calibration_examples} training examples...")
+        scores = head_importance(model, training_batches(task, model, processor, params, plan.calibration_examples))
+        report = prune_heads(model, plan.head_ratio, scores)
+        facts["head_pruning"] = asdict(report)
+        log(f"attention heads: {report.heads_before} -> {report.heads_after} in every layer")
     if plan.ffn_ratio:
         report = prune_feed_forward(model, plan.ffn_ratio, importance if plan.importance == "taylor" else None)
         facts["ffn_pruning"] = asdict(report)
@@ -157,6 +166,10 @@ def training_batches(task: Task, model, processor, params: TrainParams, count: i
 
 def card_body(facts: dict) -> str:
     lines = [f"Compressed by omnitune from `{facts['parent']}`.", ""]
+    if "head_pruning" in facts:
+        heads = facts["head_pruning"]
+        lines.append(f"- attention heads pruned by importance (Michel et al., 2019): {heads['heads_before']} -> "
+                     f"{heads['heads_after']} per layer")
     if "ffn_pruning" in facts:
         ffn = facts["ffn_pruning"]
         lines.append(f"- feed-forward neurons pruned by {ffn['criterion']}: {ffn['neurons_before']} -> "

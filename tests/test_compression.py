@@ -261,3 +261,45 @@ def test_a_warm_started_summarizer_prunes_and_quantizes_and_still_generates(tiny
     outputs = summarization.predict(reloaded, tokenizers, Dataset.from_list(
         [{"source": "The fork call creates a new process.", "target": "create a process"}]), params, 1)
     assert len(outputs) == 1 and isinstance(outputs[0], str)
+
+
+def _tiny_dino(heads=4):
+    torch.manual_seed(0)
+    return Dinov2ForImageClassification(Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=heads,
+                                                     image_size=28, patch_size=14, num_labels=3)).eval()
+
+
+def test_head_pruning_removes_the_least_important_heads_and_states_it_in_the_config(tmp_path):
+    from shared.compression.heads import head_importance, prune_heads
+
+    model = _tiny_dino()
+    original = _tiny_dino()
+    batches = [{"pixel_values": torch.rand(4, 3, 28, 28, generator=torch.Generator().manual_seed(i)),
+                "labels": torch.tensor([0, 1, 2, 0])} for i in range(2)]
+    scores = head_importance(model, batches)
+    assert all(score.shape == (4,) and score.sum() > 0 for score in scores.values())
+    report = prune_heads(model, 0.5, scores)
+    for name, removed in report.removed.items():
+        assert removed == sorted(scores[name].argsort()[:2].tolist())  # the two least important of each layer
+    assert (model.config.num_attention_heads, model.config.head_dim) == (2, 8)
+    # silencing the removed heads in the original (their columns of the output projection) gives the same model
+    with torch.no_grad():
+        for name, removed in report.removed.items():
+            o_proj = original.get_submodule(name).o_proj
+            for head in removed:
+                o_proj.weight[:, head * 8:(head + 1) * 8] = 0
+    pixels = torch.rand(2, 3, 28, 28)
+    torch.testing.assert_close(model(pixel_values=pixels).logits, original(pixel_values=pixels).logits,
+                               rtol=1e-5, atol=1e-5)
+    model.save_pretrained(tmp_path / "heads")
+    reloaded = Dinov2ForImageClassification.from_pretrained(tmp_path / "heads")
+    assert reloaded.dinov2.encoder.layer[0].attention.q_proj.out_features == 16
+    torch.testing.assert_close(reloaded(pixel_values=pixels).logits, model(pixel_values=pixels).logits)
+
+
+def test_head_pruning_of_bert_is_refused_with_the_alternative(qa_model):
+    from shared.compression.heads import attention_blocks
+
+    with pytest.raises(OmnituneError, match="head size") as error:
+        attention_blocks(qa_model)
+    assert "--ffn_ratio" in error.value.fix

@@ -24,7 +24,8 @@ def model_facts(model: str) -> str:
     compression = _json(run / "compression.json") if run else {}
     if compression:
         plan = compression["plan"]
-        steps = [f"FFN -{plan['ffn_ratio']:.0%}" if plan["ffn_ratio"] else "",
+        steps = [f"heads -{plan['head_ratio']:.0%}" if plan.get("head_ratio") else "",
+                 f"FFN -{plan['ffn_ratio']:.0%}" if plan["ffn_ratio"] else "",
                  f"{plan['prune']} pruning {plan['sparsity']:.0%}" if plan["prune"] else "",
                  plan["quantize"] or ""]
         facts.append(f"compressed ({', '.join(s for s in steps if s)}) from `{Path(compression['parent']).name}`")
