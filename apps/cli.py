@@ -221,6 +221,33 @@ def print_leaderboard(rows: list[dict]) -> None:
     Console(width=os.get_terminal_size().columns if sys.stdout.isatty() else 200).print(table)
 
 
+def cmd_attention(args, extra: list[str]) -> int:
+    from apps.pipeline import params_for_model, run_folder_of
+    from shared.attention import visualise
+    from shared.pretrained import resolve
+    from tasks.registry import get_task
+
+    task = get_task(args.task or _task_of_run(run_folder_of(args.model)))
+    params = params_for_model(task, args.model, None, parse_overrides(extra, _field_types(task.params_class)))
+    model, processor = task.build(resolve(args.model, params.allow_pickle), params)
+    encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
+    kind = (getattr(encoder.config, "omnitune_attention", None) or {}).get("kind", "dense")
+    out = Path(args.out)
+    tokenizer = getattr(processor, "source", processor)  # seq2seq tasks keep a source/target pair
+    length = len(tokenizer(args.text).input_ids) if hasattr(tokenizer, "convert_ids_to_tokens") else 256
+    if kind == "sliding-window":
+        written = visualise.sparsity_pattern(encoder.config, max(length, 64), out / "sparsity_pattern.png")
+    elif kind == "linformer":
+        written = visualise.linformer_projections(encoder, out / "linformer_projections.png")
+    else:
+        if not hasattr(tokenizer, "convert_ids_to_tokens"):
+            raise OmnituneError("attention maps from --text need a text model",
+                                "give a question-answering, translation or summarization model")
+        written = visualise.attention_maps(encoder, tokenizer, args.text, out / "attention_maps.png")
+    print(f"{kind} attention: {written}")
+    return 0
+
+
 def cmd_demo(args, extra: list[str]) -> int:
     from apps.demos import build_demo
     from apps.pipeline import params_for_model
@@ -346,6 +373,14 @@ def build_parser() -> argparse.ArgumentParser:
     compress.add_argument("--db")
     compress.set_defaults(handler=cmd_compress)
 
+    attention = sub.add_parser("attention", help="draw a model's attention (maps, sparsity pattern or Linformer "
+                                                 "projections) as PNG")
+    attention.add_argument("model", help="run folder, model folder, shelf entry or Hub id")
+    attention.add_argument("--text", default="The fork() call creates a new process by duplicating the caller.")
+    attention.add_argument("--task", help="needed when the model is not an evaluated omnitune run")
+    attention.add_argument("--out", default="attention", help="folder for the PNG")
+    attention.set_defaults(handler=cmd_attention)
+
     predict = sub.add_parser("predict", help="answer one input, printed as JSON")
     predict.add_argument("task")
     predict.add_argument("--model", required=True)
@@ -382,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Sub-commands that take free-form --name value parameters; the others reject unknown options.
-_FREE_FORM = {"train", "evaluate", "predict", "compress"}
+_FREE_FORM = {"train", "evaluate", "predict", "compress", "attention"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -140,3 +140,20 @@ def test_position_tables_grow_by_copying_and_leave_the_first_positions_alone(tin
     assert _qa_logits(model, long_ids, torch.ones_like(long_ids)).shape == (2, 1, 1100)
     model.save_pretrained(tmp_path / "long")
     assert AutoModelForQuestionAnswering.from_pretrained(tmp_path / "long").config.max_position_embeddings == 1200
+
+
+@pytest.mark.parametrize(("options", "picture"), [([], "attention_maps.png"),
+                                                   (["--attention", "sliding-window", "--attention_window", "4"],
+                                                    "sparsity_pattern.png"),
+                                                   (["--attention", "linformer", "--linformer_k", "16"],
+                                                    "linformer_projections.png")])
+def test_attention_command_draws_what_each_kind_of_attention_is(tiny_qa_model, tmp_path, capsys, options, picture):
+    from PIL import Image
+
+    from apps.cli import main
+
+    assert main(["attention", str(tiny_qa_model), "--task", "question-answering", "--text", "What does ls -l do?",
+                 "--out", str(tmp_path), *options]) == 0
+    assert picture in capsys.readouterr().out
+    with Image.open(tmp_path / picture) as image:
+        assert image.width > 200 and image.height > 150
