@@ -108,7 +108,10 @@ def record(report: Report, task: Task, *, base_model: str | None, run: Path | No
     primary = report.metrics.get(task.primary_metric)
     if run is not None:
         existing = json.loads((run / layout.METRICS).read_text()) if (run / layout.METRICS).is_file() else {}
-        existing[report.split] = report.to_json()
+        key = report.split
+        if (existing.get(key) or {}).get("dataset", report.dataset) != report.dataset:
+            key = f"{report.split}@{report.dataset}"  # another dataset's score never replaces the run's own
+        existing[key] = report.to_json()
         (run / layout.METRICS).write_text(json.dumps(existing, indent=2))
     board = board or Leaderboard()
     speed = report.speed

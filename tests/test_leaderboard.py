@@ -64,3 +64,27 @@ def test_pareto_front_keeps_the_models_nothing_beats_on_both_speed_and_score():
     axis = figure.axes[0]
     assert axis.get_xscale() == "log" and axis.get_ylabel() == "f1"
     assert [text.get_text() for text in axis.texts] == ["a", "b", "c", "d"]  # the unmeasured row is left out
+
+
+def test_scoring_a_run_on_another_dataset_keeps_its_own_test_score(tmp_path):
+    import json
+
+    from evaluation.harness import Report, record
+    from tasks.registry import get_task
+
+    task = get_task("question-answering")
+    run = tmp_path / "run"
+    run.mkdir()
+    board = Leaderboard(f"sqlite:///{tmp_path / 'b.db'}")
+
+    def report(dataset, f1):
+        return Report(task=task.name, model=str(run), dataset=dataset, split="test", examples=10,
+                      metrics={"f1": f1}, seconds=1.0, examples_per_second=10.0, size_mb=1.0, parameters=1,
+                      speed=None)
+
+    record(report("bundled", 92.0), task, base_model=None, run=run, board=board)
+    record(report("/data/long-contexts", 75.0), task, base_model=None, run=run, board=board)
+    record(report("bundled", 92.5), task, base_model=None, run=run, board=board)  # re-scored: replaced
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["metrics"]["f1"] == 92.5
+    assert metrics["test@/data/long-contexts"]["metrics"]["f1"] == 75.0
