@@ -92,6 +92,20 @@ def measure(scope: str, variant: str, length: int, repeats: int) -> dict:
             "peak_mb": round(peak, 1)}
 
 
+def crossover(rows: list[dict]) -> dict:
+    """Per scope and variant: the shortest length from which the variant beats SDPA at every longer length
+    measured (below it, dense SDPA wins); None if it never does."""
+    found = {}
+    for scope in sorted({r["scope"] for r in rows}):
+        times = {(r["variant"], r["length"]): r["ms"] for r in rows if r["scope"] == scope}
+        lengths = sorted({length for _, length in times})
+        for variant in sorted({v for v, _ in times} - {"sdpa", "eager"}):
+            wins = [times[(variant, n)] < times[("sdpa", n)] for n in lengths if (variant, n) in times]
+            first = next((n for i, n in enumerate(lengths) if all(wins[i:])), None)
+            found[f"{scope}/{variant}"] = first
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="*", default=list(LENGTHS))
@@ -128,7 +142,7 @@ def main() -> None:
                                                     "memory_ratio_vs_sdpa": round(sdpa["peak_mb"] / r["peak_mb"], 2)
                                                     if r["peak_mb"] > 0 else None} for v, r in at.items()}
     result = {"machine": platform.processor() or platform.machine(), "threads": 1, "torch": torch.__version__,
-              "rows": rows, "versus_sdpa": summary}
+              "rows": rows, "versus_sdpa": summary, "crossover": crossover(rows)}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2))
 
