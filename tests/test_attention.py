@@ -32,6 +32,22 @@ def test_sliding_window_equals_dense_attention_under_the_equivalent_mask(length,
     torch.testing.assert_close(output[real], reference[real], rtol=1e-5, atol=1e-5)
 
 
+def test_sliding_window_gradients_equal_the_dense_ones():
+    torch.manual_seed(0)
+    query, key, value = (torch.randn(2, 2, 40, 8, requires_grad=True) for _ in range(3))
+    keep = torch.ones(2, 40, dtype=torch.bool)
+    keep[1, 30:] = False
+    real = keep[:, None, :, None].float()
+    (sparse.banded_attention(query, key, value, 6, 3, keep) * real).sum().backward()
+    banded = [t.grad.clone() for t in (query, key, value)]
+    for t in (query, key, value):
+        t.grad = None
+    mask = sparse.dense_equivalent_mask(40, 6, 3, keep)
+    (F.scaled_dot_product_attention(query, key, value, attn_mask=mask) * real).sum().backward()
+    for ours, dense in zip(banded, (query.grad, key.grad, value.grad)):
+        torch.testing.assert_close(ours, dense, rtol=1e-5, atol=1e-5)
+
+
 def _qa_params(model, **extra):
     return QA.params_class(model=str(model), **extra)
 
