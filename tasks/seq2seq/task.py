@@ -124,9 +124,10 @@ class Seq2SeqTask:
         for name, parameter in model.named_parameters():
             if parameter.requires_grad:
                 (new if any(key in name for key in NEW_IN_WARM_START) else pretrained).append(parameter)
-        if not new:
-            raise OmnituneError("new_modules_learning_rate is set, but the model has no warm-start joints",
-                                "leave it unset for models that were trained as encoder-decoders")
+        if not new:  # e.g. a Hub encoder-decoder trained on the bundled data, whose defaults set the rate
+            warnings.warn("new_modules_learning_rate ignored: the model has no warm-start joints (it was trained "
+                          "as an encoder-decoder); every parameter uses learning_rate", stacklevel=2)
+            return None
         return torch.optim.AdamW([{"params": pretrained, "lr": params.learning_rate},
                                   {"params": new, "lr": params.new_modules_learning_rate}],
                                  lr=params.learning_rate, weight_decay=params.weight_decay)
