@@ -158,10 +158,11 @@ def test_ffn_pruning_of_vision_transformers_states_the_new_width_in_their_config
     assert vit.config.intermediate_size == 48
     dino = Dinov2ForImageClassification(Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                                      mlp_ratio=4, image_size=28, patch_size=14, num_labels=3))
-    prune_feed_forward(dino, 0.5)
+    dino.config.intermediate_size = 128  # unused by DINOv2, but present in the shelf's converted config
+    prune_feed_forward(dino, 0.3)  # 30% of 128 -> 89.6, to a whole multiple of hidden_size: 96 = 3 x 32
     dino.save_pretrained(tmp_path / "dino")
     reloaded = Dinov2ForImageClassification.from_pretrained(tmp_path / "dino")
-    assert reloaded.dinov2.encoder.layer[0].mlp.fc1.out_features == 64
+    assert reloaded.dinov2.encoder.layer[0].mlp.fc1.out_features == 96 and reloaded.config.mlp_ratio == 3
     assert reloaded(pixel_values=torch.rand(1, 3, 28, 28)).logits.shape == (1, 3)
 
 

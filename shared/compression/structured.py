@@ -48,7 +48,7 @@ def prune_feed_forward(model, ratio: float, importance: dict[str, torch.Tensor] 
     pairs = feed_forward_pairs(model)
     width = pairs[0][1].out_features
     # DINOv2 states its width as an integer mlp_ratio: there the kept width is a whole multiple of hidden_size
-    step = model.config.hidden_size if not getattr(model.config, "intermediate_size", None) else KEEP_MULTIPLE
+    step = model.config.hidden_size if getattr(model.config, "mlp_ratio", None) else KEEP_MULTIPLE
     keep = max(step, round(width * (1 - ratio) / step) * step)
     for up_name, up, down_name, down in pairs:
         if importance:
@@ -63,19 +63,20 @@ def prune_feed_forward(model, ratio: float, importance: dict[str, torch.Tensor] 
 
 
 def _intermediate_width(config) -> int:
-    if getattr(config, "intermediate_size", None):
-        return config.intermediate_size
+    # mlp_ratio first: a DINOv2 config may also carry an unused intermediate_size (the shelf's does)
     if getattr(config, "mlp_ratio", None):
         return int(config.hidden_size * config.mlp_ratio)
+    if getattr(config, "intermediate_size", None):
+        return config.intermediate_size
     raise OmnituneError(f"{type(config).__name__} states no feed-forward width (intermediate_size or mlp_ratio)",
                         "FFN pruning supports BERT-family encoders, ViT and DINOv2; use unstructured pruning")
 
 
 def _set_intermediate_width(config, width: int) -> None:
+    if getattr(config, "mlp_ratio", None):
+        config.mlp_ratio = width // config.hidden_size
     if getattr(config, "intermediate_size", None):
         config.intermediate_size = width
-    else:
-        config.mlp_ratio = width // config.hidden_size
 
 
 def _block(name: str) -> str:
