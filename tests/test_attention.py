@@ -142,6 +142,24 @@ def test_vision_transformers_take_efficient_attention_too(tiny_vit, tmp_path, at
     torch.testing.assert_close(reloaded.eval()(pixel_values=pixels).logits, dino.eval()(pixel_values=pixels).logits)
 
 
+def test_long_qa_contexts_are_read_in_one_window_once_the_position_table_has_grown(tiny_qa_model, tmp_path):
+    from datasets import Dataset
+
+    params = _qa_params(tiny_qa_model, max_seq_length=1024, doc_stride=128, max_positions=1024,
+                        attention="sliding-window", attention_window=32)
+    model, tokenizer = QA.build(str(tiny_qa_model), params)
+    context = " ".join(["The fork call creates a new process by duplicating the calling process."] * 35)  # ~800
+    examples = Dataset.from_list([{"id": "q", "title": "t", "question": "What does fork do?", "context": context,
+                                   "answers": {"text": ["creates a new process"], "answer_start": [9]}}])
+    windows = QA.features(examples, tokenizer, params, for_eval=True)
+    assert len(windows) == 1 and 512 < len(windows[0]["input_ids"]) <= 1024  # one pass, past 512 tokens
+    assert model.config.max_position_embeddings == 1024
+    model.save_pretrained(tmp_path / "long")
+    tokenizer.save_pretrained(tmp_path / "long")
+    _, reloaded_tokenizer = QA.build(str(tmp_path / "long"), _qa_params(tmp_path / "long", max_seq_length=1024))
+    assert reloaded_tokenizer.model_max_length == 1024  # the saved model keeps its reach
+
+
 def test_position_tables_grow_by_copying_and_leave_the_first_positions_alone(tiny_qa_model, tmp_path):
     model = AutoModelForQuestionAnswering.from_pretrained(tiny_qa_model).eval()
     ids = torch.randint(5, 2000, (1, 100))

@@ -55,6 +55,8 @@ class QuestionAnsweringTask:
         except OSError as error:
             raise hub_failure(model_path, error) from None
         configure_attention(model, params, model_path)
+        if params.max_positions:  # the tokenizer caps windows at model_max_length: let them grow with the table
+            tokenizer.model_max_length = max(tokenizer.model_max_length, params.max_positions)
         if not getattr(tokenizer, "is_fast", False):
             raise OmnituneError(f"{model_path} has no fast tokenizer; span decoding needs character offsets",
                                 "use a model that ships tokenizer.json")
