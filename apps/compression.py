@@ -79,14 +79,12 @@ def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path
     model, processor = task.build(parent_path, params)
     run.mkdir(parents=True, exist_ok=True)
     facts: dict = {"parent": str(Path(parent).resolve()) if Path(parent).exists() else parent, "plan": asdict(plan)}
-    importance = None
-    if "taylor" in (plan.prune, plan.importance if plan.ffn_ratio else None):
+
+    def taylor(layers):
         log(f"ranking weights by Taylor importance on {plan.calibration_examples} training examples...")
-        layers = prunable_linears(model, task.head_modules)
-        if plan.ffn_ratio:  # FFN ranking needs the up/down projections, whatever the head rules say
-            layers.update({n: m for u, up, d, down in feed_forward_pairs(model) for n, m in ((u, up), (d, down))})
-        importance = taylor_importance(model, training_batches(task, model, processor, params,
-                                                               plan.calibration_examples), layers)
+        return taylor_importance(model, training_batches(task, model, processor, params, plan.calibration_examples),
+                                 layers)
+
     if plan.head_ratio:
         log(f"ranking attention heads by importance on {plan.calibration_examples} training examples...")
         scores = head_importance(model, training_batches(task, model, processor, params, plan.calibration_examples))
@@ -94,12 +92,15 @@ def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path
         facts["head_pruning"] = asdict(report)
         log(f"attention heads: {report.heads_before} -> {report.heads_after} in every layer")
     if plan.ffn_ratio:
-        report = prune_feed_forward(model, plan.ffn_ratio, importance if plan.importance == "taylor" else None)
+        pairs = feed_forward_pairs(model)
+        scores = taylor({n: m for u, up, d, down in pairs for n, m in ((u, up), (d, down))}) \
+            if plan.importance == "taylor" else None
+        report = prune_feed_forward(model, plan.ffn_ratio, scores)
         facts["ffn_pruning"] = asdict(report)
         log(f"feed-forward neurons: {report.neurons_before} -> {report.neurons_after} in each of {report.blocks} blocks")
-    if plan.prune and not plan.gradual:
-        report = prune_unstructured(model, plan.sparsity, plan.prune, task.head_modules,
-                                    importance if plan.prune == "taylor" else None)
+    if plan.prune and not plan.gradual:  # ranked on the model as structured pruning left it
+        scores = taylor(prunable_linears(model, task.head_modules)) if plan.prune == "taylor" else None
+        report = prune_unstructured(model, plan.sparsity, plan.prune, task.head_modules, scores)
         facts["unstructured_pruning"] = {k: v for k, v in asdict(report).items() if k != "per_layer"}
         log(f"unstructured {plan.prune} pruning: {report.achieved:.1%} of {report.pruned_layers} layers' weights zero")
     if plan.recovery_steps:

@@ -224,6 +224,11 @@ def test_compress_command_makes_an_evaluated_run_next_to_its_parent(tiny_qa_mode
     rows = {row["run_id"]: row for row in Leaderboard().rows(task="question-answering")}
     assert rows[str(child.resolve())]["base_model"] == str(parent.resolve())
     assert rows[str(child.resolve())]["latency_p50_ms"] > 0
+    both = tmp_path / "runs" / "both"  # structured, then Taylor-ranked unstructured on the shrunk matrices
+    assert main(["compress", str(parent), "--ffn_ratio", "0.5", "--importance", "taylor", "--prune", "taylor",
+                 "--sparsity", "0.3", "--calibration_examples", "8", "--output_dir", str(both)]) == 0
+    facts = json.loads((both / "compression.json").read_text())
+    assert facts["ffn_pruning"]["neurons_after"] == 32 and facts["unstructured_pruning"]["achieved"] > 0.29
     assert main(["compress", str(parent), "--prune", "magnitude", "--gradual"]) == 2  # needs recovery steps
     assert "--recovery_steps" in capsys.readouterr().err
 

@@ -110,7 +110,7 @@ def restore(model, state: dict[str, torch.Tensor]) -> None:
              if name.rsplit(".", 1)[-1] in (KEYS, VALUES)}
     missing = names - set(saved)
     if missing:
-        raise OmnituneError(f"the saved model lacks {len(missing)} Linformer projections (e.g. {sorted(missing)[0]})",
+        raise OmnituneError(f"the saved model lacks {len(missing)} Linformer projections (e.g. {min(missing)})",
                             "save it with save_pretrained after attaching Linformer")
     model.load_state_dict(saved, strict=False)
 
