@@ -157,8 +157,9 @@ def cmd_compress(args, extra: list[str]) -> int:
 
 def _task_of_run(run) -> str:
     """The task a run folder was trained for, as its evaluation recorded it."""
-    metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else {}
-    for report in metrics.values():
+    from shared.run_dir import read_metrics
+
+    for report in read_metrics(run).values():
         if isinstance(report, dict) and report.get("task"):
             return report["task"]
     raise OmnituneError("cannot tell which task this model is for (no evaluated run folder)",
@@ -166,8 +167,9 @@ def _task_of_run(run) -> str:
 
 
 def _parent_test_metrics(run) -> dict:
-    metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else {}
-    return (metrics.get("test") or {}).get("metrics", {})
+    from shared.run_dir import read_metrics
+
+    return (read_metrics(run).get("test") or {}).get("metrics", {})
 
 
 def cmd_predict(args, extra: list[str]) -> int:

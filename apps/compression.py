@@ -22,6 +22,7 @@ from shared.compression.pruning import (
     compressed_size_mb,
     prunable_linears,
     prune_unstructured,
+    sparsity_report,
     taylor_importance,
 )
 from shared.compression.quantization import quantize
@@ -106,11 +107,9 @@ def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path
     if plan.recovery_steps:
         model = recover(task, model, processor, plan, params, run, log)
         if plan.prune:  # what the recovery run ended with (gradual pruning reaches its target there)
-            layers = prunable_linears(model, task.head_modules)
-            zeros = sum(int((m.weight == 0).sum()) for m in layers.values())
-            facts["unstructured_pruning"] = {"criterion": plan.prune, "target": plan.sparsity,
-                                             "achieved": zeros / sum(m.weight.numel() for m in layers.values()),
-                                             "pruned_layers": len(layers), "gradual": plan.gradual}
+            report = sparsity_report(prunable_linears(model, task.head_modules), plan.prune, plan.sparsity)
+            facts["unstructured_pruning"] = {**{k: v for k, v in asdict(report).items() if k != "per_layer"},
+                                             "gradual": plan.gradual}
     if plan.quantize:
         model, report = quantize(model, plan.quantize)
         facts["quantization"] = asdict(report)

@@ -107,7 +107,7 @@ def record(report: Report, task: Task, *, base_model: str | None, run: Path | No
     """Add the report to the run folder's metrics.json (if any) and a row to the leaderboard."""
     primary = report.metrics.get(task.primary_metric)
     if run is not None:
-        existing = json.loads((run / layout.METRICS).read_text()) if (run / layout.METRICS).is_file() else {}
+        existing = layout.read_metrics(run)
         key = report.split
         if (existing.get(key) or {}).get("dataset", report.dataset) != report.dataset:
             key = f"{report.split}@{report.dataset}"  # another dataset's score never replaces the run's own

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -28,6 +29,12 @@ def new_run_dir(task: str, model_name: str) -> Path:
         folder = folder.with_name(f"{stamp}-{short}-{suffix}")
         suffix += 1
     return folder
+
+
+def read_metrics(run: Path | None) -> dict:
+    """The run folder's metrics.json ({} when there is none): split (or split@dataset) -> evaluation report."""
+    path = run / METRICS if run else None
+    return json.loads(path.read_text()) if path and path.is_file() else {}
 
 
 def last_checkpoint(run: Path) -> Path | None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from apps.compression import COMPRESSION_FILE
 from evaluation.harness import weights_size_mb
+from shared import run_dir as layout
 from shared.pretrained import resolve
 
 
@@ -15,13 +17,14 @@ def model_facts(model: str) -> str:
     folder = path / "model" if (path / "model" / "config.json").is_file() else path
     if not folder.is_dir():
         return ""  # a Hub id: transformers keeps it in its cache, sized and timed nowhere here
-    run = folder.parent if (folder.parent / "metrics.json").is_file() else None
+    run = folder.parent if (folder.parent / layout.METRICS).is_file() else None
     facts = [f"size on disk {weights_size_mb(folder):.1f} MB"]
-    speed = (_json(run / "metrics.json").get("test") or {}).get("speed") if run else None
+    speed = (layout.read_metrics(run).get("test") or {}).get("speed")
     if speed:
         facts.append(f"latency p50 {speed['latency_p50_ms']:.1f} ms at batch 1, "
                      f"{speed['throughput']:.1f}/s at batch {speed['best_batch']} (measured at evaluation)")
-    compression = _json(run / "compression.json") if run else {}
+    compression_file = run / COMPRESSION_FILE if run else None
+    compression = json.loads(compression_file.read_text()) if compression_file and compression_file.is_file() else {}
     if compression:
         plan = compression["plan"]
         steps = [f"heads -{plan['head_ratio']:.0%}" if plan.get("head_ratio") else "",
@@ -30,7 +33,3 @@ def model_facts(model: str) -> str:
                  plan["quantize"] or ""]
         facts.append(f"compressed ({', '.join(s for s in steps if s)}) from `{Path(compression['parent']).name}`")
     return "Model: " + "; ".join(facts) + "."
-
-
-def _json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}

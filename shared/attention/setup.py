@@ -13,8 +13,12 @@ from shared.attention.positions import extend_positions
 from shared.errors import OmnituneError
 
 
-def configure_attention(model, params, model_path: str) -> None:
+def configure_attention(model, params, model_path: str, tokenizer=None) -> None:
+    """`tokenizer`, when given, is let read as far as a grown position table reaches (it caps at
+    model_max_length, which would keep inputs at the pretrained 512)."""
     encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
+    if params.max_positions and tokenizer is not None:
+        tokenizer.model_max_length = max(tokenizer.model_max_length, params.max_positions)
     stated = getattr(encoder.config, "omnitune_attention", None)
     if stated:
         _restore(encoder, stated, Path(model_path), prefix=_prefix_of(model, encoder))

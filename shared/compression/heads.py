@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from shared.compression.structured import _columns, _replace, _rows
+from shared.compression.structured import keep_columns, keep_rows, replace_module
 from shared.errors import OmnituneError
 
 HEAD_SIZE_AWARE = ("vit", "dinov2", "deit")  # config types whose attention reads config.head_dim
@@ -88,8 +88,8 @@ def prune_heads(model, ratio: float, importance: dict[str, torch.Tensor]) -> Hea
         kept_heads = [h for h in range(heads) if h not in set(removed.tolist())]
         kept = torch.tensor([h * head_dim + d for h in kept_heads for d in range(head_dim)])
         for projection in ("q_proj", "k_proj", "v_proj"):
-            _replace(module, projection, _rows(getattr(module, projection), kept))
-        _replace(module, "o_proj", _columns(module.o_proj, kept))
+            replace_module(module, projection, keep_rows(getattr(module, projection), kept))
+        replace_module(module, "o_proj", keep_columns(module.o_proj, kept))
         module.num_attention_heads = len(kept_heads)
         report.removed[name] = removed.tolist()
     model.config.head_dim = head_dim

@@ -56,8 +56,8 @@ def prune_feed_forward(model, ratio: float, importance: dict[str, torch.Tensor] 
         else:
             scores = up.weight.detach().norm(dim=1) * down.weight.detach().norm(dim=0)
         kept = scores.topk(keep).indices.sort().values
-        _replace(model, up_name, _rows(up, kept))
-        _replace(model, down_name, _columns(down, kept))
+        replace_module(model, up_name, keep_rows(up, kept))
+        replace_module(model, down_name, keep_columns(down, kept))
     _set_intermediate_width(model.config, keep)
     return FfnPruningReport(ratio, "taylor" if importance else "magnitude", len(pairs), width, keep)
 
@@ -86,7 +86,7 @@ def _block(name: str) -> str:
     return ".".join(parts[:numbered[-1] + 1]) if numbered else ""
 
 
-def _rows(layer: torch.nn.Linear, kept: torch.Tensor) -> torch.nn.Linear:
+def keep_rows(layer: torch.nn.Linear, kept: torch.Tensor) -> torch.nn.Linear:
     new = torch.nn.Linear(layer.in_features, len(kept), bias=layer.bias is not None)
     with torch.no_grad():
         new.weight.copy_(layer.weight[kept])
@@ -95,7 +95,7 @@ def _rows(layer: torch.nn.Linear, kept: torch.Tensor) -> torch.nn.Linear:
     return new
 
 
-def _columns(layer: torch.nn.Linear, kept: torch.Tensor) -> torch.nn.Linear:
+def keep_columns(layer: torch.nn.Linear, kept: torch.Tensor) -> torch.nn.Linear:
     new = torch.nn.Linear(len(kept), layer.out_features, bias=layer.bias is not None)
     with torch.no_grad():
         new.weight.copy_(layer.weight[:, kept])
@@ -104,6 +104,6 @@ def _columns(layer: torch.nn.Linear, kept: torch.Tensor) -> torch.nn.Linear:
     return new
 
 
-def _replace(model, name: str, module: torch.nn.Module) -> None:
+def replace_module(model, name: str, module: torch.nn.Module) -> None:
     parent_name, _, child = name.rpartition(".")
     setattr(model.get_submodule(parent_name) if parent_name else model, child, module)

@@ -54,9 +54,7 @@ class QuestionAnsweringTask:
                 model_path, **load_kwargs(params.allow_pickle), **config_overrides(model_path, params.attention_dropout))
         except OSError as error:
             raise hub_failure(model_path, error) from None
-        configure_attention(model, params, model_path)
-        if params.max_positions:  # the tokenizer caps windows at model_max_length: let them grow with the table
-            tokenizer.model_max_length = max(tokenizer.model_max_length, params.max_positions)
+        configure_attention(model, params, model_path, tokenizer)
         if not getattr(tokenizer, "is_fast", False):
             raise OmnituneError(f"{model_path} has no fast tokenizer; span decoding needs character offsets",
                                 "use a model that ships tokenizer.json")
