@@ -69,6 +69,8 @@ def evaluate_loaded(task: Task, model, processor, examples: Dataset, params: Tra
     answers = task.predict(model, processor, examples, params, params.per_device_eval_batch_size)
     seconds = time.perf_counter() - started
     metrics = score(task, answers, examples, params)
+    if hasattr(task, "input_seconds"):  # speech: processing time over audio time, at the evaluation batch size
+        metrics["real_time_factor"] = seconds / task.input_seconds(examples)
     if artifacts is not None and hasattr(task, "write_artifacts"):
         task.write_artifacts(answers, examples, params, artifacts, split)
     baseline = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 
@@ -37,3 +39,9 @@ def _concat_padded(chunks: list[np.ndarray], pad_value: float = -1e4) -> np.ndar
     padded = [np.pad(c, [(0, 0)] * (c.ndim - 1) + [(0, width - c.shape[-1])], constant_values=pad_value)
               for c in chunks]
     return np.concatenate(padded, axis=0)
+
+
+def silence_max_length_notice() -> None:
+    """generate() warns on every call that max_new_tokens overrides its default max_length of 20, as intended."""
+    logging.getLogger("transformers.generation.utils").addFilter(
+        lambda record: "seem to have been set" not in record.getMessage())

@@ -48,9 +48,11 @@ def plot_confusion_matrix(references: list[int], predicted: list[int], labels: l
     plt.close(figure)
 
 
-def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+def pareto_front(points: list[tuple[float, float]], higher_is_better: bool = True) -> list[int]:
     """Indices of the (latency, score) points no other point beats on both: as fast or faster and as good or
-    better, and strictly better on one. Sorted by latency."""
+    better, and strictly better on one. Sorted by latency. For an error rate (WER), lower scores are better."""
+    if not higher_is_better:
+        points = [(latency, -score) for latency, score in points]
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
     front, best = [], float("-inf")
     for index in order:
@@ -71,7 +73,10 @@ def pareto_figure(rows: list[dict], metric: str):
         return figure
     points = [(r["latency_p50_ms"], r["score"]) for r in rows]
     sizes = [max(20.0, 4.0 * (r.get("size_mb") or 0.0)) for r in rows]
-    front = pareto_front(points)
+    from evaluation.metrics import higher_is_better
+
+    better_up = all(higher_is_better(r["primary_metric"]) for r in rows)
+    front = pareto_front(points, better_up)
     axis.scatter(*zip(*points), s=sizes, alpha=0.45, color=["tab:orange" if i in front else "tab:blue"
                                                               for i in range(len(rows))], edgecolor="black")
     axis.plot(*zip(*[points[i] for i in front]), "--", color="tab:orange", label="Pareto front")
@@ -80,8 +85,8 @@ def pareto_figure(rows: list[dict], metric: str):
                       textcoords="offset points")
     axis.set_xscale("log")
     axis.set_xlabel("latency p50 at batch 1, ms (log scale; left is faster)")
-    axis.set_ylabel(metric)
+    axis.set_ylabel(metric if better_up else f"{metric} (lower is better)")
     axis.set_title("score vs latency; bubble area = size on disk")
-    axis.legend(loc="lower right")
+    axis.legend(loc="lower right" if better_up else "upper right")
     figure.tight_layout()
     return figure

@@ -115,11 +115,12 @@ def english_wer(references: list[str], hypotheses: list[str]) -> float:
 
 def whisper_transcribes_bundled_speech(max_wer: float, max_edge_error_s: float = 0.1):
     def check(folder: Path, wheels: list[Path]) -> Fidelity:
-        from tasks.speech_recognition.data import BUNDLED, load_split, read_audio
+        from shared.audio import read_audio
+        from tasks.speech_recognition.data import BUNDLED, load_split
         from tasks.speech_recognition.timing import snap_to_speech, voiced_regions
 
         rows = load_split(BUNDLED, "test")
-        clips = [read_audio(row["path"]) for row in rows]
+        clips = [read_audio(row["path"]).audio for row in rows]
         wer = english_wer([r["text"] for r in rows], [out["text"] for out in transcribe(folder, clips)])
         # one second of silence before and after a clip: word timestamps must land on its speech
         own = voiced_regions(clips[0], 16_000)

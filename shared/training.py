@@ -14,6 +14,7 @@ import torch
 from transformers import (EarlyStoppingCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainerCallback,
                           TrainingArguments, set_seed)
 
+from evaluation.metrics import higher_is_better
 from shared import run_dir as layout
 from shared.config import TrainParams, dump_params
 from shared.lora import apply_lora, trainable_share
@@ -90,7 +91,7 @@ def training_arguments(params: TrainParams, run: Path, has_eval: bool, generatio
         save_steps=params.eval_steps if early and eval_strategy == "steps" else params.save_steps,
         save_total_limit=params.save_total_limit, logging_steps=params.logging_steps,
         load_best_model_at_end=early, metric_for_best_model=best if early else None,
-        greater_is_better=None if best in (None, "loss", "eval_loss") else True,
+        greater_is_better=None if best is None else higher_is_better(best),
         train_sampling_strategy="group_by_length" if params.group_by_length else "random",
         report_to=params.report_to, use_cpu=not cuda_available(), remove_unused_columns=params.remove_unused_columns,
         dataloader_num_workers=0, disable_tqdm=False, **extra,

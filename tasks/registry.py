@@ -12,6 +12,7 @@ TASKS = {
     "image-classification": "tasks.image_classification.task:ImageClassificationTask",
     "translation": "tasks.translation.task:TranslationTask",
     "summarization": "tasks.summarization.task:SummarizationTask",
+    "automatic-speech-recognition": "tasks.speech_recognition.task:SpeechRecognitionTask",
 }
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from shared.data_files import load_table, split_file
 from tasks.speech_recognition.data import BUNDLED as SPEECH
-from tasks.speech_recognition.data import load_split, read_audio
+from shared.audio import read_audio
+from tasks.speech_recognition.data import load_split
 
 ROOT = Path(__file__).resolve().parents[1] / "tasks"
 SPLITS = ("train", "validation", "test")
@@ -54,7 +55,7 @@ def test_speech_clips_read_at_16_khz_and_near_duplicates_share_a_split():
         assert len(rows) > 40 and all(r["text"].strip() for r in rows)
         groups[split] = {r["group"] for r in rows}
     assert _disjoint(groups)
-    audio = read_audio(rows[0]["path"])
+    audio = read_audio(rows[0]["path"]).audio
     assert audio.ndim == 1 and len(audio) == pytest.approx(rows[0]["seconds"] * 16_000, abs=160)
 
 

@@ -3,7 +3,6 @@ config file), batched generation sorted by length, and token streaming for the d
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +11,7 @@ import torch
 from pydantic import BaseModel, Field
 from transformers import GenerationConfig, TextIteratorStreamer
 
+from shared.inference import silence_max_length_notice
 from tasks.seq2seq.families import Conditioning
 
 
@@ -37,9 +37,7 @@ def settings_of(params, **changes) -> GenerationParams:
     return GenerationParams(**{**{k: getattr(params, k) for k in GENERATION_FIELDS}, **changes})
 
 
-# generate() warns on every call that max_new_tokens overrides its own default max_length of 20, as intended
-logging.getLogger("transformers.generation.utils").addFilter(
-    lambda record: "seem to have been set" not in record.getMessage())
+silence_max_length_notice()
 
 
 def generation_config(model, settings: GenerationParams, condition: Conditioning) -> GenerationConfig:

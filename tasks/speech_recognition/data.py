@@ -1,36 +1,41 @@
-"""Speech data in the `audiofolder` layout (a folder per split, audio files beside a metadata.jsonl/csv with
-`file_name` and `text`), read without datasets' Audio feature: datasets 5 decodes audio through torchcodec and
-FFmpeg, which many machines lack, so omnitune reads audio with soundfile and resamples with librosa."""
+"""What a speech example is (an audio file and its transcript) and where it comes from.
+
+Accepted sources:
+- a folder in the `audiofolder` layout: one sub-folder per split, audio files beside a metadata.jsonl/csv with
+  `file_name` and `text` (the bundled Asterisk prompts);
+- one csv/json/jsonl/parquet file of (audio path, transcript) rows, paths relative to the file; about 10% is
+  held out for validation and test;
+- a Hub dataset id with an Audio column: the encoded bytes are read by soundfile, never decoded by datasets
+  (datasets 5 decodes through torchcodec + FFmpeg, see shared/audio.py).
+Column names: `audio` (also file_name, path, file) and `text` (also sentence, transcript, transcription,
+normalized_text); `column_mapping` renames others. Every file is checked (exists, readable) before a model
+is loaded, and the bad ones are listed together.
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
-import librosa
-import numpy as np
-import soundfile
+from datasets import Dataset
 
-from shared.data_files import load_table, split_file
+from shared.audio import audio_info, read_audio
+from shared.data_files import hold_out, load_table, split_file
 from shared.errors import OmnituneError
 
 BUNDLED = Path(__file__).parent / "data"
 MODEL_RATE = 16_000
-
-
-def read_audio(path: Path, rate: int = MODEL_RATE) -> np.ndarray:
-    """Mono float32 at `rate` (stereo is averaged, other rates are resampled)."""
-    try:
-        audio, source_rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise OmnituneError(f"{path}: not a readable audio file ({error})",
-                            "use WAV, FLAC or OGG audio (convert MP3/M4A with ffmpeg first)") from None
-    audio = audio.mean(axis=1)
-    return librosa.resample(audio, orig_sr=source_rate, target_sr=rate) if source_rate != rate else audio
+AUDIO_NAMES = ("audio", "file_name", "path", "file")
+TEXT_NAMES = ("text", "sentence", "transcript", "transcription", "normalized_text")
+MAX_SHOWN = 10
 
 
 def load_split(folder: Path, split: str) -> list[dict]:
-    """Rows of one split ({"path", "text", ...}); `folder` holds one sub-folder per split."""
+    """Rows of one split of an audiofolder ({"path", "text", ...}); `folder` holds one sub-folder per split."""
     split_folder = folder / split
+    if not split_folder.is_dir():
+        raise OmnituneError(f"{folder} has no '{split}' folder",
+                            "lay the data out as <folder>/train|validation|test/metadata.jsonl beside the audio")
     rows = load_table(str(split_file(split_folder, "metadata")), split="train").to_list()
     for row in rows:
         if "file_name" not in row or "text" not in row:
@@ -38,3 +43,93 @@ def load_split(folder: Path, split: str) -> list[dict]:
                                 f"{', '.join(row)})", "name the columns file_name and text")
         row["path"] = split_folder / row["file_name"]
     return rows
+
+
+def load_examples(source: str, split: str, column_mapping: dict[str, str] | None = None,
+                  bad_audio: str = "fail") -> Dataset:
+    """Examples {"audio": path or encoded bytes, "text", "seconds"} of one split, every file checked."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        rows = [{"audio": str(r["path"]), "text": r["text"]} for r in load_split(path, split)]
+    elif path.is_file():
+        rows = hold_out(_rows_of_table(load_table(str(path)), column_mapping, base=path.parent, where=str(path)),
+                        split, group_key=lambda r: r["text"])
+    elif source.startswith((".", "/", "~")):
+        raise OmnituneError(f"data path {source} does not exist", "check the path given to --data")
+    else:
+        rows = _rows_of_table(_undecoded(load_table(source, split)), column_mapping, base=None,
+                              where=f"{source} [{split}]")
+    rows = _checked(rows, bad_audio, where=f"{source} [{split}]")
+    if not rows:
+        raise OmnituneError(f"no examples in split '{split}' of {source}", "check the data or the split name")
+    return Dataset.from_list(rows)
+
+
+def _undecoded(table):
+    """A Hub dataset's Audio columns as encoded bytes (no torchcodec needed)."""
+    from datasets import Audio
+
+    for name, feature in table.features.items():
+        if isinstance(feature, Audio):
+            table = table.cast_column(name, Audio(decode=False))
+    return table
+
+
+def _pick(names: tuple[str, ...], present: list[str]) -> str | None:
+    return next((name for name in names if name in present), None)
+
+
+def _rows_of_table(table, mapping: dict[str, str] | None, base: Path | None, where: str) -> list[dict]:
+    table = table.rename_columns({theirs: ours for ours, theirs in (mapping or {}).items()
+                                  if theirs in table.column_names and theirs != ours})
+    audio_column, text_column = _pick(AUDIO_NAMES, table.column_names), _pick(TEXT_NAMES, table.column_names)
+    if audio_column is None or text_column is None:
+        missing = "audio" if audio_column is None else "text"
+        raise OmnituneError(f"{where}: no {missing} column (found: {', '.join(table.column_names)})",
+                            f"rename yours with --column_mapping '{{\"{missing}\": \"<your column>\"}}'")
+    rows = []
+    for row in table:
+        audio = row[audio_column]
+        if isinstance(audio, dict):  # a Hub Audio column: {"bytes", "path"}
+            audio = audio.get("bytes") or audio.get("path")
+        elif audio is not None and base is not None and not Path(audio).is_absolute():
+            audio = str(base / audio)
+        rows.append({"audio": audio, "text": "" if row[text_column] is None else str(row[text_column])})
+    return rows
+
+
+def _checked(rows: list[dict], bad_audio: str, where: str) -> list[dict]:
+    """Rows with their duration; missing, unreadable or empty-transcript rows fail the load (listed together)
+    or are dropped with a warning under bad_audio=skip."""
+    good, bad = [], []
+    for index, row in enumerate(rows):
+        reason = _unusable(row)
+        if reason:
+            bad.append(f"{row['audio'] if isinstance(row['audio'], str) else f'row {index}'}: {reason}")
+        else:
+            good.append(row)
+    if bad and bad_audio == "fail":
+        shown = "; ".join(bad[:MAX_SHOWN]) + (f"; and {len(bad) - MAX_SHOWN} more" if len(bad) > MAX_SHOWN else "")
+        raise OmnituneError(f"{where}: {len(bad)} unusable examples: {shown}",
+                            "fix or remove them, or pass --bad_audio skip to train without them")
+    if bad:
+        warnings.warn(f"{where}: skipped {len(bad)} unusable examples: {'; '.join(bad[:MAX_SHOWN])}", stacklevel=2)
+    return good
+
+
+def _unusable(row: dict) -> str | None:
+    """Why a row cannot be used, or None; sets row["seconds"] from the file's header."""
+    if row["audio"] is None:
+        return "no audio"
+    if not row["text"].strip():
+        return "empty transcript"
+    try:
+        if isinstance(row["audio"], bytes):
+            row["seconds"] = read_audio(row["audio"], rate=None).seconds
+        elif not Path(row["audio"]).is_file():
+            return "file not found"
+        else:
+            row["seconds"] = audio_info(Path(row["audio"]))[0]
+    except OmnituneError:
+        return "not a readable audio file (use WAV, FLAC or OGG)"
+    return None

@@ -1,0 +1,80 @@
+"""Tiny randomly initialised speech models built from configs (no download): a Whisper with a byte-level
+tokenizer of the real WhisperTokenizer class, and a wav2vec2 CTC encoder without a vocabulary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+from transformers import (GenerationConfig, Wav2Vec2Config, Wav2Vec2ForCTC, WhisperConfig, WhisperFeatureExtractor,
+                          WhisperForConditionalGeneration, WhisperProcessor, WhisperTokenizer)
+from transformers.convert_slow_tokenizer import bytes_to_unicode
+from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+# Whisper's special tokens in Whisper's order: its tokenizer finds a language's token by position
+SPECIAL = ["<|endoftext|>", "<|startoftranscript|>", *[f"<|{code}|>" for code in LANGUAGES], "<|translate|>",
+           "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nocaptions|>", "<|notimestamps|>"]
+
+
+def save_tiny_whisper(folder: Path, multilingual: bool = False) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    characters = list(bytes_to_unicode().values())
+    (folder / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(characters)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = WhisperTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), bos_token="<|endoftext|>",
+                                 eos_token="<|endoftext|>", unk_token="<|endoftext|>", pad_token="<|endoftext|>")
+    tokenizer.add_special_tokens({"additional_special_tokens": SPECIAL[1:]})
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL}
+    processor = WhisperProcessor(WhisperFeatureExtractor(feature_size=80), tokenizer)
+    config = WhisperConfig(vocab_size=len(tokenizer), d_model=16, encoder_layers=1, decoder_layers=1,
+                           encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+                           decoder_ffn_dim=32, max_source_positions=1500, max_target_positions=64,
+                           decoder_start_token_id=ids["<|startoftranscript|>"], eos_token_id=ids["<|endoftext|>"],
+                           pad_token_id=ids["<|endoftext|>"], bos_token_id=ids["<|endoftext|>"])
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration(config)
+    generation = {"decoder_start_token_id": ids["<|startoftranscript|>"], "eos_token_id": ids["<|endoftext|>"],
+                  "pad_token_id": ids["<|endoftext|>"], "no_timestamps_token_id": ids["<|notimestamps|>"],
+                  "is_multilingual": multilingual, "max_length": 64}
+    if multilingual:
+        generation.update(lang_to_id={"<|en|>": ids["<|en|>"], "<|de|>": ids["<|de|>"]},
+                          task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]})
+    model.generation_config = GenerationConfig(**generation)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_wav2vec2(folder: Path) -> Path:
+    """An encoder with a CTC head but no vocabulary: omnitune builds one from the transcripts."""
+    config = Wav2Vec2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                            conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 4), num_feat_extract_layers=2,
+                            num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, vocab_size=8,
+                            mask_time_prob=0.0, do_stable_layer_norm=False, feat_extract_norm="group")
+    torch.manual_seed(0)
+    Wav2Vec2ForCTC(config).save_pretrained(folder)
+    return folder
+
+
+def write_tone(path: Path, seconds: float = 1.0, rate: int = 16_000, channels: int = 1, frequency: float = 440.0,
+               amplitude: float = 0.3) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    tone = (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+    soundfile.write(path, np.stack([tone] * channels, axis=1) if channels > 1 else tone, rate)
+    return path
+
+
+def write_audiofolder(root: Path, texts: dict[str, list[str]], seconds: float = 1.0) -> Path:
+    """An audiofolder of tones, one per transcript, pitch following the transcript (so a model can tell them apart)."""
+    for split, split_texts in texts.items():
+        (root / split).mkdir(parents=True, exist_ok=True)
+        rows = []
+        for index, text in enumerate(split_texts):
+            name = f"{split}-{index}.wav"
+            write_tone(root / split / name, seconds, frequency=200 + 40 * (sum(map(ord, text)) % 20))
+            rows.append({"file_name": name, "text": text})
+        (root / split / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
