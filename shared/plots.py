@@ -90,3 +90,32 @@ def pareto_figure(rows: list[dict], metric: str):
     axis.legend(loc="lower right" if better_up else "upper right")
     figure.tight_layout()
     return figure
+
+
+def audio_figure(audio, rate: int, spans: list[dict] | None = None) -> str:
+    """Waveform (with the timed words or segments shaded and labelled) over a log-mel spectrogram, as a
+    temporary PNG file for the speech demos; returns its path."""
+    import tempfile
+
+    import librosa
+    import librosa.display
+    import numpy as np
+
+    figure, (wave, spectrum) = plt.subplots(2, 1, figsize=(9, 4.5), sharex=True)
+    times = np.arange(len(audio)) / rate
+    wave.plot(times, audio, linewidth=0.5, color="tab:blue")
+    for index, span in enumerate(spans or []):
+        start, end = span["timestamp"]
+        end = start if end is None else end
+        wave.axvspan(start, end, alpha=0.15, color="tab:orange" if index % 2 else "tab:green")
+        wave.annotate(span["text"][:18], (start, 0.9), xycoords=("data", "axes fraction"), fontsize=7)
+    wave.set_ylabel("amplitude")
+    mel = librosa.feature.melspectrogram(y=audio, sr=rate, n_mels=80, hop_length=160 * rate // 16_000)
+    librosa.display.specshow(librosa.power_to_db(mel, ref=np.max), sr=rate, hop_length=160 * rate // 16_000,
+                             x_axis="time", y_axis="mel", ax=spectrum)
+    spectrum.set_xlabel("seconds")
+    figure.tight_layout()
+    path = tempfile.NamedTemporaryFile(suffix=".png", delete=False).name
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path

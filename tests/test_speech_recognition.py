@@ -208,3 +208,43 @@ def test_unusable_training_clips_fail_listing_them_or_are_skipped(tmp_path):
         kept = task.features(examples, processor, params.model_copy(update={"bad_audio": "skip"}), for_eval=False)
     assert len(kept) == 6 and isinstance(kept[0]["audio"], np.ndarray) and torch.is_tensor(
         task.collator(processor)([kept[0]])["input_features"])
+
+
+@pytest.fixture
+def speech_demo(tmp_path, serve):
+    from apps.demos import build_demo
+
+    return serve(build_demo("automatic-speech-recognition", str(save_tiny_whisper(tmp_path / "whisper"))))
+
+
+def test_demo_transcribes_an_uploaded_file_with_timestamps_and_a_picture(speech_demo, tmp_path):
+    from gradio_client import Client, handle_file
+
+    path = write_tone(tmp_path / "stereo-44k.wav", seconds=2.0, rate=44_100, channels=2)
+    client = Client(speech_demo.local_url, verbose=False)
+    transcript, timestamps, picture, details = client.predict(handle_file(str(path)), "segment",
+                                                              api_name="/transcribe")
+    assert isinstance(transcript, str) and timestamps["headers"] == ["start (s)", "end (s)", "text"]
+    assert details["seconds"] == pytest.approx(2.0, abs=0.01)
+    assert "resampled from 44100 Hz to 16000 Hz" in details["notes"] and "2 channels mixed down to mono" in details["notes"]
+    assert picture.endswith(".png")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"RIFF not really", "not a readable audio file"),
+    ("silent", "silent"),
+    ("short", "too short"),
+])
+def test_demo_explains_bad_audio(speech_demo, tmp_path, content, message):
+    from gradio_client import Client, handle_file
+
+    path = tmp_path / "clip.wav"
+    if content == "silent":
+        soundfile.write(path, np.zeros(16_000, np.float32), 16_000)
+    elif content == "short":
+        write_tone(path, seconds=0.02)
+    else:
+        path.write_bytes(content)
+    client = Client(speech_demo.local_url, verbose=False)
+    with pytest.raises(Exception, match=message):
+        client.predict(handle_file(str(path)), "word", api_name="/transcribe")

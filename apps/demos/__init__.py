@@ -11,6 +11,7 @@ DEMOS = {
     "image-classification": "apps.demos.image_classification:build",
     "translation": "apps.demos.seq2seq:build_translation",
     "summarization": "apps.demos.seq2seq:build_summarization",
+    "automatic-speech-recognition": "apps.demos.speech_recognition:build",
 }
 
 

@@ -45,7 +45,6 @@ class SpeechParams(TrainParams):
     max_audio_seconds: float = Field(600.0, description="longer clips are refused (split them first)")
     bad_audio: Literal["fail", "skip"] = Field("fail", description="missing, unreadable, silent or (for Whisper "
                                                "training) over-30-s clips: fail listing them, or skip them")
-    timestamps: Literal["none", "segment", "word"] = Field("none", description="omnitune predict: timestamps")
     remove_unused_columns: bool = False  # the collator needs the raw audio column
     per_device_eval_batch_size: int = 8
 

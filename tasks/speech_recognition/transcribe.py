@@ -118,7 +118,22 @@ def timed_transcript(model, processor, clip: np.ndarray, level: str = "word", la
     if level == "segment" and not is_whisper(model):
         options["return_timestamps"] = "word"  # CTC has no segments: words are the coarsest offsets it gives
     result = recogniser({"raw": clip, "sampling_rate": rate}, **options)
-    chunks = [{"text": c["text"].strip(), "timestamp": tuple(c["timestamp"])} for c in result.get("chunks", [])]
+    chunks = _complete_times(result.get("chunks", []), len(clip) / rate)
     if level == "word" and chunks:
         chunks = snap_to_speech(chunks, voiced_regions(clip, rate))
     return Transcript(result["text"].strip(), language or detect_language(model, processor, clip), chunks)
+
+
+def _complete_times(chunks: list[dict], seconds: float) -> list[dict]:
+    """Chunks with both edges set: Whisper leaves an edge None when the audio ends mid-word (or a model never
+    predicts a timestamp); a missing start is the previous end, a missing end the next start or the clip's end."""
+    completed, previous_end = [], 0.0
+    for index, chunk in enumerate(chunks):
+        start, end = chunk["timestamp"]
+        start = previous_end if start is None else start
+        if end is None:
+            following = next((c["timestamp"][0] for c in chunks[index + 1:] if c["timestamp"][0] is not None), None)
+            end = seconds if following is None else following
+        completed.append({"text": chunk["text"].strip(), "timestamp": (float(start), float(max(end, start)))})
+        previous_end = end
+    return completed
