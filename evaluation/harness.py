@@ -88,7 +88,12 @@ def evaluate_loaded(task: Task, model, processor, examples: Dataset, params: Tra
     return Report(task=task.name, model=model_ref, dataset=dataset_name(task, params), split=split,
                   examples=len(examples), metrics=_plain(metrics), seconds=seconds,
                   examples_per_second=len(examples) / seconds, size_mb=0.0,
-                  parameters=sum(p.numel() for p in model.parameters()), speed=speed, baseline=baseline)
+                  parameters=_parameters(model), speed=speed, baseline=baseline)
+
+
+def _parameters(model) -> int:
+    """Parameters of a PyTorch model; 0 for an ONNX voice, whose weights are not torch parameters."""
+    return sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else 0
 
 
 def _plain(metrics: dict) -> dict[str, float | str]:

@@ -128,7 +128,7 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
         answers = task.decode(eval_examples, eval_features, prediction.predictions, params)
         return scorer(answers, eval_examples) if scorer else {}
 
-    if params.metric_for_best_model is None and scorer is not None:
+    if params.metric_for_best_model is None and scorer is not None and getattr(task, "scores_during_training", True):
         params = params.model_copy(update={"metric_for_best_model": task.primary_metric})
     callbacks = list(callbacks or [])
     budget = TimeBudget(params.max_train_minutes) if params.max_train_minutes else None
@@ -145,7 +145,8 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     trainer = trainer_class(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
                       optimizers=(optimizer, None), compute_loss_func=getattr(task, "loss", None),
                       data_collator=task.collator(processor), processing_class=processor,
-                      compute_metrics=compute_metrics if eval_features is not None and scorer else None,
+                      compute_metrics=compute_metrics if eval_features is not None and scorer
+                      and getattr(task, "scores_during_training", True) else None,
                       callbacks=callbacks)
     checkpoint = layout.last_checkpoint(run) if resume else None
     if resume:
@@ -155,6 +156,8 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     seconds = time.monotonic() - started
 
     model_dir = _save_final(trainer.model, processor, run, params)
+    if hasattr(task, "save_extras"):  # what the model needs beside its weights (e.g. a vocoder)
+        task.save_extras(model_dir)
     history = trainer.state.log_history
     (run / layout.TRAIN_LOG).write_text("".join(json.dumps(entry) + "\n" for entry in history))
     plot_loss_curve(history, run / layout.LOSS_CURVE, primary=f"eval_{task.primary_metric}")

@@ -13,6 +13,7 @@ TASKS = {
     "translation": "tasks.translation.task:TranslationTask",
     "summarization": "tasks.summarization.task:SummarizationTask",
     "automatic-speech-recognition": "tasks.speech_recognition.task:SpeechRecognitionTask",
+    "text-to-speech": "tasks.text_to_speech.task:TextToSpeechTask",
 }
 
 

@@ -31,7 +31,7 @@ def save_tiny_whisper(folder: Path, multilingual: bool = False) -> Path:
     processor = WhisperProcessor(WhisperFeatureExtractor(feature_size=80), tokenizer)
     config = WhisperConfig(vocab_size=len(tokenizer), d_model=16, encoder_layers=1, decoder_layers=1,
                            encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
-                           decoder_ffn_dim=32, max_source_positions=1500, max_target_positions=64,
+                           decoder_ffn_dim=32, max_source_positions=1500, max_target_positions=448,
                            decoder_start_token_id=ids["<|startoftranscript|>"], eos_token_id=ids["<|endoftext|>"],
                            pad_token_id=ids["<|endoftext|>"], bos_token_id=ids["<|endoftext|>"])
     torch.manual_seed(0)
@@ -78,3 +78,35 @@ def write_audiofolder(root: Path, texts: dict[str, list[str]], seconds: float = 
             rows.append({"file_name": name, "text": text})
         (root / split / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root
+
+
+def save_tiny_speecht5(folder: Path) -> Path:
+    """A SpeechT5 text-to-speech model with a character sentencepiece tokenizer (as the real one has) and a tiny
+    HiFi-GAN vocoder in folder/vocoder, where omnitune looks for a run's own vocoder."""
+    import sentencepiece
+    from transformers import (SpeechT5Config, SpeechT5FeatureExtractor, SpeechT5ForTextToSpeech, SpeechT5HifiGan,
+                              SpeechT5HifiGanConfig, SpeechT5Processor, SpeechT5Tokenizer)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n".join(["press one two three four five six seven eight nine zero",
+                                 "hello there goodbye please enter your number followed by the pound key"] * 5))
+    sentencepiece.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(folder / "spm"), model_type="char",
+                                             vocab_size=40, character_coverage=1.0, bos_id=0, pad_id=1, eos_id=2,
+                                             unk_id=3, minloglevel=2)
+    tokenizer = SpeechT5Tokenizer(vocab_file=str(folder / "spm.model"))
+    processor = SpeechT5Processor(SpeechT5FeatureExtractor(), tokenizer)
+    config = SpeechT5Config(vocab_size=len(tokenizer), hidden_size=32, encoder_layers=1, decoder_layers=1,
+                            encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
+                            decoder_ffn_dim=64, speech_decoder_prenet_units=32, speech_decoder_postnet_units=32,
+                            speech_decoder_postnet_layers=2, speaker_embedding_dim=512, reduction_factor=2,
+                            max_text_positions=200, max_speech_positions=600, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    SpeechT5ForTextToSpeech(config).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    vocoder = SpeechT5HifiGanConfig(model_in_dim=80, upsample_initial_channel=16, upsample_rates=[4, 4],
+                                    upsample_kernel_sizes=[8, 8], resblock_kernel_sizes=[3],
+                                    resblock_dilation_sizes=[[1, 3]], sampling_rate=16_000)
+    SpeechT5HifiGan(vocoder).save_pretrained(folder / "vocoder")
+    corpus.unlink()
+    return folder

@@ -12,6 +12,7 @@ DEMOS = {
     "translation": "apps.demos.seq2seq:build_translation",
     "summarization": "apps.demos.seq2seq:build_summarization",
     "automatic-speech-recognition": "apps.demos.speech_recognition:build",
+    "text-to-speech": "apps.demos.text_to_speech:build",
 }
 
 

@@ -1,0 +1,75 @@
+"""Gradio demo for speech synthesis: type text, pick a voice and a speaking rate, hear it; the waveform and
+spectrogram are drawn, and the text as spoken (numbers, dates and abbreviations spelled out) is shown.
+
+API (gradio_client): `Client(url).predict(text, rate, voice, api_name="/speak")` returns (wav path, picture
+path, details dict); voice "(the model given)" or a shelf voice name."""
+
+from __future__ import annotations
+
+import tempfile
+
+import gradio as gr
+import soundfile
+
+from apps.demos.model_facts import model_facts
+from shared import shelf
+from shared.errors import OmnituneError
+from shared.plots import audio_figure
+from shared.pretrained import resolve
+from shared.voices import split_sentences
+from tasks.text_to_speech.backends import load_synthesiser, speak
+from tasks.text_to_speech.normalise import normalise
+
+MAX_CHARACTERS = 5_000
+GIVEN = "(the model given)"
+
+
+def build(model: str, params=None) -> gr.Blocks:
+    from tasks.registry import get_task
+
+    params = params or get_task("text-to-speech").params_class()
+    loaded = {GIVEN: load_synthesiser(resolve(model, params.allow_pickle), params.vocoder, params.speaker_embedding,
+                                      params.allow_pickle)}
+    others = [name for name, entry in shelf.SHELF.items() if entry.extra.get("voice_backend") and name != model]
+
+    def voice(name: str):
+        if name not in loaded:  # a shelf voice, prepared on first use
+            loaded[name] = load_synthesiser(resolve(name))
+        return loaded[name]
+
+    def say(text: str, rate: float, name: str):
+        if not text or not text.strip():
+            raise gr.Error("The text is empty: type something to say.")
+        if len(text) > MAX_CHARACTERS:
+            raise gr.Error(f"The text has {len(text):,} characters; the limit is {MAX_CHARACTERS:,}. "
+                           "Split it into parts.")
+        try:
+            synthesiser = voice(name or GIVEN)
+            audio = speak(synthesiser, text, rate, params.normalise_text)
+        except OmnituneError as error:
+            raise gr.Error(f"{error.problem}. {error.fix or ''}") from None
+        path = tempfile.NamedTemporaryFile(suffix=".wav", delete=False).name
+        soundfile.write(path, audio, synthesiser.sample_rate)
+        spoken = normalise(text) if params.normalise_text else text
+        details = {"spoken_text": spoken, "sentences": len(split_sentences(spoken)),
+                   "seconds": round(len(audio) / synthesiser.sample_rate, 2), "sample_rate": synthesiser.sample_rate}
+        return path, audio_figure(audio, synthesiser.sample_rate), details
+
+    with gr.Blocks(title="omnitune · text to speech") as demo:
+        gr.Markdown(f"## Text to speech\nModel: `{model}`. Numbers, dates, times, money and abbreviations are "
+                    "spelled out before synthesis; long text is read sentence by sentence.")
+        gr.Markdown(model_facts(model))
+        with gr.Row():
+            with gr.Column():
+                text = gr.Textbox(label="Text", lines=5, max_length=MAX_CHARACTERS + 1,
+                                  value="Your call is important to us. Please stay on the line.")
+                rate = gr.Slider(0.5, 2.0, value=params.speaking_rate, step=0.05, label="Speaking rate")
+                voice_choice = gr.Dropdown([GIVEN, *others], value=GIVEN, label="Voice")
+                button = gr.Button("Speak", variant="primary")
+            with gr.Column():
+                audio = gr.Audio(type="filepath", label="Speech", interactive=False)
+                picture = gr.Image(type="filepath", label="Waveform and spectrogram", interactive=False)
+                with gr.Accordion("Details", open=False):
+                    details = gr.JSON(label="Text as spoken, duration")
+        button.click(say, [text, rate, voice_choice], [audio, picture, details], api_name="speak")
+    return demo

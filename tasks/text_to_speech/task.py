@@ -1,0 +1,177 @@
+"""Text to speech: the task protocol's answers (shared/task_protocol.py) for evaluating any voice (backends.py)
+by an ASR round trip, and for fine-tuning SpeechT5 through transformers' Trainer.
+
+What is possible offline (README): the shelf's ONNX voices synthesise and are evaluated; there are no
+pretrained PyTorch TTS weights, so SpeechT5 fine-tuning needs microsoft/speecht5_tts (and its HiFi-GAN
+vocoder) from the Hub, and is exercised offline on a tiny randomly initialised SpeechT5 in the tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import soundfile
+import torch
+from datasets import Dataset
+from pydantic import Field
+
+from shared.audio import read_audio, resample
+from shared.config import TrainParams
+from shared.errors import OmnituneError
+from shared.pretrained import resolve
+from tasks.speech_recognition import data
+from tasks.text_to_speech import backends, quality
+from tasks.text_to_speech.normalise import normalise
+
+SAMPLES_SHOWN = 3  # synthesised test clips kept in the run folder for listening
+
+
+class SpeechSynthesisParams(TrainParams):
+    vocoder: str | None = Field(None, description=f"SpeechT5: HiFi-GAN vocoder (default {backends.DEFAULT_VOCODER}"
+                                " or the run's own)")
+    speaker_embedding: str | None = Field(None, description="SpeechT5: a .npy x-vector of the voice to speak in "
+                                          "(default: the run's own, else a fixed fallback voice)")
+    speaking_rate: float = Field(1.0, ge=0.5, le=2.0, description="1.0 natural; 1.2 is 20% faster (pitch kept)")
+    normalise_text: bool = Field(True, description="spell out numbers, dates, times, money and abbreviations")
+    judge: str = Field("whisper-base", description="the recogniser that transcribes synthetic speech for the "
+                       "round-trip WER (a shelf entry, folder or Hub id)")
+    normaliser: Literal["english", "basic", "none"] = "english"
+    bad_audio: Literal["fail", "skip"] = Field("fail", description="missing or unreadable reference clips: fail "
+                                               "listing them, or skip them")
+    max_label_seconds: float = Field(12.0, description="SpeechT5 fine-tuning: longer reference clips are left out")
+    remove_unused_columns: bool = False
+    group_by_length: bool = False
+    per_device_eval_batch_size: int = 1
+    metric_for_best_model: str | None = "eval_loss"  # the spectrogram loss: round trips are too slow per epoch
+
+
+class TextToSpeechTask:
+    name = "text-to-speech"
+    params_class = SpeechSynthesisParams
+    default_model = "hibari"  # offline: a voice to evaluate; fine-tuning needs a SpeechT5 checkpoint
+    default_data_name = "omnitune/asterisk-prompts"
+    metric = "speech_synthesis"
+    primary_metric = "wer"
+    head_modules: tuple[str, ...] = ()
+    input_fields = ("text",)
+    scores_during_training = False  # training evaluates the spectrogram loss; the round trip runs on the test split
+    speed_sample = {"latency_examples": 8, "throughput_examples": 8}
+    bundled_data_defaults = {"learning_rate": 1e-5, "warmup_ratio": 0.1, "per_device_train_batch_size": 4,
+                             "max_train_minutes": 30.0, "bad_audio": "skip"}
+    quickstart_overrides: dict[str, Any] = {}
+    trains_offline = False  # quickstart evaluates the offline voice instead of training one
+
+    def load_examples(self, params: SpeechSynthesisParams, split: str) -> Dataset:
+        """Texts with a human reading of each (the reference for mel-cepstral distortion)."""
+        examples = data.load_examples(params.data or str(data.BUNDLED), params.split_name(split),
+                                      params.column_mapping, params.bad_audio)
+        return params.limited(examples, split)
+
+    def build(self, model_path: str, params: SpeechSynthesisParams) -> tuple[Any, Any]:
+        """(synthesiser, None) for a voice; (SpeechT5ForTextToSpeech, SpeechT5Processor) for a model to train."""
+        synthesiser = backends.load_synthesiser(model_path, params.vocoder, params.speaker_embedding,
+                                                params.allow_pickle)
+        self.synthesiser = synthesiser
+        if isinstance(synthesiser, backends.SpeechT5Voice):
+            return synthesiser.model, synthesiser.processor
+        return synthesiser, None
+
+    # training (SpeechT5) ----------------------------------------------------------------------------------------
+    def features(self, examples: Dataset, processor: Any, params: SpeechSynthesisParams, for_eval: bool) -> Dataset:
+        if processor is None:
+            raise OmnituneError("this voice is inference only (ONNX, no PyTorch weights to train)",
+                                "fine-tune SpeechT5: --model microsoft/speecht5_tts (online), or evaluate the voice "
+                                "with omnitune evaluate text-to-speech --model <voice>")
+        speaker = self.synthesiser.speaker.numpy()[0]
+        rate = processor.feature_extractor.sampling_rate
+        rows = []
+        for example in examples:
+            clip = read_audio(example["audio"], rate)
+            if clip.seconds > params.max_label_seconds:
+                continue
+            text = normalise(example["text"]) if params.normalise_text else example["text"]
+            inputs = processor(text=text, audio_target=clip.audio, sampling_rate=rate)
+            rows.append({"input_ids": inputs["input_ids"], "labels": np.asarray(inputs["labels"][0], np.float32),
+                         "speaker_embeddings": speaker})
+        if not rows:
+            raise OmnituneError(f"no clip is at most {params.max_label_seconds} s long", "raise --max_label_seconds")
+        return Dataset.from_list(rows)
+
+    def save_extras(self, model_dir: Path) -> None:
+        """The vocoder and the speaker embedding trained with, so that the run speaks the same offline."""
+        self.synthesiser.vocoder.save_pretrained(model_dir / "vocoder")
+        np.save(model_dir / backends.SPEAKER_EMBEDDING_FILE, self.synthesiser.speaker.numpy()[0])
+
+    def collator(self, processor: Any) -> Any:
+        return SpeechT5Collator(processor, self.synthesiser.model.config.reduction_factor)
+
+    # answers ----------------------------------------------------------------------------------------------------
+    def predict(self, model: Any, processor: Any, examples: Any, params: SpeechSynthesisParams,
+                batch_size: int) -> list[np.ndarray]:
+        synthesiser = model if hasattr(model, "synthesise") else self.synthesiser
+        texts = examples["text"] if isinstance(examples, (Dataset, dict)) else [e["text"] for e in examples]
+        self.sample_rate = synthesiser.sample_rate
+        return [backends.speak(synthesiser, text, params.speaking_rate, params.normalise_text) for text in texts]
+
+    def decode(self, examples, features, outputs, params) -> list:
+        return []  # training scores the spectrogram loss only (scores_during_training)
+
+    def metric_inputs(self, answers: list[np.ndarray], examples: Dataset, params: SpeechSynthesisParams) -> dict:
+        from tasks.speech_recognition.transcribe import transcribe
+        from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor
+
+        judge_path = resolve(params.judge, log=lambda *_: None)
+        judge, judge_processor = AutoModelForSpeechSeq2Seq.from_pretrained(judge_path), \
+            AutoProcessor.from_pretrained(judge_path)
+        heard = transcribe(judge, judge_processor, [resample(a, self.sample_rate, 16_000) for a in answers],
+                           batch_size=8, language="en")
+        seconds = [quality.speech_seconds(a, self.sample_rate) for a in answers]
+        mcd = []
+        for audio, example in zip(answers, examples):
+            reference = read_audio(example["audio"], None) if example.get("audio") is not None else None
+            mcd.append(quality.mel_cepstral_distortion(audio, self.sample_rate, reference.audio, reference.rate)
+                       if reference is not None and audio.size else float("nan"))
+        self.heard = heard
+        return {"predictions": heard, "references": list(examples["text"]), "seconds": seconds, "mcd": mcd,
+                "normaliser": params.normaliser}
+
+    def write_artifacts(self, answers: list[np.ndarray], examples: Dataset, params, run: Path, split: str) -> None:
+        """A few synthesised clips beside what the judge heard, to listen to."""
+        folder = run / f"samples_{split}"
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for index, (audio, example) in enumerate(list(zip(answers, examples))[:SAMPLES_SHOWN]):
+            soundfile.write(folder / f"{index}.wav", audio, self.sample_rate)
+            lines.append(f"{index}.wav\ttext: {example['text']}\theard: {getattr(self, 'heard', [''] * 99)[index]}")
+        (folder / "README.txt").write_text("\n".join(lines) + "\n")
+
+    def example_from_inputs(self, inputs: dict) -> dict:
+        return {"text": [str(inputs["text"])]}
+
+    def describe_answer(self, answer: np.ndarray, model, params) -> dict:
+        path = Path(params.output_dir or ".") / "speech.wav"
+        soundfile.write(path, answer, self.sample_rate)
+        return {"audio": str(path), "seconds": round(len(answer) / self.sample_rate, 2),
+                "sample_rate": self.sample_rate}
+
+
+class SpeechT5Collator:
+    """Token ids padded; log-mel targets padded with -100 (ignored by the loss) and cut to a multiple of the
+    model's reduction factor (it predicts that many frames per step), as transformers' SpeechT5 recipe does."""
+
+    def __init__(self, processor, reduction_factor: int):
+        self.processor, self.reduction_factor = processor, reduction_factor
+
+    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
+        targets = [{"input_values": np.asarray(item["labels"], np.float32)} for item in items]
+        batch = self.processor.pad(input_ids=[{"input_ids": item["input_ids"]} for item in items], labels=targets,
+                                   return_tensors="pt")
+        batch["labels"] = batch["labels"].masked_fill(batch.pop("decoder_attention_mask").unsqueeze(-1).ne(1), -100)
+        if self.reduction_factor > 1:
+            longest = max(len(t["input_values"]) for t in targets)
+            batch["labels"] = batch["labels"][:, :longest - longest % self.reduction_factor]
+        batch["speaker_embeddings"] = torch.tensor(np.stack([np.asarray(i["speaker_embeddings"], np.float32)
+                                                             for i in items]))
+        return dict(batch)
