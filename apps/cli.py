@@ -232,20 +232,7 @@ def cmd_attention(args, extra: list[str]) -> int:
     task = get_task(args.task or _task_of_run(run_folder_of(args.model)))
     params = params_for_model(task, args.model, None, parse_overrides(extra, _field_types(task.params_class)))
     model, processor = task.build(resolve(args.model, params.allow_pickle), params)
-    encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
-    kind = (getattr(encoder.config, "omnitune_attention", None) or {}).get("kind", "dense")
-    out = Path(args.out)
-    tokenizer = getattr(processor, "source", processor)  # seq2seq tasks keep a source/target pair
-    length = len(tokenizer(args.text).input_ids) if hasattr(tokenizer, "convert_ids_to_tokens") else 256
-    if kind == "sliding-window":
-        written = visualise.sparsity_pattern(encoder.config, max(length, 64), out / "sparsity_pattern.png")
-    elif kind == "linformer":
-        written = visualise.linformer_projections(encoder, out / "linformer_projections.png")
-    else:
-        if not hasattr(tokenizer, "convert_ids_to_tokens"):
-            raise OmnituneError("attention maps from --text need a text model",
-                                "give a question-answering, translation or summarization model")
-        written = visualise.attention_maps(encoder, tokenizer, args.text, out / "attention_maps.png")
+    kind, written = visualise.picture(model, processor, args.text, Path(args.out))
     print(f"{kind} attention: {written}")
     return 0
 
@@ -256,8 +243,9 @@ def cmd_demo(args, extra: list[str]) -> int:
     from tasks.registry import get_task
 
     task = get_task(args.task)
-    params = params_for_model(task, args.model, None, {})
-    app = build_demo(args.task, args.model, params=params)
+    model = args.model or task.default_model
+    params = params_for_model(task, model, None, {})
+    app = build_demo(args.task, model, params=params)
     app.queue().launch(server_name=args.host, server_port=args.port, inbrowser=False,
                        max_file_size=args.max_file_size)
     return 0
@@ -309,6 +297,9 @@ def cmd_quickstart(args, extra: list[str]) -> int:
     runs = {}
     for position, name in enumerate(names, 1):
         task = get_task(name)
+        if not getattr(task, "trains_offline", True):  # nothing to fine-tune offline: evaluate the default
+            runs[name] = _evaluate_default(task, board, position, len(names))
+            continue
         overrides = {**task.quickstart_overrides, "max_train_minutes": min(
             minutes, task.quickstart_overrides.get("max_train_minutes", minutes))}
         params = resolve_params(task, None, overrides)
@@ -325,6 +316,16 @@ def cmd_quickstart(args, extra: list[str]) -> int:
         print(f"  omnitune demo {name} --model {run}    (then open http://127.0.0.1:7860)")
     print("  omnitune leaderboard --serve    (the leaderboard as a web app, http://127.0.0.1:7861)")
     return 0
+
+
+def _evaluate_default(task, board, position: int, count: int) -> str:
+    from evaluation.harness import evaluate, record
+
+    print(f"\n[{position}/{count}] {task.name}: no offline weights to fine-tune; evaluating {task.default_model}")
+    report = evaluate(task, task.default_model, task.params_class())
+    record(report, task, base_model=task.default_model, run=None, board=board)
+    print(f"test split: {json.dumps({k: round(v, 3) for k, v in report.metrics.items() if not isinstance(v, str)})}")
+    return task.default_model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -401,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="a Gradio app for one task and model")
     demo.add_argument("task")
-    demo.add_argument("--model", required=True)
+    demo.add_argument("--model", "--voice", dest="model",
+                      help="run folder, model folder, shelf entry or Hub id (default: the task's offline default)")
     demo.add_argument("--host", default=DEFAULT_HOST, help="127.0.0.1 unless you mean to expose it")
     demo.add_argument("--port", type=int, default=7860)
     demo.add_argument("--max-file-size", default="10mb", help="upload limit")

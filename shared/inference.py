@@ -41,7 +41,11 @@ def _concat_padded(chunks: list[np.ndarray], pad_value: float = -1e4) -> np.ndar
     return np.concatenate(padded, axis=0)
 
 
-def silence_max_length_notice() -> None:
-    """generate() warns on every call that max_new_tokens overrides its default max_length of 20, as intended."""
+# notices generate() logs on every call about what it does as intended: max_new_tokens overriding the default
+# max_length of 20, and Whisper's generate passing its own suppress_tokens beside a generation config
+_ROUTINE_NOTICES = ("seem to have been set", "Passing `generation_config` together with")
+
+
+def silence_routine_generation_notices() -> None:
     logging.getLogger("transformers.generation.utils").addFilter(
-        lambda record: "seem to have been set" not in record.getMessage())
+        lambda record: not any(notice in record.getMessage() for notice in _ROUTINE_NOTICES))

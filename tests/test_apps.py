@@ -29,6 +29,16 @@ def test_qa_demo_answers_with_a_span_of_the_context(qa_demo):
         assert any(item["class_or_confidence"] == "answer" for item in highlighted)
 
 
+def test_qa_demo_draws_the_models_attention_and_keeps_answering(qa_demo):
+    from PIL import Image
+
+    client = Client(qa_demo.local_url, verbose=False)
+    before = client.predict(CONTEXT, "What does -l do?", api_name="/answer")
+    path, caption = client.predict(CONTEXT, "What does -l do?", api_name="/attention")
+    assert Image.open(path).size[0] > 100 and "layer" in caption
+    assert client.predict(CONTEXT, "What does -l do?", api_name="/answer") == before  # same model, same answer
+
+
 @pytest.mark.parametrize("context, question, message", [
     ("", "What?", "context is empty"),
     (CONTEXT, "   ", "question is empty"),

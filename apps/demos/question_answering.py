@@ -1,13 +1,18 @@
 """Gradio demo for extractive QA: paste a context, ask a question, see the answer highlighted in the context.
 
 API (gradio_client): `Client(url).predict(context, question, api_name="/answer")` returns
-(answer text, score, highlighted context, details dict)."""
+(answer text, score, highlighted context, details dict); `predict(context, question, api_name="/attention")`
+returns (picture path, caption): the model's attention over the question and the start of the context
+(dense models: every layer and head; sliding-window and Linformer models: their pattern or projections)."""
 
 from __future__ import annotations
+
+import tempfile
 
 import gradio as gr
 
 from apps.demos.model_facts import model_facts
+from shared.attention import visualise
 from shared.errors import OmnituneError
 from shared.pretrained import resolve
 from tasks.registry import get_task
@@ -40,6 +45,19 @@ def build(model: str, params=None) -> gr.Blocks:
         spans = [(context[:result.start], None), (result.text, "answer"), (context[result.end:], None)]
         return result.text, round(result.score, 4), [s for s in spans if s[0]], details
 
+    def attention(context: str, question: str):
+        context, question = (context or "").strip(), (question or "").strip()
+        problem = _check(context, question)
+        if problem:
+            raise gr.Error(problem)
+        kind, path = visualise.picture(loaded_model, tokenizer, f"{question} {tokenizer.sep_token or ''} {context}",
+                                       tempfile.mkdtemp(prefix="omnitune-attention-"))
+        captions = {"dense": "Attention probabilities of the first 64 tokens (question, then context): one map per "
+                             "layer (rows) and head (columns); row = the attending token, column = the one attended to.",
+                    "sliding-window": "Which token pairs this sliding-window model computes at all (black).",
+                    "linformer": "Each layer's learned key projection: which positions feed each projected slot."}
+        return str(path), captions[kind]
+
     with gr.Blocks(title="omnitune · question answering") as demo:
         gr.Markdown(f"## Extractive question answering\nModel: `{model}`. Paste a text, ask a question about it; "
                     "the answer is a span of the text, or none if the text does not hold it.")
@@ -58,6 +76,12 @@ def build(model: str, params=None) -> gr.Blocks:
                                                  show_legend=False)
                 with gr.Accordion("Details", open=False):
                     details_box = gr.JSON(label="Character offsets and score")
+        with gr.Accordion("Attention", open=False):
+            attention_button = gr.Button("Show the model's attention on this question and context")
+            attention_caption = gr.Markdown()
+            attention_picture = gr.Image(type="filepath", interactive=False, show_label=False)
+        attention_button.click(attention, [context_box, question_box], [attention_picture, attention_caption],
+                               api_name="attention")
         outputs = [answer_box, score_box, highlighted, details_box]
         button.click(answer, [context_box, question_box], outputs, api_name="answer")
         question_box.submit(answer, [context_box, question_box], outputs, api_name=False)

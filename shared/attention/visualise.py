@@ -9,15 +9,38 @@ from pathlib import Path
 import torch
 
 from shared.attention import linformer, sparse
+from shared.errors import OmnituneError
 from shared.plots import plt
 
 
+def picture(model, tokenizer, text: str, folder: Path) -> tuple[str, Path]:
+    """The picture that fits the model's attention: (kind, PNG path). Dense: attention maps of `text`;
+    sliding window: its pattern at the text's length; Linformer: the learned key projections."""
+    encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
+    kind = (getattr(encoder.config, "omnitune_attention", None) or {}).get("kind", "dense")
+    tokenizer = getattr(tokenizer, "source", tokenizer)  # seq2seq tasks keep a source/target pair
+    if kind == "sliding-window":
+        length = len(tokenizer(text).input_ids) if hasattr(tokenizer, "convert_ids_to_tokens") else 256
+        return kind, sparsity_pattern(encoder.config, max(length, 64), Path(folder) / "sparsity_pattern.png")
+    if kind == "linformer":
+        return kind, linformer_projections(encoder, Path(folder) / "linformer_projections.png")
+    if not hasattr(tokenizer, "convert_ids_to_tokens"):
+        raise OmnituneError("attention maps from text need a text model",
+                            "give a question-answering, translation or summarization model")
+    return kind, attention_maps(encoder, tokenizer, text, Path(folder) / "attention_maps.png")
+
+
 def attention_maps(model, tokenizer, text: str, path: Path, max_tokens: int = 64) -> Path:
-    """Per-layer, per-head attention probabilities of `text` (eager attention, which returns them)."""
+    """Per-layer, per-head attention probabilities of `text` (eager attention, which returns them; the model's
+    own attention implementation is restored afterwards, so a demo keeps its speed)."""
     inputs = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)
+    previous = model.config._attn_implementation
     model.set_attn_implementation("eager")
-    with torch.inference_mode():
-        attentions = model(**inputs, output_attentions=True).attentions
+    try:
+        with torch.inference_mode():
+            attentions = model(**inputs, output_attentions=True).attentions
+    finally:
+        model.set_attn_implementation(previous)
     tokens = tokenizer.convert_ids_to_tokens(inputs["input_ids"][0])
     layers, heads = len(attentions), attentions[0].shape[1]
     figure, axes = plt.subplots(layers, heads, figsize=(1.6 * heads, 1.6 * layers), squeeze=False)

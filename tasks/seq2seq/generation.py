@@ -11,7 +11,7 @@ import torch
 from pydantic import BaseModel, Field
 from transformers import GenerationConfig, TextIteratorStreamer
 
-from shared.inference import silence_max_length_notice
+from shared.inference import silence_routine_generation_notices
 from tasks.seq2seq.families import Conditioning
 
 
@@ -37,7 +37,7 @@ def settings_of(params, **changes) -> GenerationParams:
     return GenerationParams(**{**{k: getattr(params, k) for k in GENERATION_FIELDS}, **changes})
 
 
-silence_max_length_notice()
+silence_routine_generation_notices()
 
 
 def generation_config(model, settings: GenerationParams, condition: Conditioning) -> GenerationConfig:

@@ -126,16 +126,17 @@ class SpeechRecognitionTask:
 
     # 2. features ------------------------------------------------------------------------------------------------
     def features(self, examples: Dataset, processor: Any, params: SpeechParams, for_eval: bool) -> Dataset:
-        """Waveforms at the model's rate and token labels; unusable clips are listed (or skipped) first."""
+        """Waveforms at the model's rate and token labels; unusable training clips are listed (or skipped) first."""
         rate = processor.feature_extractor.sampling_rate
         whisper = hasattr(processor.feature_extractor, "chunk_length")
         limit = WINDOW_SECONDS if whisper else params.max_audio_seconds
         rows, bad = [], []
         for example in examples:
             clip = read_audio(example["audio"], rate)
-            found = problems(clip, params.min_audio_seconds, limit,
-                             " (Whisper trains on 30-second windows: split the clip and its transcript)" if whisper
-                             else "")
+            # evaluation keeps every example (predictions are matched to examples by position)
+            found = [] if for_eval else problems(
+                clip, params.min_audio_seconds, limit,
+                " (Whisper trains on 30-second windows: split the clip and its transcript)" if whisper else "")
             if found:
                 bad.append(f"{example['audio'] if isinstance(example['audio'], str) else 'a clip'}: {found[0]}")
                 continue

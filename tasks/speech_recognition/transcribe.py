@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from shared.inference import silence_max_length_notice
+from shared.inference import silence_routine_generation_notices
 from tasks.speech_recognition.timing import snap_to_speech, voiced_regions
 
-silence_max_length_notice()
+silence_routine_generation_notices()
 
 WINDOW_SECONDS = 30.0  # Whisper's encoder window
 
