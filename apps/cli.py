@@ -322,7 +322,9 @@ def _evaluate_default(task, board, position: int, count: int) -> str:
     from evaluation.harness import evaluate, record
 
     print(f"\n[{position}/{count}] {task.name}: no offline weights to fine-tune; evaluating {task.default_model}")
-    report = evaluate(task, task.default_model, task.params_class())
+    from apps.pipeline import resolve_params
+
+    report = evaluate(task, task.default_model, resolve_params(task, None, {}))
     record(report, task, base_model=task.default_model, run=None, board=board)
     print(f"test split: {json.dumps({k: round(v, 3) for k, v in report.metrics.items() if not isinstance(v, str)})}")
     return task.default_model

@@ -81,6 +81,18 @@ def is_clipped(clip: Clip) -> bool:
     return bool(clip.audio.size) and float(np.mean(np.abs(clip.audio) >= CLIPPED_LEVEL)) > CLIPPED_SHARE
 
 
+def notes(clip: Clip) -> list[str]:
+    """What a user should know about a clip that is still usable."""
+    found = []
+    if clip.source_rate != clip.rate:
+        found.append(f"resampled from {clip.source_rate} Hz to {clip.rate} Hz")
+    if clip.source_channels > 1:
+        found.append(f"{clip.source_channels} channels mixed down to mono")
+    if is_clipped(clip):
+        found.append("the recording is clipped (distorted at full scale): expect more errors")
+    return found
+
+
 def resample(audio: np.ndarray, source_rate: int, rate: int) -> np.ndarray:
     if source_rate == rate:
         return audio.astype(np.float32)

@@ -75,7 +75,7 @@ def pareto_figure(rows: list[dict], metric: str):
     sizes = [max(20.0, 4.0 * (r.get("size_mb") or 0.0)) for r in rows]
     from evaluation.metrics import higher_is_better
 
-    better_up = all(higher_is_better(r["primary_metric"]) for r in rows)
+    better_up = all(higher_is_better(r.get("primary_metric") or metric) for r in rows)
     front = pareto_front(points, better_up)
     axis.scatter(*zip(*points), s=sizes, alpha=0.45, color=["tab:orange" if i in front else "tab:blue"
                                                               for i in range(len(rows))], edgecolor="black")

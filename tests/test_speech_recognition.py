@@ -248,3 +248,10 @@ def test_demo_explains_bad_audio(speech_demo, tmp_path, content, message):
     client = Client(speech_demo.local_url, verbose=False)
     with pytest.raises(Exception, match=message):
         client.predict(handle_file(str(path)), "word", api_name="/transcribe")
+
+
+def test_whisper_lora_trains_adapters_only_and_exports_a_merged_model(tmp_path):
+    outcome, losses = _train(tmp_path, save_tiny_whisper(tmp_path / "model"), peft="lora", lora_r=4, lora_alpha=8)
+    assert outcome.train.trainable_parameters < 0.5 * outcome.train.total_parameters
+    assert (tmp_path / "run" / "adapter" / "adapter_config.json").is_file()
+    assert (tmp_path / "run" / "model" / "model.safetensors").is_file() and "wer" in outcome.report.metrics

@@ -146,3 +146,23 @@ def test_demo_explains_bad_text(speech_demo, text, message):
     with pytest.raises(Exception, match=message):
         client.predict(text, 1.0, "(the model given)", api_name="/speak")
 
+
+
+def test_a_recording_becomes_the_speaker_embedding_through_a_speaker_model(tmp_path, tiny_voice):
+    from transformers import Wav2Vec2FeatureExtractor, WavLMConfig, WavLMForXVector
+
+    from tests.tiny_speech import write_tone
+
+    config = WavLMConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                         conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 4), num_conv_pos_embeddings=16,
+                         num_conv_pos_embedding_groups=2, tdnn_dim=(16, 16), tdnn_kernel=(3, 1),
+                         tdnn_dilation=(1, 1), xvector_output_dim=512, num_feat_extract_layers=2)
+    WavLMForXVector(config).save_pretrained(tmp_path / "speaker-model")
+    Wav2Vec2FeatureExtractor(sampling_rate=16_000).save_pretrained(tmp_path / "speaker-model")
+    recording = write_tone(tmp_path / "me.flac", seconds=1.0, rate=44_100)
+    synthesiser = load_synthesiser(str(tiny_voice), speaker_embedding=str(recording),
+                                   speaker_model=str(tmp_path / "speaker-model"))
+    assert synthesiser.speaker.shape == (1, 512)
+    assert float(synthesiser.speaker.norm()) == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(OmnituneError, match="offline, give a .npy"):
+        load_synthesiser(str(tiny_voice), speaker_embedding=str(recording), speaker_model=str(tmp_path / "missing"))

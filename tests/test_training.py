@@ -160,11 +160,15 @@ def test_offline_hub_ids_fail_with_a_clear_message(capsys):
 
 
 def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(tiny_qa_model, tiny_vit, tiny_bert2bert,
-                                                                              family_folder, monkeypatch, capsys):
+                                                                              family_folder, monkeypatch, capsys,
+                                                                              tmp_path):
     from tasks.image_classification.task import ImageClassificationTask
     from tasks.question_answering.task import QuestionAnsweringTask
+    from tasks.speech_recognition.task import SpeechRecognitionTask
     from tasks.summarization.task import SummarizationTask
+    from tasks.text_to_speech.task import TextToSpeechTask
     from tasks.translation.task import TranslationTask
+    from tests.tiny_speech import save_tiny_speecht5, save_tiny_whisper
 
     monkeypatch.setattr(ImageClassificationTask, "default_model", str(tiny_vit))
     monkeypatch.setattr(ImageClassificationTask, "bundled_data_defaults",
@@ -179,12 +183,21 @@ def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(t
     monkeypatch.setattr(TranslationTask, "bundled_data_defaults", tiny_generation)
     monkeypatch.setattr(SummarizationTask, "default_model", str(tiny_bert2bert[1]))
     monkeypatch.setattr(SummarizationTask, "bundled_data_defaults", tiny_generation)
+    whisper = save_tiny_whisper(tmp_path / "whisper")
+    monkeypatch.setattr(SpeechRecognitionTask, "default_model", str(whisper))
+    monkeypatch.setattr(SpeechRecognitionTask, "bundled_data_defaults",
+                        {"max_train_samples": 8, "max_eval_samples": 4, "max_steps": 2, "max_new_tokens": 3,
+                         "bad_audio": "skip"})
+    monkeypatch.setattr(TextToSpeechTask, "default_model", str(save_tiny_speecht5(tmp_path / "speecht5")))
+    monkeypatch.setattr(TextToSpeechTask, "bundled_data_defaults", {"judge": str(whisper)})
     assert main(["quickstart", "--minutes-per-task", "1"]) == 0
     out = capsys.readouterr().out
     assert "Time budget" in out and "at most 1 min" in out
-    assert "omnitune leaderboard (4 evaluations)" in out
+    assert "omnitune leaderboard (6 evaluations)" in out
     assert all(f"omnitune demo {task} --model" in out
-               for task in ("question-answering", "image-classification", "translation", "summarization"))
+               for task in ("question-answering", "image-classification", "translation", "summarization",
+                            "automatic-speech-recognition", "text-to-speech"))
+    assert "text-to-speech: no offline weights to fine-tune" in out
     # the warm-started summarizer's model card says which weights came from where and what started new
     summarizer = re.search(r"omnitune demo summarization --model (\S+)", out).group(1)
     card = (Path(summarizer) / "model" / "README.md").read_text()

@@ -9,12 +9,11 @@ from __future__ import annotations
 import gradio as gr
 
 from apps.demos.model_facts import model_facts
-from shared.audio import problems, read_audio
+from shared.audio import notes, problems, read_audio
 from shared.errors import OmnituneError
 from shared.plots import audio_figure
 from shared.pretrained import resolve
 from tasks.registry import get_task
-from tasks.speech_recognition.task import clip_warnings
 from tasks.speech_recognition.transcribe import timed_transcript
 
 LEVELS = ("word", "segment", "none")
@@ -40,7 +39,7 @@ def build(model: str, params=None) -> gr.Blocks:
         result = timed_transcript(loaded_model, processor, clip.audio, level if level != "none" else "segment",
                                   params.language, params.whisper_task)
         rows = [[c["timestamp"][0], c["timestamp"][1], c["text"]] for c in result.chunks] if level != "none" else []
-        details = {"seconds": round(clip.seconds, 2), "language": result.language, "notes": clip_warnings(clip)}
+        details = {"seconds": round(clip.seconds, 2), "language": result.language, "notes": notes(clip)}
         return result.text, {"headers": ["start (s)", "end (s)", "text"], "data": rows}, \
             audio_figure(clip.audio, rate, result.chunks), details
 

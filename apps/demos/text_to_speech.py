@@ -29,7 +29,7 @@ def build(model: str, params=None) -> gr.Blocks:
 
     params = params or get_task("text-to-speech").params_class()
     loaded = {GIVEN: load_synthesiser(resolve(model, params.allow_pickle), params.vocoder, params.speaker_embedding,
-                                      params.allow_pickle)}
+                                      params.allow_pickle, params.speaker_model)}
     others = [name for name, entry in shelf.SHELF.items() if entry.extra.get("voice_backend") and name != model]
 
     def voice(name: str):

@@ -11,6 +11,7 @@ label padding only; for CTC models it saves real compute.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +20,7 @@ from datasets import Dataset
 from pydantic import Field
 from transformers import AutoConfig, AutoModelForCTC, AutoModelForSpeechSeq2Seq, AutoProcessor, GenerationConfig
 
-from shared.audio import is_clipped, problems, read_audio
+from shared.audio import problems, read_audio
 from shared.config import TrainParams
 from shared.errors import OmnituneError
 from shared.pretrained import hub_failure, load_kwargs
@@ -188,8 +189,9 @@ class SpeechRecognitionTask:
     def write_artifacts(self, answers: list[str], examples: Dataset, params: SpeechParams, run: Path,
                         split: str) -> None:
         """Every transcript beside its reference, worst first, so a user sees what the WER is made of."""
-        from evaluation.metrics.wer.wer import normaliser_for
         import jiwer
+
+        from evaluation.metrics.wer.wer import normaliser_for
 
         normalise = normaliser_for(params.normaliser)
         rows = []
@@ -218,18 +220,4 @@ def _report_bad(bad: list[str], policy: str) -> None:
     if policy == "fail":
         raise OmnituneError(f"{len(bad)} unusable clips: {'; '.join(bad[:10])}" + (" ..." if len(bad) > 10 else ""),
                             "fix or remove them, or pass --bad_audio skip to leave them out")
-    import warnings
-
     warnings.warn(f"left out {len(bad)} unusable clips: {'; '.join(bad[:10])}", stacklevel=3)
-
-
-def clip_warnings(clip) -> list[str]:
-    """What a user should know about a clip that still gets transcribed."""
-    notes = []
-    if clip.source_rate != clip.rate:
-        notes.append(f"resampled from {clip.source_rate} Hz to {clip.rate} Hz")
-    if clip.source_channels > 1:
-        notes.append(f"{clip.source_channels} channels mixed down to mono")
-    if is_clipped(clip):
-        notes.append("the recording is clipped (distorted at full scale): expect more errors")
-    return notes

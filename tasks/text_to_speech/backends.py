@@ -26,6 +26,8 @@ from tasks.text_to_speech.normalise import normalise
 
 DEFAULT_VOCODER = "microsoft/speecht5_hifigan"
 SPEAKER_EMBEDDING_FILE = "speaker_embedding.npy"  # saved beside a fine-tuned SpeechT5
+SPEAKER_MODEL = "microsoft/wavlm-base-plus-sv"  # x-vectors (512 numbers) from a recording, online
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 FADE_SECONDS = 0.005
 PAUSE_SECONDS = 0.12
 
@@ -72,20 +74,47 @@ class PipelineVoice:
         return np.asarray(result["audio"], np.float32).reshape(-1)
 
 
-def speaker_embedding_of(model_path: str, given: str | None, size: int) -> np.ndarray:
-    """An x-vector from a .npy file given by the user, else the one saved with a fine-tuned model, else the
-    documented fallback."""
+def xvector_of(audio_file: str, model_ref: str = SPEAKER_MODEL) -> np.ndarray:
+    """The x-vector of the voice in a recording, from a speaker-verification model (WavLMForXVector online;
+    any folder of one offline), L2-normalised as SpeechT5's recipe does."""
+    from transformers import AutoFeatureExtractor, WavLMForXVector
+
+    from shared.audio import read_audio
+
+    try:
+        extractor = AutoFeatureExtractor.from_pretrained(model_ref)
+        model = WavLMForXVector.from_pretrained(model_ref, use_safetensors=True).eval()
+    except (OSError, ValueError) as error:
+        raise OmnituneError(f"cannot load the speaker-embedding model '{model_ref}' ({type(error).__name__})",
+                            "online, it downloads; offline, give a .npy x-vector instead, or none for the "
+                            "fallback voice") from None
+    clip = read_audio(audio_file, extractor.sampling_rate)
+    inputs = extractor(clip.audio, sampling_rate=extractor.sampling_rate, return_tensors="pt")
+    with torch.inference_mode():
+        vector = torch.nn.functional.normalize(model(**inputs).embeddings, dim=-1)[0]
+    return vector.numpy().astype(np.float32)
+
+
+def speaker_embedding_of(model_path: str, given: str | None, size: int, speaker_model: str = SPEAKER_MODEL) -> np.ndarray:
+    """An x-vector from what the user gives (a .npy file, or a recording of the voice, embedded by a speaker
+    model), else the one saved with a fine-tuned model, else the documented fallback."""
+    if given and Path(given).is_file() and Path(given).suffix.lower() in AUDIO_SUFFIXES:
+        return _sized(xvector_of(given, speaker_model), given, size)
     for candidate in (given, Path(model_path) / SPEAKER_EMBEDDING_FILE):
         if candidate and Path(candidate).is_file():
-            vector = np.load(candidate, allow_pickle=False).astype(np.float32).reshape(-1)
-            if vector.size != size:
-                raise OmnituneError(f"speaker embedding {candidate} has {vector.size} numbers; the model takes {size}",
-                                    "give a 512-number x-vector (.npy)")
-            return vector
+            return _sized(np.load(candidate, allow_pickle=False).astype(np.float32).reshape(-1), candidate, size)
     return fallback_speaker_embedding(size)
 
 
-def load_speecht5(model_path: str, vocoder: str | None, speaker_embedding: str | None, allow_pickle: bool = False):
+def _sized(vector: np.ndarray, source, size: int) -> np.ndarray:
+    if vector.size != size:
+        raise OmnituneError(f"speaker embedding {source} has {vector.size} numbers; the model takes {size}",
+                            "give a 512-number x-vector (.npy) or a recording of the voice")
+    return vector
+
+
+def load_speecht5(model_path: str, vocoder: str | None, speaker_embedding: str | None, allow_pickle: bool = False,
+                  speaker_model: str = SPEAKER_MODEL):
     from transformers import SpeechT5ForTextToSpeech, SpeechT5HifiGan, SpeechT5Processor
 
     try:
@@ -97,11 +126,12 @@ def load_speecht5(model_path: str, vocoder: str | None, speaker_embedding: str |
     except (OSError, ValueError) as error:
         raise hub_failure(model_path, error) from None
     size = model.config.speaker_embedding_dim
-    return SpeechT5Voice(model, processor, vocoder_model, speaker_embedding_of(model_path, speaker_embedding, size))
+    speaker = speaker_embedding_of(model_path, speaker_embedding, size, speaker_model)
+    return SpeechT5Voice(model, processor, vocoder_model, speaker)
 
 
 def load_synthesiser(model_path: str, vocoder: str | None = None, speaker_embedding: str | None = None,
-                     allow_pickle: bool = False):
+                     allow_pickle: bool = False, speaker_model: str = SPEAKER_MODEL):
     """`model_path` as shared.pretrained.resolve gives it: a shelf voice folder, a model folder or a Hub id."""
     folder = Path(model_path)
     if folder.is_dir() and folder.name in shelf.SHELF and shelf.entry(folder.name).extra.get("voice_backend"):
@@ -113,7 +143,7 @@ def load_synthesiser(model_path: str, vocoder: str | None = None, speaker_embedd
     except (OSError, ValueError) as error:
         raise hub_failure(model_path, error) from None
     if model_type == "speecht5":
-        return load_speecht5(model_path, vocoder, speaker_embedding, allow_pickle)
+        return load_speecht5(model_path, vocoder, speaker_embedding, allow_pickle, speaker_model)
     return PipelineVoice(model_path)
 
 

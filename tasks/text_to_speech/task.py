@@ -31,8 +31,11 @@ SAMPLES_SHOWN = 3  # synthesised test clips kept in the run folder for listening
 class SpeechSynthesisParams(TrainParams):
     vocoder: str | None = Field(None, description=f"SpeechT5: HiFi-GAN vocoder (default {backends.DEFAULT_VOCODER}"
                                 " or the run's own)")
-    speaker_embedding: str | None = Field(None, description="SpeechT5: a .npy x-vector of the voice to speak in "
-                                          "(default: the run's own, else a fixed fallback voice)")
+    speaker_embedding: str | None = Field(None, description="SpeechT5: the voice to speak in: a .npy x-vector, or "
+                                          "a WAV/FLAC/OGG recording embedded by speaker_model (default: the run's "
+                                          "own, else a fixed fallback voice)")
+    speaker_model: str = Field(backends.SPEAKER_MODEL, description="speaker-verification model that turns a "
+                               "recording into an x-vector (WavLMForXVector)")
     speaking_rate: float = Field(1.0, ge=0.5, le=2.0, description="1.0 natural; 1.2 is 20% faster (pitch kept)")
     normalise_text: bool = Field(True, description="spell out numbers, dates, times, money and abbreviations")
     judge: str = Field("whisper-base", description="the recogniser that transcribes synthetic speech for the "
@@ -72,7 +75,7 @@ class TextToSpeechTask:
     def build(self, model_path: str, params: SpeechSynthesisParams) -> tuple[Any, Any]:
         """(synthesiser, None) for a voice; (SpeechT5ForTextToSpeech, SpeechT5Processor) for a model to train."""
         synthesiser = backends.load_synthesiser(model_path, params.vocoder, params.speaker_embedding,
-                                                params.allow_pickle)
+                                                params.allow_pickle, params.speaker_model)
         self.synthesiser = synthesiser
         if isinstance(synthesiser, backends.SpeechT5Voice):
             return synthesiser.model, synthesiser.processor
@@ -113,6 +116,9 @@ class TextToSpeechTask:
         synthesiser = model if hasattr(model, "synthesise") else self.synthesiser
         texts = examples["text"] if isinstance(examples, (Dataset, dict)) else [e["text"] for e in examples]
         self.sample_rate = synthesiser.sample_rate
+        if not 8_000 <= self.sample_rate <= 48_000:
+            raise OmnituneError(f"the voice reports a sample rate of {self.sample_rate} Hz, outside 8-48 kHz",
+                                "check the voice's configuration (sampling_rate)")
         return [backends.speak(synthesiser, text, params.speaking_rate, params.normalise_text) for text in texts]
 
     def decode(self, examples, features, outputs, params) -> list:
@@ -135,7 +141,7 @@ class TextToSpeechTask:
                        if reference is not None and audio.size else float("nan"))
         self.heard = heard
         return {"predictions": heard, "references": list(examples["text"]), "seconds": seconds, "mcd": mcd,
-                "normaliser": params.normaliser}
+                "sample_rate": self.sample_rate, "normaliser": params.normaliser}
 
     def write_artifacts(self, answers: list[np.ndarray], examples: Dataset, params, run: Path, split: str) -> None:
         """A few synthesised clips beside what the judge heard, to listen to."""

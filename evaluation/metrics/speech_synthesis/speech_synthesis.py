@@ -11,7 +11,7 @@ import jiwer
 _DESCRIPTION = "Round-trip intelligibility (WER/CER), duration, speaking rate and mel-cepstral distortion."
 _KWARGS = """predictions: what the recogniser heard; references: the texts synthesised; seconds: speech duration
 of each clip; mcd: mel-cepstral distortion of each clip against its reference recording (NaN where none);
-normaliser: "english" | "basic" | "none"."""
+sample_rate: the voice's output rate, reported beside the scores; normaliser: "english" | "basic" | "none"."""
 
 
 class SpeechSynthesis(evaluate.Metric):
@@ -21,7 +21,7 @@ class SpeechSynthesis(evaluate.Metric):
             features=datasets.Features({"predictions": datasets.Value("string"),
                                         "references": datasets.Value("string")}))
 
-    def _compute(self, predictions, references, seconds=None, mcd=None, normaliser="english"):
+    def _compute(self, predictions, references, seconds=None, mcd=None, sample_rate=None, normaliser="english"):
         from evaluation.metrics.wer.wer import normaliser_for
 
         normalise = normaliser_for(normaliser)
@@ -33,6 +33,8 @@ class SpeechSynthesis(evaluate.Metric):
             total_words = sum(len(r.split()) for r in refs)
             result["mean_seconds"] = sum(seconds) / len(seconds)
             result["words_per_minute"] = 60.0 * total_words / max(sum(seconds), 1e-9)
+        if sample_rate:
+            result["sample_rate"] = float(sample_rate)
         scored = [m for m in (mcd or []) if m is not None and not math.isnan(m)]
         if scored:
             result["mel_cepstral_distortion"] = sum(scored) / len(scored)
