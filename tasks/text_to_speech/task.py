@@ -147,10 +147,10 @@ class TextToSpeechTask:
         """A few synthesised clips beside what the judge heard, to listen to."""
         folder = run / f"samples_{split}"
         folder.mkdir(parents=True, exist_ok=True)
-        lines = []
+        heard, lines = getattr(self, "heard", []), []  # what the judge heard in metric_inputs
         for index, (audio, example) in enumerate(list(zip(answers, examples))[:SAMPLES_SHOWN]):
             soundfile.write(folder / f"{index}.wav", audio, self.sample_rate)
-            lines.append(f"{index}.wav\ttext: {example['text']}\theard: {getattr(self, 'heard', [''] * 99)[index]}")
+            lines.append(f"{index}.wav\ttext: {example['text']}\theard: {heard[index] if index < len(heard) else ''}")
         (folder / "README.txt").write_text("\n".join(lines) + "\n")
 
     def example_from_inputs(self, inputs: dict) -> dict:
