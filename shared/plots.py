@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from shared.metric_direction import higher_is_better  # noqa: E402
+
 
 def plot_loss_curve(history: list[dict], path: Path, primary: str) -> None:
     train = [(h["step"], h["loss"]) for h in history if "loss" in h]
@@ -73,8 +75,6 @@ def pareto_figure(rows: list[dict], metric: str):
         return figure
     points = [(r["latency_p50_ms"], r["score"]) for r in rows]
     sizes = [max(20.0, 4.0 * (r.get("size_mb") or 0.0)) for r in rows]
-    from evaluation.metrics import higher_is_better
-
     better_up = all(higher_is_better(r.get("primary_metric") or metric) for r in rows)
     front = pareto_front(points, better_up)
     axis.scatter(*zip(*points), s=sizes, alpha=0.45, color=["tab:orange" if i in front else "tab:blue"

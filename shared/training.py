@@ -14,10 +14,10 @@ import torch
 from transformers import (EarlyStoppingCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainerCallback,
                           TrainingArguments, set_seed)
 
-from evaluation.metrics import higher_is_better
 from shared import run_dir as layout
 from shared.config import TrainParams, dump_params
 from shared.lora import apply_lora, trainable_share
+from shared.metric_direction import higher_is_better
 from shared.plots import plot_loss_curve
 from shared.pretrained import resolve
 from shared.task_protocol import Task

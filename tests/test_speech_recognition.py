@@ -204,7 +204,7 @@ def test_unusable_training_clips_fail_listing_them_or_are_skipped(tmp_path):
     with pytest.raises(OmnituneError) as error:
         task.features(examples, processor, params, for_eval=False)
     assert "train-0.wav: silent" in str(error.value) and "train-1.wav: too long" in str(error.value)
-    with pytest.warns(UserWarning, match="left out 2"):
+    with pytest.warns(UserWarning, match="skipped 2"):
         kept = task.features(examples, processor, params.model_copy(update={"bad_audio": "skip"}), for_eval=False)
     assert len(kept) == 6 and isinstance(kept[0]["audio"], np.ndarray) and torch.is_tensor(
         task.collator(processor)([kept[0]])["input_features"])

@@ -14,10 +14,3 @@ def load_metric(name: str) -> evaluate.EvaluationModule:
         raise FileNotFoundError(f"no local metric '{name}' (available: {', '.join(available)})")
     return evaluate.load(str(module))
 
-
-# error rates and distances: smaller is better (everything else omnitune ranks by is a score)
-LOWER_IS_BETTER = frozenset({"wer", "cer", "mel_cepstral_distortion", "loss", "eval_loss"})
-
-
-def higher_is_better(metric: str) -> bool:
-    return metric.removeprefix("eval_") not in LOWER_IS_BETTER

@@ -108,13 +108,19 @@ def _checked(rows: list[dict], bad_audio: str, where: str) -> list[dict]:
             bad.append(f"{row['audio'] if isinstance(row['audio'], str) else f'row {index}'}: {reason}")
         else:
             good.append(row)
-    if bad and bad_audio == "fail":
-        shown = "; ".join(bad[:MAX_SHOWN]) + (f"; and {len(bad) - MAX_SHOWN} more" if len(bad) > MAX_SHOWN else "")
-        raise OmnituneError(f"{where}: {len(bad)} unusable examples: {shown}",
-                            "fix or remove them, or pass --bad_audio skip to train without them")
-    if bad:
-        warnings.warn(f"{where}: skipped {len(bad)} unusable examples: {'; '.join(bad[:MAX_SHOWN])}", stacklevel=2)
+    report_unusable(bad, bad_audio, where)
     return good
+
+
+def report_unusable(bad: list[str], policy: str, where: str) -> None:
+    """Fail naming every unusable example (the first few shown), or, under --bad_audio skip, warn."""
+    if not bad:
+        return
+    shown = "; ".join(bad[:MAX_SHOWN]) + (f"; and {len(bad) - MAX_SHOWN} more" if len(bad) > MAX_SHOWN else "")
+    if policy == "fail":
+        raise OmnituneError(f"{where}: {len(bad)} unusable examples: {shown}",
+                            "fix or remove them, or pass --bad_audio skip to leave them out")
+    warnings.warn(f"{where}: skipped {len(bad)} unusable examples: {shown}", stacklevel=3)
 
 
 def _unusable(row: dict) -> str | None:

@@ -11,7 +11,6 @@ label padding only; for CTC models it saves real compute.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -144,7 +143,7 @@ class SpeechRecognitionTask:
             text = example["text"] if whisper else ctc.normalise(example["text"])
             labels = processor.tokenizer(text).input_ids
             rows.append({"audio": clip.audio, "labels": labels, "length": len(clip.audio)})
-        _report_bad(bad, params.bad_audio)
+        data.report_unusable(bad, params.bad_audio, where="training clips")
         return Dataset.from_list(rows).with_format("numpy", columns=["audio"], output_all_columns=True)
 
     def collator(self, processor: Any) -> Any:
@@ -213,11 +212,3 @@ class SpeechRecognitionTask:
     def describe_answer(self, answer: str, model, params) -> dict:
         return {"transcript": answer}
 
-
-def _report_bad(bad: list[str], policy: str) -> None:
-    if not bad:
-        return
-    if policy == "fail":
-        raise OmnituneError(f"{len(bad)} unusable clips: {'; '.join(bad[:10])}" + (" ..." if len(bad) > 10 else ""),
-                            "fix or remove them, or pass --bad_audio skip to leave them out")
-    warnings.warn(f"left out {len(bad)} unusable clips: {'; '.join(bad[:10])}", stacklevel=3)
