@@ -20,7 +20,7 @@ from pydantic import Field
 from shared.audio import read_audio, resample
 from shared.config import TrainParams
 from shared.errors import OmnituneError
-from shared.pretrained import resolve
+from shared.pretrained import load_kwargs, resolve
 from tasks.speech_recognition import data
 from tasks.text_to_speech import backends, quality
 from tasks.text_to_speech.normalise import normalise
@@ -40,6 +40,8 @@ class SpeechSynthesisParams(TrainParams):
     normalise_text: bool = Field(True, description="spell out numbers, dates, times, money and abbreviations")
     judge: str = Field("whisper-base", description="the recogniser that transcribes synthetic speech for the "
                        "round-trip WER (a shelf entry, folder or Hub id)")
+    language: str = Field("en", description="language of the texts: the judge transcribes in it (the text "
+                          "normalisation before synthesis is English)")
     normaliser: Literal["english", "basic", "none"] = "english"
     bad_audio: Literal["fail", "skip"] = Field("fail", description="missing or unreadable reference clips: fail "
                                                "listing them, or skip them")
@@ -125,14 +127,15 @@ class TextToSpeechTask:
         return []  # training scores the spectrogram loss only (scores_during_training)
 
     def metric_inputs(self, answers: list[np.ndarray], examples: Dataset, params: SpeechSynthesisParams) -> dict:
-        from tasks.speech_recognition.transcribe import transcribe
         from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor
 
-        judge_path = resolve(params.judge, log=lambda *_: None)
-        judge, judge_processor = AutoModelForSpeechSeq2Seq.from_pretrained(judge_path), \
-            AutoProcessor.from_pretrained(judge_path)
+        from tasks.speech_recognition.transcribe import transcribe
+
+        judge_path = resolve(params.judge, params.allow_pickle, log=lambda *_: None)
+        judge = AutoModelForSpeechSeq2Seq.from_pretrained(judge_path, **load_kwargs(params.allow_pickle))
+        judge_processor = AutoProcessor.from_pretrained(judge_path)
         heard = transcribe(judge, judge_processor, [resample(a, self.sample_rate, 16_000) for a in answers],
-                           batch_size=8, language="en")
+                           batch_size=8, language=params.language)
         seconds = [quality.speech_seconds(a, self.sample_rate) for a in answers]
         mcd = []
         for audio, example in zip(answers, examples):
