@@ -38,7 +38,7 @@ def build_leaderboard_app(board: Leaderboard) -> gr.Blocks:
             task = gr.Dropdown([ALL], value=ALL, label="Task", allow_custom_value=True)
             dataset = gr.Dropdown([ALL], value=ALL, label="Dataset", allow_custom_value=True)
             sort_by = gr.Dropdown(list(COLUMNS), value="score", label="Sort by")
-            descending = gr.Checkbox(value=True, label="Descending")
+            descending = gr.Checkbox(value=True, label="Descending (score: best first, lowest WER first)")
             refresh = gr.Button("Refresh")
         grid = gr.Dataframe(label="Evaluations", interactive=False, wrap=True)
         with gr.Accordion("Trade-off: score vs latency vs size", open=True):

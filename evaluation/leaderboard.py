@@ -17,6 +17,7 @@ from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, ev
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from shared.metric_direction import higher_is_better
 from shared.paths import omnitune_home
 
 COLUMNS = ("id", "task", "model", "base_model", "dataset", "split", "primary_metric", "score", "metrics",
@@ -90,13 +91,26 @@ class Leaderboard:
             query = query.where(Evaluation.task == task)
         if dataset:
             query = query.where(Evaluation.dataset == dataset)
-        column = getattr(Evaluation, sort_by)
-        query = query.order_by(column.desc() if descending else column.asc(), Evaluation.id.desc())
+        if sort_by == "score":  # best first when descending, whichever way the metric goes (WER: lower)
+            query = query.order_by(Evaluation.id.desc())
+        else:
+            column = getattr(Evaluation, sort_by)
+            query = query.order_by(column.desc() if descending else column.asc(), Evaluation.id.desc())
         with Session(self.engine) as session:
-            return [{c: getattr(row, c) for c in COLUMNS} for row in session.scalars(query)]
+            rows = [{c: getattr(row, c) for c in COLUMNS} for row in session.scalars(query)]
+        if sort_by == "score":
+            rows.sort(key=lambda r: (r["score"] is None, -_goodness(r) if descending else _goodness(r)))
+        return rows
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _goodness(row: dict) -> float:
+    """The score turned so that larger is better (an error rate is negated)."""
+    if row["score"] is None:
+        return 0.0
+    return row["score"] if higher_is_better(row["primary_metric"] or "") else -row["score"]
 
 
 def as_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -44,6 +44,11 @@ def test_filter_and_sort(tmp_path):
     assert [r["model"] for r in board.rows(task="question-answering", sort_by="size_mb", descending=False)] == ["b", "a"]
     assert [r["model"] for r in board.rows(dataset="x")] == ["a", "c"]
     assert [r["model"] for r in board.rows(sort_by="not-a-column")] == ["b", "a", "c"]
+    for model, wer in (("tiny", 0.05), ("base", 0.04)):  # an error rate: best first means lowest first
+        board.record(task="automatic-speech-recognition", model=model, dataset="x", split="test",
+                     primary_metric="wer", score=wer, metrics={})
+    assert [r["model"] for r in board.rows(task="automatic-speech-recognition")] == ["base", "tiny"]
+    assert [r["model"] for r in board.rows(task="automatic-speech-recognition", descending=False)] == ["tiny", "base"]
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path):
