@@ -1,6 +1,7 @@
 """Forward time and peak memory of efficient attention against dense attention, in the same run on this CPU,
 for sequence lengths 256 .. 8192: the attention op alone (12 heads x 32 dims, MiniLM's shape) and the whole
-MiniLM-L6 encoder (position table grown by copying). Peers: eager dense attention (matmul, softmax, matmul: what
+MiniLM-L6 encoder (position table grown by copying); with `--scopes vit`, DINOv2-S on high-resolution images
+(n = patches; its position grid interpolated). Peers: eager dense attention (matmul, softmax, matmul: what
 `attn_implementation="eager"` runs) and PyTorch's fused `scaled_dot_product_attention` (SDPA, transformers'
 default). Each (variant, length) runs in its own process so its peak resident memory is its own; memory is
 reported as the peak above what the process held before the forward pass.
@@ -76,9 +77,33 @@ def encoder(variant: str, length: int):
     return lambda: model(input_ids=ids, attention_mask=torch.ones_like(ids))
 
 
+def vit(variant: str, length: int):
+    """DINOv2-S on a square image with about `length` patches (14 px each): the high-resolution use case."""
+    from transformers import AutoModel
+
+    from shared.attention import linformer, sparse
+    from shared.pretrained import resolve
+
+    side = 14 * round(length ** 0.5)
+    model = AutoModel.from_pretrained(resolve("dinov2-small", log=lambda *_: None),
+                                      attn_implementation="eager" if variant == "eager" else "sdpa").eval()
+    tokens = (side // 14) ** 2 + 1  # patches + [CLS]
+    if variant.startswith("linformer"):
+        linformer.attach(model, int(variant.split("-")[1]), tokens)
+    elif variant.startswith("sliding"):
+        model.config.omnitune_attention = {"kind": "sliding-window", "window": int(variant.split("-")[1]),
+                                           "global_tokens": 1}
+        model.set_attn_implementation(sparse.NAME)
+    pixels = torch.randn(1, 3, side, side)
+    return lambda: model(pixel_values=pixels)
+
+
+SCOPES = {"op": attention_op, "encoder": encoder, "vit": vit}
+
+
 def measure(scope: str, variant: str, length: int, repeats: int) -> dict:
     torch.set_num_threads(1)
-    run = (attention_op if scope == "op" else encoder)(variant, length)
+    run = SCOPES[scope](variant, length)
     before = _peak_mb()
     times = []
     with torch.inference_mode():
@@ -109,7 +134,8 @@ def crossover(rows: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="*", default=list(LENGTHS))
-    parser.add_argument("--scopes", nargs="*", default=["op", "encoder"], choices=("op", "encoder"))
+    parser.add_argument("--scopes", nargs="*", default=["op", "encoder"], choices=tuple(SCOPES),
+                        help="vit: DINOv2-S on images of about n patches (side 14 * sqrt(n) px)")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)  # internal: scope variant length
