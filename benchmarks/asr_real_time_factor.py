@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
+
+from report import RESULTS, machine, save
 
 from evaluation.metrics import load_metric
 from shared.audio import read_audio
@@ -23,7 +24,6 @@ from shared.pretrained import resolve
 from tasks.registry import get_task
 from tasks.speech_recognition.transcribe import generation_kwargs, transcribe
 
-RESULTS = Path(__file__).parent / "results"
 
 
 def pipeline_transcribe(recogniser, clips, batch_size: int, kwargs: dict) -> list[str]:
@@ -77,13 +77,8 @@ def main() -> None:
             for name in ("omnitune", "transformers_pipeline")}
     result = {"benchmark": "asr_real_time_factor", "model": args.model, "clips": len(clips),
               "audio_seconds": round(audio_seconds, 1), "by_batch_size": results, "best_real_time_factor": best,
-              "repeats": args.repeats,
-              "machine": {"cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
-                          "python": platform.python_version()}}
-    path = RESULTS / f"asr_real_time_factor_{Path(args.model).name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+              "repeats": args.repeats, "machine": machine()}
+    save(result, RESULTS / f"asr_real_time_factor_{Path(args.model).name}.json")
 
 
 if __name__ == "__main__":

@@ -7,19 +7,16 @@ same work (tokenise with stride, forward, decode spans), same model, same questi
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from report import RESULTS, machine, save
+
 from shared.pretrained import resolve
 from tasks.registry import get_task
-
-RESULTS = Path(__file__).parent / "results" / "qa_evaluate_throughput.json"
 
 
 def plain_transformers_loop(model, tokenizer, examples, batch_size: int, max_length: int, stride: int,
@@ -85,12 +82,9 @@ def main() -> None:
         "ratio_omnitune_over_peer": round(rates["omnitune"] / rates["plain_transformers_loop"], 3),
         "same_answers_share": round(agreement, 3), "repeats": args.repeats,
         "seconds": {k: [round(x, 2) for x in v] for k, v in timings.items()},
-        "machine": {"cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "python": platform.python_version()},
+        "machine": machine(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    save(result, RESULTS / "qa_evaluate_throughput.json")
 
 
 if __name__ == "__main__":

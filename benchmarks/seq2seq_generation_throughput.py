@@ -8,19 +8,17 @@ Face course's translation evaluation loop), same model, same settings, same sent
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
+
+from report import RESULTS, machine, save
 
 from shared.pretrained import resolve
 from tasks.registry import get_task
 from tasks.seq2seq import generation
 
-RESULTS = Path(__file__).parent / "results"
 
 
 def plain_transformers_loop(model, tokenizers, texts, settings, max_source_length, batch_size) -> list[str]:
@@ -72,13 +70,9 @@ def main() -> None:
         # beam search over differently padded batches may break ties differently
         "same_output_share": round(sum(a == b for a, b in zip(ours, theirs)) / len(texts), 3),
         "repeats": args.repeats, "seconds": {k: [round(x, 2) for x in v] for k, v in timings.items()},
-        "machine": {"cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "python": platform.python_version()},
+        "machine": machine(),
     }
-    path = RESULTS / f"{args.task}_generation_throughput.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    save(result, RESULTS / f"{args.task}_generation_throughput.json")
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ class SpeechRecognitionTask:
     def features(self, examples: Dataset, processor: Any, params: SpeechParams, for_eval: bool) -> Dataset:
         """Waveforms at the model's rate and token labels; unusable training clips are listed (or skipped) first."""
         rate = processor.feature_extractor.sampling_rate
-        whisper = hasattr(processor.feature_extractor, "chunk_length")
+        whisper = self.generates  # set by build(): Whisper generates, CTC does not
         limit = WINDOW_SECONDS if whisper else params.max_audio_seconds
         rows, bad = [], []
         for example in examples:
@@ -147,7 +147,7 @@ class SpeechRecognitionTask:
         return Dataset.from_list(rows).with_format("numpy", columns=["audio"], output_all_columns=True)
 
     def collator(self, processor: Any) -> Any:
-        if hasattr(processor.feature_extractor, "chunk_length"):
+        if self.generates:
             start = processor.tokenizer.convert_tokens_to_ids("<|startoftranscript|>")
             return WhisperCollator(processor, start)
         return CTCCollator(processor)
