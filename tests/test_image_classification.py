@@ -90,6 +90,43 @@ def test_preprocessing_follows_each_backbone_config(tiny_vit, tiny_timm):
     assert spec.at_size(20).resize == 25  # an --image_size override keeps the crop share
 
 
+def _framed_square() -> Image.Image:
+    """A dark 28 px square with a bright 1 px frame: the frame is what a centre crop cuts off."""
+    pixels = np.zeros((28, 28, 3), np.uint8)
+    pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1] = 255, 255, 255, 255
+    return Image.fromarray(pixels)
+
+
+@pytest.mark.parametrize("kind", ["transformers", "timm"])
+def test_whole_image_keeps_what_the_centre_crop_cuts_and_survives_saving(kind, tiny_timm, tmp_path):
+    from transformers import BitImageProcessor, Dinov2Config, Dinov2ForImageClassification
+
+    folder = tiny_timm
+    if kind == "transformers":  # DINOv2's own recipe: shorter side 256, centre crop 224
+        folder = tmp_path / "tiny-dino"
+        Dinov2ForImageClassification(Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                                  intermediate_size=64, patch_size=4, image_size=32,
+                                                  num_labels=3)).save_pretrained(folder)
+        BitImageProcessor(size={"shortest_edge": 256}, crop_size={"height": 224, "width": 224},
+                          do_center_crop=True).save_pretrained(folder)
+    task = ImageClassificationTask()
+
+    def edge_brightness(params: ImageParams, source=folder) -> tuple[int, float]:
+        model, processor = task.build(str(source), params)
+        spec = from_processor(processor)
+        pixels = transform(spec, training=False)(_framed_square())
+        return spec.crop, pixels[:, 0].mean().item()  # the top row, normalised
+
+    cropped_size, cropped_edge = edge_brightness(ImageParams(image_size=28))
+    whole_size, whole_edge = edge_brightness(ImageParams(image_size=28, whole_image=True))
+    assert cropped_size == whole_size == 28
+    assert whole_edge > cropped_edge + 1.0  # the frame is in view only without the crop
+    model, processor = task.build(str(folder), ImageParams(image_size=28, whole_image=True))
+    model.save_pretrained(tmp_path / "saved")
+    processor.save_pretrained(tmp_path / "saved")
+    assert edge_brightness(ImageParams(), tmp_path / "saved") == (whole_size, whole_edge)
+
+
 @pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK", "P", "I;16"])
 def test_any_image_mode_becomes_rgb(mode):
     image = Image.new(mode, (10, 10))

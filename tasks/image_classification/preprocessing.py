@@ -27,6 +27,7 @@ class Preprocessing:
     interpolation: str
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    center_crop: bool = True  # False: the whole image is resized to crop x crop
 
     def at_size(self, size: int | None) -> Preprocessing:
         """The same recipe at another input size (the crop share is kept)."""
@@ -34,25 +35,30 @@ class Preprocessing:
             return self
         return replace(self, crop=size, resize=round(size * self.resize / self.crop))
 
+    def whole_image(self) -> Preprocessing:
+        """No centre crop: the recipe for small images whose subject fills the frame (a photo's crop share of
+        0.875 cuts a 28 px garment's sleeves off)."""
+        return replace(self, resize=self.crop, center_crop=False)
+
     def key(self) -> str:
-        return f"{self.crop}/{self.resize}/{self.interpolation}/{self.mean}/{self.std}"
+        return f"{self.crop}/{self.resize}/{self.interpolation}/{self.mean}/{self.std}/{self.center_crop}"
 
 
 def from_processor(processor: Any) -> Preprocessing:
     config = getattr(processor, "data_config", None)
     if config:  # timm (transformers' TimmWrapperImageProcessor)
-        crop = int(config["input_size"][-1])
-        return Preprocessing(crop=crop, resize=round(crop / config.get("crop_pct", 1.0)),
+        crop, crop_share = int(config["input_size"][-1]), config.get("crop_pct", 1.0)
+        return Preprocessing(crop=crop, resize=round(crop / crop_share),
                              interpolation=config.get("interpolation", "bilinear"),
-                             mean=tuple(config["mean"]), std=tuple(config["std"]))
-    size, crop_size = _as_dict(processor.size), _as_dict(getattr(processor, "crop_size", None))
+                             mean=tuple(config["mean"]), std=tuple(config["std"]), center_crop=crop_share < 1.0)
+    center_crop = bool(getattr(processor, "do_center_crop", False))
+    size = _as_dict(processor.size)
+    crop_size = _as_dict(getattr(processor, "crop_size", None)) if center_crop else {}
     crop = crop_size.get("height") or size.get("height") or size.get("shortest_edge")
     resize = size.get("shortest_edge") or size.get("height") or crop
-    if not getattr(processor, "do_center_crop", False):
-        resize = crop
-    return Preprocessing(crop=int(crop), resize=int(resize),
+    return Preprocessing(crop=int(crop), resize=int(resize if center_crop else crop),
                          interpolation=_INTERPOLATION.get(int(getattr(processor, "resample", 2) or 2), "bilinear"),
-                         mean=tuple(processor.image_mean), std=tuple(processor.image_std))
+                         mean=tuple(processor.image_mean), std=tuple(processor.image_std), center_crop=center_crop)
 
 
 def _as_dict(size: Any) -> dict:
@@ -67,13 +73,11 @@ def update_processor(processor: Any, spec: Preprocessing) -> None:
     """Make a saved processor describe what the model was trained with (an --image_size override)."""
     config = getattr(processor, "data_config", None)
     if config:
-        config["input_size"] = (3, spec.crop, spec.crop)
+        config.update(input_size=(3, spec.crop, spec.crop), crop_pct=spec.crop / spec.resize)
         return
-    if getattr(processor, "do_center_crop", False):
-        processor.size = {"shortest_edge": spec.resize}
-        processor.crop_size = {"height": spec.crop, "width": spec.crop}
-    else:
-        processor.size = {"height": spec.crop, "width": spec.crop}
+    processor.do_center_crop = spec.center_crop
+    processor.crop_size = {"height": spec.crop, "width": spec.crop}
+    processor.size = {"shortest_edge": spec.resize} if spec.center_crop else {"height": spec.crop, "width": spec.crop}
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -89,11 +93,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def transform(spec: Preprocessing, training: bool, augmentation: str = "flip"):
     interpolation = getattr(v2.InterpolationMode, spec.interpolation.upper(), v2.InterpolationMode.BILINEAR)
-    whole = [v2.Resize(spec.resize, interpolation=interpolation, antialias=True), v2.CenterCrop(spec.crop)]
+    resized = [v2.Resize(spec.resize, interpolation=interpolation, antialias=True), v2.CenterCrop(spec.crop)] \
+        if spec.center_crop else [v2.Resize((spec.crop, spec.crop), interpolation=interpolation, antialias=True)]
     if not training or augmentation == "none":
-        steps = whole
+        steps = resized
     elif augmentation == "flip":
-        steps = [*whole, v2.RandomHorizontalFlip()]
+        steps = [*resized, v2.RandomHorizontalFlip()]
     else:
         steps = [v2.RandomResizedCrop(spec.crop, scale=(0.35, 1.0), interpolation=interpolation, antialias=True),
                  v2.RandomHorizontalFlip()]

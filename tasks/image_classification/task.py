@@ -41,6 +41,9 @@ class ImageParams(TrainParams):
     mode: Literal["linear-probe", "finetune"] = Field(
         "linear-probe", description="linear-probe: frozen backbone, cached features; finetune: train everything")
     image_size: int | None = Field(None, description="input side in pixels (default: the backbone's own config)")
+    whole_image: bool = Field(
+        False, description="resize the whole image to the input size instead of the backbone's resize + centre "
+        "crop (small images whose subject fills the frame)")
     augmentation: Literal[AUGMENTATIONS] = Field(
         "crop-flip", description="fine-tuning augmentation: none, flip (whole image), crop-flip (random resized "
         "crop, ImageNet style), trivialaugment or randaugment (crop-flip plus a policy)")
@@ -109,12 +112,13 @@ class ImageClassificationTask:
     head_modules = ("classifier",)
     # The bundled images are 28 px (Fashion-MNIST) and 64 px (clip art): 112 px inputs lose nothing and cost a
     # quarter of 224 px on a CPU (DINOv2-S: 69 vs 13 images/s, measured).
-    # Crops cut garments in half (a shirt's sleeves tell it from a t-shirt): flips only on the bundled sets.
+    # Crops cut garments in half (a shirt's sleeves tell it from a t-shirt): flips only on the bundled sets, and
+    # no centre crop: the DINOv2-S linear probe goes from 80.9% to 83.8% with the whole garment in view (measured).
     # 2,000 grey 28 px images would drag ImageNet batch-norm statistics off course (Lite0 fine-tuning: 81.7%
     # with them updated, 86.6% kept as pretrained, measured).
-    bundled_data_defaults = {"image_size": 112, "augmentation": "flip", "freeze_norm_statistics": True,
-                             "learning_rate": 5e-5, "num_train_epochs": 2.0, "per_device_train_batch_size": 32,
-                             "max_train_minutes": 20.0, "warmup_ratio": 0.1}
+    bundled_data_defaults = {"image_size": 112, "whole_image": True, "augmentation": "flip",
+                             "freeze_norm_statistics": True, "learning_rate": 5e-5, "num_train_epochs": 2.0,
+                             "per_device_train_batch_size": 32, "max_train_minutes": 20.0, "warmup_ratio": 0.1}
     quickstart_overrides: dict[str, Any] = {}
     input_fields = ("image",)
 
@@ -155,9 +159,12 @@ class ImageClassificationTask:
             raise hub_failure(model_path, error) from None
         configure_attention(model, params, model_path)
         spec = from_processor(processor).at_size(params.image_size)
+        if params.whole_image:
+            spec = spec.whole_image()
         update_processor(processor, spec)
         if getattr(model.config, "pretrained_cfg", None):  # timm models keep their preprocessing in config.json
-            model.config.pretrained_cfg["input_size"] = [3, spec.crop, spec.crop]
+            model.config.pretrained_cfg.update(input_size=[3, spec.crop, spec.crop],
+                                               crop_pct=spec.crop / spec.resize)
         if "interpolate_pos_encoding" in inspect.signature(model.forward).parameters:
             # ViT-family models refuse other input sizes unless asked to resize their position embeddings
             model.register_forward_pre_hook(_interpolate_positions, with_kwargs=True)
