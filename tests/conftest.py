@@ -177,3 +177,23 @@ def family_folder(tmp_path_factory):
 
     spm = tiny_seq2seq.sentencepiece_models(tmp_path_factory.mktemp("spm"))
     return lambda family: tiny_seq2seq.save_family(family, spm, tmp_path_factory.mktemp(family))
+
+
+COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220)}
+
+
+@pytest.fixture
+def colour_folder(tmp_path):
+    """An imagefolder with train/validation/test splits of red and blue noisy 24 px squares."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, count in {"train": 12, "validation": 4, "test": 4}.items():
+        for name, colour in COLOURS.items():
+            folder = tmp_path / "colours" / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                pixels = np.clip(np.array(colour) + rng.normal(0, 25, (24, 24, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i}.png")
+    return tmp_path / "colours"

@@ -19,30 +19,10 @@ from transformers import (
 )
 
 from shared.errors import OmnituneError
+from conftest import COLOURS
 from tasks.image_classification import data
 from tasks.image_classification.preprocessing import from_processor, to_rgb, transform
 from tasks.image_classification.task import ImageClassificationTask, ImageParams
-
-COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220)}
-
-
-def _image(colour, rng) -> Image.Image:
-    pixels = np.clip(np.array(colour) + rng.normal(0, 25, (24, 24, 3)), 0, 255).astype(np.uint8)
-    return Image.fromarray(pixels)
-
-
-@pytest.fixture
-def colour_folder(tmp_path):
-    """An imagefolder with train/validation/test splits of red and blue noisy squares."""
-    rng = np.random.default_rng(0)
-    for split, count in {"train": 12, "validation": 4, "test": 4}.items():
-        for name, colour in COLOURS.items():
-            folder = tmp_path / "colours" / split / name
-            folder.mkdir(parents=True)
-            for i in range(count):
-                _image(colour, rng).save(folder / f"{i}.png")
-    return tmp_path / "colours"
-
 
 def _tiny_timm_folder(tmp_path, architecture: str):
     torch.manual_seed(0)

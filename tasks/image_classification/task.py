@@ -32,6 +32,7 @@ from shared.errors import OmnituneError
 from shared.pretrained import hub_failure, load_kwargs, resolve
 from shared.training import TrainResult, fine_tune
 from tasks.image_classification import data, hybrid, linear_probe  # noqa: F401 (hybrid registers itself)
+from tasks.image_classification.feature_probe import FeatureProbeForImageClassification
 from tasks.image_classification.preprocessing import AUGMENTATIONS, from_processor, transform, update_processor
 
 _DEPTH = re.compile(r"\.(?:layer|layers|blocks|stages)\.(\d+)\.")
@@ -51,6 +52,12 @@ class ImageParams(TrainParams):
     head_warmup: bool = Field(True, description="finetune: start from a linear-probe head (LP-FT)")
     probe_epochs: int = Field(100, description="linear-probe epochs over the cached features")
     probe_learning_rate: float = 1e-3
+    probe_layers: int = Field(1, ge=1, description="linear probe on a ViT: [class, mean patch] tokens of the last N "
+                              "layers (1: what the model's own head reads)")
+    probe_regions: int = Field(1, ge=1, description="linear probe on a ViT: also the mean patch token of each cell "
+                               "of an R x R grid (1: none)")
+    probe_mirror: bool = Field(False, description="linear probe on a ViT: features averaged over the image and its "
+                               "mirror image (twice the backbone's work per image)")
     bad_images: Literal["fail", "skip"] = Field("fail", description="unreadable image files: fail, or skip them")
     group_by_length: bool = False  # images are all the same size once preprocessed
     # Trainer would strip the marker that tells the mixing collator a batch is for training
@@ -116,7 +123,9 @@ class ImageClassificationTask:
     # no centre crop: the DINOv2-S linear probe goes from 80.9% to 83.8% with the whole garment in view (measured).
     # 2,000 grey 28 px images would drag ImageNet batch-norm statistics off course (Lite0 fine-tuning: 81.7%
     # with them updated, 86.6% kept as pretrained, measured).
+    # A ViT's linear probe reads its last 4 layers, 2 x 2 regions and the mirror image: 83.8% -> 85.8% (measured).
     bundled_data_defaults = {"image_size": 112, "whole_image": True, "augmentation": "flip",
+                             "probe_layers": 4, "probe_regions": 2, "probe_mirror": True,
                              "freeze_norm_statistics": True, "learning_rate": 5e-5, "num_train_epochs": 2.0,
                              "per_device_train_batch_size": 32, "max_train_minutes": 20.0, "warmup_ratio": 0.1}
     quickstart_overrides: dict[str, Any] = {}
@@ -272,6 +281,9 @@ class ImageClassificationTask:
         model_path = resolve(base_model, params.allow_pickle, log=log)
         set_seed(params.seed)
         model, processor = self.build(model_path, params)
+        features = "head"
+        if params.mode == "linear-probe":
+            model, features = _with_probe_features(model, params, log)
         run.mkdir(parents=True, exist_ok=True)
         dump_params(params, run / layout.CONFIG)
         spec = from_processor(processor)
@@ -285,7 +297,7 @@ class ImageClassificationTask:
                 loader = torch.utils.data.DataLoader(tensors, batch_size=params.per_device_eval_batch_size)
                 return (batch["pixel_values"] for batch in loader)
 
-            key = [weights, spec.key(), linear_probe.images_fingerprint(rows["image"]), split]
+            key = [weights, spec.key(), features, linear_probe.images_fingerprint(rows["image"]), split]
             return linear_probe.cached_features(model, key, list(rows["label"]), batches, log=log)
 
         train_features, eval_features = features_of(train_rows, "train"), features_of(eval_rows, "eval")
@@ -323,6 +335,21 @@ class ImageClassificationTask:
         return torch.optim.AdamW([{"params": ps, "lr": params.learning_rate * params.layer_decay ** (deepest - d)}
                                   for d, ps in sorted(groups.items())], lr=params.learning_rate,
                                  weight_decay=params.weight_decay)
+
+
+def _with_probe_features(model, params: ImageParams, log) -> tuple[Any, str]:
+    """The model whose classifier the probe fits, and what its features are (part of the cache key)."""
+    wanted = (params.probe_layers, params.probe_regions, params.probe_mirror)
+    if wanted == (1, 1, False):
+        return model, "head"
+    try:
+        probe = FeatureProbeForImageClassification.around(model, *wanted)
+    except TypeError as error:  # a CNN or hybrid: its head's features (the bundled defaults name ViT options)
+        log(f"probe features: {error}; the linear probe reads what its own head receives")
+        return model, "head"
+    log(f"probe features: last {wanted[0]} layers, {wanted[1]} x {wanted[1]} regions, mirror {wanted[2]} "
+        f"({probe.config.feature_size()} values per image)")
+    return probe, "layers {}/regions {}/mirror {}".format(*wanted)
 
 
 def _use_running_statistics(module, args):
