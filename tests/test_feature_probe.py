@@ -59,8 +59,7 @@ def test_a_probe_saves_reloads_and_explains_like_any_image_classifier(tiny_dino,
     assert reloaded.config._attn_implementation == "sdpa"  # restored after drawing
 
 
-def test_the_task_trains_caches_and_evaluates_a_probe(
-        tiny_vit, colour_folder, tmp_path):
+def test_the_task_trains_caches_and_evaluates_a_probe(tiny_vit, colour_folder, tmp_path):
     from evaluation.harness import evaluate
 
     task = ImageClassificationTask()
@@ -99,3 +98,21 @@ def test_a_cnn_asked_for_probe_features_uses_its_own_heads(colour_folder, tmp_pa
     assert any("not a Vision Transformer" in m for m in messages)
     assert isinstance(AutoModelForImageClassification.from_pretrained(result.model_dir),
                       TimmWrapperForImageClassification)
+
+
+def test_structured_pruning_of_a_probe_states_the_backbones_new_shape_and_reloads(tiny_dino, tmp_path):
+    from shared.compression.heads import head_importance, prune_heads
+    from shared.compression.structured import prune_feed_forward
+
+    probe = FeatureProbeForImageClassification.around(tiny_dino, layers=2, regions=2, mirror=True).eval()
+    batches = [{"pixel_values": torch.rand(4, 3, 16, 16), "labels": torch.tensor([0, 1, 2, 0])}]
+    prune_heads(probe, 0.5, head_importance(probe, batches))
+    prune_feed_forward(probe, 0.25)
+    probe.save_pretrained(tmp_path / "pruned")
+    reloaded = AutoModelForImageClassification.from_pretrained(tmp_path / "pruned").eval()
+    backbone = reloaded.config.backbone_config
+    assert (backbone.num_attention_heads, backbone.head_dim) == (1, 16)
+    assert reloaded.backbone.encoder.layer[0].mlp.fc1.out_features == 96  # 128 -> a whole multiple of 32
+    pixels = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(pixel_values=pixels).logits, probe(pixel_values=pixels).logits)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from shared.compression.structured import keep_columns, keep_rows, replace_module
+from shared.compression.structured import keep_columns, keep_rows, layer_config, replace_module
 from shared.errors import OmnituneError
 
 HEAD_SIZE_AWARE = ("vit", "dinov2", "deit")  # config types whose attention reads config.head_dim
@@ -29,9 +29,10 @@ class HeadPruningReport:
 
 
 def attention_blocks(model) -> list[tuple[str, torch.nn.Module]]:
-    if model.config.model_type not in HEAD_SIZE_AWARE:
+    model_type = layer_config(model).model_type
+    if model_type not in HEAD_SIZE_AWARE:
         raise OmnituneError(
-            f"head pruning cannot be saved for {model.config.model_type}: its attention derives the head size "
+            f"head pruning cannot be saved for {model_type}: its attention derives the head size "
             "from hidden_size / num_attention_heads, so fewer heads cannot be stated in its config",
             "use --ffn_ratio (feed-forward neurons) for BERT-family models; heads: ViT, DeiT, DINOv2")
     blocks = [(name, m) for name, m in model.named_modules()
@@ -45,7 +46,7 @@ def attention_blocks(model) -> list[tuple[str, torch.nn.Module]]:
 def head_importance(model, batches) -> dict[str, torch.Tensor]:
     """|dL/dgate| per head, summed over `batches` (dicts with labels), keyed by attention module name."""
     blocks = attention_blocks(model)
-    heads = model.config.num_attention_heads
+    heads = layer_config(model).num_attention_heads
     gates = {name: torch.ones(heads, requires_grad=True) for name, _ in blocks}
     scores = {name: torch.zeros(heads) for name, _ in blocks}
 
@@ -76,8 +77,9 @@ def head_importance(model, batches) -> dict[str, torch.Tensor]:
 def prune_heads(model, ratio: float, importance: dict[str, torch.Tensor]) -> HeadPruningReport:
     """Remove round(ratio * heads) of the least important heads in every layer."""
     blocks = attention_blocks(model)
-    heads = model.config.num_attention_heads
-    head_dim = getattr(model.config, "head_dim", None) or model.config.hidden_size // heads
+    config = layer_config(model)
+    heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
     remove = round(heads * ratio)
     if not 0 < remove < heads:
         raise OmnituneError(f"--head_ratio {ratio} removes {remove} of {heads} heads per layer",
@@ -92,6 +94,6 @@ def prune_heads(model, ratio: float, importance: dict[str, torch.Tensor]) -> Hea
         replace_module(module, "o_proj", keep_columns(module.o_proj, kept))
         module.num_attention_heads = len(kept_heads)
         report.removed[name] = removed.tolist()
-    model.config.head_dim = head_dim
-    model.config.num_attention_heads = heads - remove
+    config.head_dim = head_dim
+    config.num_attention_heads = heads - remove
     return report

@@ -26,10 +26,16 @@ class FfnPruningReport:
     neurons_after: int  # per block (a multiple of 8, or of hidden_size where the config has mlp_ratio)
 
 
+def layer_config(model):
+    """The config that states the layer shapes: a wrapper's backbone's (omnitune's ViT feature probe) or the
+    model's own."""
+    return getattr(model.config, "backbone_config", None) or model.config
+
+
 def feed_forward_pairs(model) -> list[tuple[str, torch.nn.Linear, str, torch.nn.Linear]]:
     """(up name, up, down name, down) for every transformer block, found by shape: the up-projection's output
     and the down-projection's input both have the intermediate width."""
-    width = _intermediate_width(model.config)
+    width = _intermediate_width(layer_config(model))
     linears = [(name, module) for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)]
     ups = [(n, m) for n, m in linears if m.out_features == width and m.in_features != width]
     downs = [(n, m) for n, m in linears if m.in_features == width and m.out_features != width]
@@ -48,7 +54,8 @@ def prune_feed_forward(model, ratio: float, importance: dict[str, torch.Tensor] 
     pairs = feed_forward_pairs(model)
     width = pairs[0][1].out_features
     # DINOv2 states its width as an integer mlp_ratio: there the kept width is a whole multiple of hidden_size
-    step = model.config.hidden_size if getattr(model.config, "mlp_ratio", None) else KEEP_MULTIPLE
+    config = layer_config(model)
+    step = config.hidden_size if getattr(config, "mlp_ratio", None) else KEEP_MULTIPLE
     keep = max(step, round(width * (1 - ratio) / step) * step)
     for up_name, up, down_name, down in pairs:
         if importance:
@@ -58,7 +65,7 @@ def prune_feed_forward(model, ratio: float, importance: dict[str, torch.Tensor] 
         kept = scores.topk(keep).indices.sort().values
         replace_module(model, up_name, keep_rows(up, kept))
         replace_module(model, down_name, keep_columns(down, kept))
-    _set_intermediate_width(model.config, keep)
+    _set_intermediate_width(config, keep)
     return FfnPruningReport(ratio, "taylor" if importance else "magnitude", len(pairs), width, keep)
 
 

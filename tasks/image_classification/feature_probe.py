@@ -47,6 +47,7 @@ class FeatureProbeForImageClassification(PreTrainedModel):
     def __init__(self, config: FeatureProbeConfig, backbone: PreTrainedModel | None = None):
         super().__init__(config)
         self.backbone = backbone if backbone is not None else AutoModel.from_config(config.backbone_config)
+        config.backbone_config = self.backbone.config  # one object: what compression changes in it is saved
         self.classifier = torch.nn.Linear(config.feature_size(), config.num_labels)
         self._resizes_positions = "interpolate_pos_encoding" in inspect.signature(self.backbone.forward).parameters
         self.post_init()
