@@ -27,6 +27,8 @@ DEFAULT_HOST = "127.0.0.1"
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 QUICKSTART_MINUTES_PER_TASK = 10.0
 
+DB_HELP = "leaderboard database: a SQLite file path or a SQLAlchemy URL (default: SQLite in OMNITUNE_HOME)"
+
 
 def parse_overrides(tokens: list[str], known: dict[str, Any]) -> dict[str, Any]:
     """`--key value`, `--key=value` and bare `--flag` into a dict, typed by the parameter's annotation: lists as
@@ -338,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     quick = sub.add_parser("quickstart", help="fine-tune and evaluate every task on its offline defaults")
     quick.add_argument("--tasks", nargs="*", help="only these tasks")
     quick.add_argument("--minutes-per-task", type=float, default=QUICKSTART_MINUTES_PER_TASK)
-    quick.add_argument("--db", help="leaderboard database URL (default: SQLite in OMNITUNE_HOME)")
+    quick.add_argument("--db", help=DB_HELP)
     quick.set_defaults(handler=cmd_quickstart)
 
     train = sub.add_parser("train", help="fine-tune a task; any parameter as --name value (see README)")
@@ -354,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--config")
     evaluate.add_argument("--no-speed", action="store_true", help="skip latency/throughput measurement")
-    evaluate.add_argument("--db")
+    evaluate.add_argument("--db", help=DB_HELP)
     evaluate.set_defaults(handler=cmd_evaluate)
 
     compress = sub.add_parser("compress", help="quantize and/or prune a model into a new, evaluated run")
@@ -375,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     compress.add_argument("--calibration_examples", type=int, default=256, help="examples for Taylor importance")
     compress.add_argument("--output_dir")
     compress.add_argument("--config")
-    compress.add_argument("--db")
+    compress.add_argument("--db", help=DB_HELP)
     compress.set_defaults(handler=cmd_compress)
 
     attention = sub.add_parser("attention", help="draw a model's attention (maps, sparsity pattern or Linformer "
@@ -399,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--serve", action="store_true")
     board.add_argument("--host", default=DEFAULT_HOST)
     board.add_argument("--port", type=int, default=7861)
-    board.add_argument("--db")
+    board.add_argument("--db", help=DB_HELP)
     board.set_defaults(handler=cmd_leaderboard)
 
     demo = sub.add_parser("demo", help="a Gradio app for one task and model")

@@ -15,8 +15,10 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, event, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from shared.errors import OmnituneError
 from shared.metric_direction import higher_is_better
 from shared.paths import omnitune_home
 
@@ -65,12 +67,25 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def database_url(value: str | None) -> str:
+    """A SQLAlchemy URL; a plain file path (what users type after --db) means a SQLite database there."""
+    if not value:
+        return default_url()
+    return value if "://" in value else f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
 class Leaderboard:
     def __init__(self, url: str | None = None):
-        self.url = url or default_url()
+        self.url = database_url(url)
         if self.url.startswith("sqlite:///"):
             os.makedirs(os.path.dirname(os.path.abspath(self.url[len("sqlite:///"):])), exist_ok=True)
-        self.engine: Engine = create_engine(self.url, connect_args={"timeout": 30} if "sqlite" in self.url else {})
+        try:
+            self.engine: Engine = create_engine(self.url,
+                                                connect_args={"timeout": 30} if "sqlite" in self.url else {})
+        except ArgumentError:
+            raise OmnituneError(f"{self.url!r} is not a database URL",
+                                "give a SQLite file path (--db runs/leaderboard.db) or a SQLAlchemy URL such as "
+                                "postgresql://user@host/omnitune") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)

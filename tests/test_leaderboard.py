@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 
+import pytest
+
 from evaluation.leaderboard import Leaderboard
 
 WRITERS, ROWS_EACH = 6, 25
@@ -96,3 +98,17 @@ def test_scoring_a_run_on_another_dataset_keeps_its_own_test_score(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test"]["metrics"]["f1"] == 92.5
     assert metrics["test@/data/long-contexts"]["metrics"]["f1"] == 75.0
+
+
+def test_db_takes_a_plain_file_path_and_refuses_nonsense_with_the_fix(tmp_path, monkeypatch):
+    from shared.errors import OmnituneError
+
+    monkeypatch.chdir(tmp_path)
+    board = Leaderboard("results/board.db")  # what users type after --db
+    assert board.url == f"sqlite:///{tmp_path / 'results' / 'board.db'}"
+    board.record(task="image-classification", model="m", dataset="d", split="test", primary_metric="accuracy",
+                 score=90.0, metrics={})
+    assert [row["model"] for row in Leaderboard(str(tmp_path / "results" / "board.db")).rows()] == ["m"]
+    with pytest.raises(OmnituneError, match="not a database URL") as error:
+        Leaderboard("nonsense://")
+    assert "SQLite file path" in error.value.fix
