@@ -70,9 +70,9 @@ def test_preprocessing_follows_each_backbone_config(tiny_vit, tiny_timm):
     assert spec.at_size(20).resize == 25  # an --image_size override keeps the crop share
 
 
-def _framed_square() -> Image.Image:
-    """A dark 28 px square with a bright 1 px frame: the frame is what a centre crop cuts off."""
-    pixels = np.zeros((28, 28, 3), np.uint8)
+def _framed_square(width: int = 28) -> Image.Image:
+    """A dark 28 px high image with a bright 1 px frame: the frame is what a centre crop cuts off."""
+    pixels = np.zeros((28, width, 3), np.uint8)
     pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1] = 255, 255, 255, 255
     return Image.fromarray(pixels)
 
@@ -95,16 +95,18 @@ def test_whole_image_keeps_what_the_centre_crop_cuts_and_survives_saving(kind, t
         model, processor = task.build(str(source), params)
         spec = from_processor(processor)
         pixels = transform(spec, training=False)(_framed_square())
-        return spec.crop, pixels[:, 0].mean().item()  # the top row, normalised
+        wide = transform(spec, training=False)(_framed_square(width=56))  # squashed, not cropped, when whole
+        assert wide.shape[-2:] == pixels.shape[-2:]
+        return spec.crop, pixels[:, 0].mean().item(), wide[:, :, 0].mean().item()  # top row / left column
 
-    cropped_size, cropped_edge = edge_brightness(ImageParams(image_size=28))
-    whole_size, whole_edge = edge_brightness(ImageParams(image_size=28, whole_image=True))
-    assert cropped_size == whole_size == 28
-    assert whole_edge > cropped_edge + 1.0  # the frame is in view only without the crop
+    cropped = edge_brightness(ImageParams(image_size=28))
+    whole = edge_brightness(ImageParams(image_size=28, whole_image=True))
+    assert cropped[0] == whole[0] == 28
+    assert whole[1] > cropped[1] + 1.0 and whole[2] > cropped[2] + 1.0  # the frame is in view only when whole
     model, processor = task.build(str(folder), ImageParams(image_size=28, whole_image=True))
     model.save_pretrained(tmp_path / "saved")
     processor.save_pretrained(tmp_path / "saved")
-    assert edge_brightness(ImageParams(), tmp_path / "saved") == (whole_size, whole_edge)
+    assert edge_brightness(ImageParams(), tmp_path / "saved") == whole
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK", "P", "I;16"])

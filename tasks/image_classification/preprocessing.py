@@ -50,7 +50,8 @@ def from_processor(processor: Any) -> Preprocessing:
         crop, crop_share = int(config["input_size"][-1]), config.get("crop_pct", 1.0)
         return Preprocessing(crop=crop, resize=round(crop / crop_share),
                              interpolation=config.get("interpolation", "bilinear"),
-                             mean=tuple(config["mean"]), std=tuple(config["std"]), center_crop=crop_share < 1.0)
+                             mean=tuple(config["mean"]), std=tuple(config["std"]),
+                             center_crop=config.get("crop_mode", "center") != "squash")  # timm's own reading
     center_crop = bool(getattr(processor, "do_center_crop", False))
     size = _as_dict(processor.size)
     crop_size = _as_dict(getattr(processor, "crop_size", None)) if center_crop else {}
@@ -73,7 +74,8 @@ def update_processor(processor: Any, spec: Preprocessing) -> None:
     """Make a saved processor describe what the model was trained with (an --image_size override)."""
     config = getattr(processor, "data_config", None)
     if config:
-        config.update(input_size=(3, spec.crop, spec.crop), crop_pct=spec.crop / spec.resize)
+        config.update(input_size=(3, spec.crop, spec.crop), crop_pct=spec.crop / spec.resize,
+                      crop_mode="center" if spec.center_crop else "squash")
         return
     processor.do_center_crop = spec.center_crop
     processor.crop_size = {"height": spec.crop, "width": spec.crop}

@@ -173,8 +173,7 @@ class ImageClassificationTask:
             spec = spec.whole_image()
         update_processor(processor, spec)
         if getattr(model.config, "pretrained_cfg", None):  # timm models keep their preprocessing in config.json
-            model.config.pretrained_cfg.update(input_size=[3, spec.crop, spec.crop],
-                                               crop_pct=spec.crop / spec.resize)
+            model.config.pretrained_cfg.update(processor.data_config)
         if "interpolate_pos_encoding" in inspect.signature(model.forward).parameters:
             # ViT-family models refuse other input sizes unless asked to resize their position embeddings
             model.register_forward_pre_hook(_interpolate_positions, with_kwargs=True)
