@@ -116,3 +116,12 @@ def test_structured_pruning_of_a_probe_states_the_backbones_new_shape_and_reload
     pixels = torch.rand(2, 3, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(reloaded(pixel_values=pixels).logits, probe(pixel_values=pixels).logits)
+
+
+def test_a_transformer_without_a_class_token_is_not_probed_as_if_it_had_one():
+    from transformers import SwinConfig, SwinForImageClassification
+
+    swin = SwinForImageClassification(SwinConfig(image_size=32, patch_size=4, embed_dim=16, depths=[1, 1],
+                                                 num_heads=[1, 2], window_size=4, num_labels=2))
+    with pytest.raises(TypeError, match="class token"):
+        FeatureProbeForImageClassification.around(swin, layers=2, regions=2, mirror=False)

@@ -25,7 +25,7 @@ class FeatureProbeConfig(PretrainedConfig):
     sub_configs = {"backbone_config": AutoConfig}
 
     def __init__(self, backbone_config: PretrainedConfig | dict | None = None, probe_layers: int = 4,
-                 probe_regions: int = 2, probe_mirror: bool = True, **kwargs):
+                 probe_regions: int = 2, probe_mirror: bool = False, **kwargs):
         if isinstance(backbone_config, dict):
             backbone_config = AutoConfig.for_model(**backbone_config)
         self.backbone_config = backbone_config
@@ -97,8 +97,9 @@ class FeatureProbeForImageClassification(PreTrainedModel):
     def around(cls, classifier: PreTrainedModel, layers: int, regions: int, mirror: bool):
         """A probe over the backbone of a loaded transformers image classifier (its labels kept, a new head)."""
         backbone = classifier.base_model
+        embeddings = getattr(backbone, "embeddings", None)
         if backbone is classifier or not hasattr(backbone, "layernorm") or \
-                not hasattr(backbone.config, "patch_size"):
+                not hasattr(embeddings, "cls_token"):  # a Swin, say, has patches but no class token
             raise TypeError(f"{type(classifier).__name__} is not a Vision Transformer with a class token")
         config = FeatureProbeConfig(backbone_config=backbone.config, probe_layers=layers, probe_regions=regions,
                                     probe_mirror=mirror, id2label=classifier.config.id2label,
