@@ -25,7 +25,6 @@ from tasks.registry import get_task
 from tasks.speech_recognition.transcribe import generation_kwargs, transcribe
 
 
-
 def pipeline_transcribe(recogniser, clips, batch_size: int, kwargs: dict) -> list[str]:
     """The peer: transformers' pipeline over raw 16 kHz arrays, batched by the pipeline itself."""
     inputs = [{"raw": clip, "sampling_rate": 16_000} for clip in clips]

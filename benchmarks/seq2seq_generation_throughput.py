@@ -20,7 +20,6 @@ from tasks.registry import get_task
 from tasks.seq2seq import generation
 
 
-
 def plain_transformers_loop(model, tokenizers, texts, settings, max_source_length, batch_size) -> list[str]:
     """The peer: batches in dataset order, the same generation config and decoder prompt."""
     condition = tokenizers.condition

@@ -70,7 +70,7 @@ def test_preprocessing_follows_each_backbone_config(tiny_vit, tiny_timm):
     assert spec.at_size(20).resize == 25  # an --image_size override keeps the crop share
 
 
-def _framed_square(width: int = 28) -> Image.Image:
+def _framed_image(width: int = 28) -> Image.Image:
     """A dark 28 px high image with a bright 1 px frame: the frame is what a centre crop cuts off."""
     pixels = np.zeros((28, width, 3), np.uint8)
     pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1] = 255, 255, 255, 255
@@ -94,8 +94,8 @@ def test_whole_image_keeps_what_the_centre_crop_cuts_and_survives_saving(kind, t
     def edge_brightness(params: ImageParams, source=folder) -> tuple[int, float]:
         model, processor = task.build(str(source), params)
         spec = from_processor(processor)
-        pixels = transform(spec, training=False)(_framed_square())
-        wide = transform(spec, training=False)(_framed_square(width=56))  # squashed, not cropped, when whole
+        pixels = transform(spec, training=False)(_framed_image())
+        wide = transform(spec, training=False)(_framed_image(width=56))  # squashed, not cropped, when whole
         assert wide.shape[-2:] == pixels.shape[-2:]
         return spec.crop, pixels[:, 0].mean().item(), wide[:, :, 0].mean().item()  # top row / left column
 

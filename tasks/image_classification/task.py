@@ -347,9 +347,9 @@ def _with_probe_features(model, params: ImageParams, log) -> tuple[Any, str]:
     except TypeError as error:  # a CNN or hybrid: its head's features (the bundled defaults name ViT options)
         log(f"probe features: {error}; the linear probe reads what its own head receives")
         return model, "head"
-    log(f"probe features: last {wanted[0]} layers, {wanted[1]} x {wanted[1]} regions, mirror {wanted[2]} "
-        f"({probe.config.feature_size()} values per image)")
-    return probe, "layers {}/regions {}/mirror {}".format(*wanted)
+    described = "last {} layers, {} x {} regions, mirror {}".format(wanted[0], wanted[1], wanted[1], wanted[2])
+    log(f"probe features: {described} ({probe.config.feature_size()} values per image)")
+    return probe, described
 
 
 def _use_running_statistics(module, args):

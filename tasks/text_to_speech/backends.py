@@ -95,7 +95,8 @@ def xvector_of(audio_file: str, model_ref: str = SPEAKER_MODEL) -> np.ndarray:
     return vector.numpy().astype(np.float32)
 
 
-def speaker_embedding_of(model_path: str, given: str | None, size: int, speaker_model: str = SPEAKER_MODEL) -> np.ndarray:
+def speaker_embedding_of(model_path: str, given: str | None, size: int,
+                         speaker_model: str = SPEAKER_MODEL) -> np.ndarray:
     """An x-vector from what the user gives (a .npy file, or a recording of the voice, embedded by a speaker
     model), else the one saved with a fine-tuned model, else the documented fallback."""
     if given and Path(given).is_file() and Path(given).suffix.lower() in AUDIO_SUFFIXES:
