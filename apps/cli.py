@@ -1,7 +1,7 @@
 """The `omnitune` command line. Every sub-command prints a clear message, not a traceback, for user errors.
 
     omnitune quickstart                                   fine-tune + evaluate every task on its offline defaults
-    omnitune train TASK [--config FILE] [--resume] [--learning_rate 3e-5 ...]
+    omnitune train TASK [--config FILE] [--resume] [--learning_rate 3e-5 ...] [--num_processes N]
     omnitune evaluate TASK --model RUN_OR_FOLDER [--data PATH] [--split test]
     omnitune predict TASK --model RUN_OR_FOLDER --question ... --context ...
     omnitune leaderboard [--task T] [--dataset D] [--sort COLUMN] [--serve]
@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from shared import distributed
 from shared.errors import OmnituneError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -77,25 +78,40 @@ def cmd_train(args, extra: list[str]) -> int:
     from shared.config import load_params
     from tasks.registry import get_task
 
+    if args.num_processes or args.accelerate_config:
+        from apps.launch import relaunch_with_accelerate
+
+        return relaunch_with_accelerate(args.argv, args.num_processes, args.accelerate_config)
     task = get_task(args.task)
     overrides = parse_overrides(extra, _field_types(task.params_class))
+    say = distributed.main_log(print)
     if args.resume:
         run = layout.run_to_resume(task.name, args.resume if isinstance(args.resume, str) else
                                    overrides.get("output_dir"))
         params = load_params(task.params_class, run / layout.CONFIG)  # the run's own settings, for equivalence
-        print(f"resuming {run}")
+        say(f"resuming {run}")
     else:
         params = resolve_params(task, args.config, overrides)
+        # one run folder for all processes: the main process names it
         run = Path(params.output_dir) if params.output_dir else \
-            layout.new_run_dir(task.name, params.model or task.default_model)
+            distributed.from_main(lambda: layout.new_run_dir(task.name, params.model or task.default_model))
     try:
-        outcome = train_and_evaluate(task, params, run, resume=bool(args.resume))
+        outcome = train_and_evaluate(task, params, run, resume=bool(args.resume), board=_board(args.db))
     except KeyboardInterrupt:
-        print(f"\ninterrupted. Checkpoints are in {run / layout.CHECKPOINTS}; continue with:\n"
-              f"  omnitune train {task.name} --resume {run}", file=sys.stderr)
+        if distributed.is_main():
+            print(f"\ninterrupted. Checkpoints are in {run / layout.CHECKPOINTS}; continue with:\n"
+                  f"  omnitune train {task.name} --resume {run}", file=sys.stderr)
         return 130
-    _print_outcome(outcome)
+    if distributed.is_main():
+        _print_outcome(outcome)
     return 0
+
+
+def _board(url: str | None):
+    """The leaderboard, opened by the main process only: the one that writes rows."""
+    from evaluation.leaderboard import Leaderboard
+
+    return Leaderboard(url) if distributed.is_main() else None
 
 
 def _print_outcome(outcome) -> None:
@@ -115,7 +131,6 @@ def _print_outcome(outcome) -> None:
 def cmd_evaluate(args, extra: list[str]) -> int:
     from apps.pipeline import base_model_and_licence, params_for_model, run_folder_of
     from evaluation.harness import evaluate, record
-    from evaluation.leaderboard import Leaderboard
     from tasks.registry import get_task
 
     task = get_task(args.task)
@@ -123,15 +138,15 @@ def cmd_evaluate(args, extra: list[str]) -> int:
     report = evaluate(task, args.model, params, split=args.split, with_speed=not args.no_speed)
     run = run_folder_of(args.model)
     base_model, _ = base_model_and_licence(params.model if run else None)
-    row = record(report, task, base_model=base_model, run=run, board=Leaderboard(args.db))
-    print(json.dumps({**report.to_json(), "leaderboard_row": row}, indent=2, default=str))
+    row = record(report, task, base_model=base_model, run=run, board=_board(args.db))
+    if distributed.is_main():
+        print(json.dumps({**report.to_json(), "leaderboard_row": row}, indent=2, default=str))
     return 0
 
 
 def cmd_compress(args, extra: list[str]) -> int:
     from apps.compression import Plan, compress
     from apps.pipeline import params_for_model, run_folder_of
-    from evaluation.leaderboard import Leaderboard
     from shared import run_dir as layout
     from tasks.registry import get_task
 
@@ -143,8 +158,10 @@ def cmd_compress(args, extra: list[str]) -> int:
                 calibration_examples=args.calibration_examples)
     plan.check()
     run = Path(args.output_dir) if args.output_dir else \
-        layout.new_run_dir(task.name, f"{Path(args.model).name}-{plan.suffix()}")
-    facts = compress(task, args.model, plan, params, run, board=Leaderboard(args.db))
+        distributed.from_main(lambda: layout.new_run_dir(task.name, f"{Path(args.model).name}-{plan.suffix()}"))
+    facts = compress(task, args.model, plan, params, run, board=_board(args.db))
+    if not distributed.is_main():
+        return 0
     report = facts["report"]
     parent_metrics = _parent_test_metrics(run_folder_of(args.model))
     print(f"\nrun folder: {run}")
@@ -348,6 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="YAML file of parameters (command-line values win)")
     train.add_argument("--resume", nargs="?", const=True, default=False,
                        help="continue the newest run of this task (or the given run folder) from its last checkpoint")
+    train.add_argument("--num_processes", "--num-processes", type=int,
+                       help="train as one run on N processes (GPUs, or CPU processes), started by accelerate launch")
+    train.add_argument("--accelerate_config", "--accelerate-config",
+                       help="an accelerate config file (FSDP, DeepSpeed, several machines: see configs/accelerate)")
+    train.add_argument("--db", help=DB_HELP)
     train.set_defaults(handler=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="score a model on a split; record it on the leaderboard")
@@ -430,16 +452,25 @@ _FREE_FORM = {"train", "evaluate", "predict", "compress", "attention"}
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, extra = parser.parse_known_args(argv)
+    args.argv = argv
     if extra and args.command not in _FREE_FORM:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    # under torchrun / accelerate launch, a message says which process it comes from
+    where = f" ({distributed.describe()})" if distributed.launched() else ""
+    distributed.silence_other_ranks()
     try:
         return args.handler(args, extra)
     except OmnituneError as error:
-        print(f"omnitune: error: {error.problem}", file=sys.stderr)
+        print(f"omnitune: error{where}: {error.problem}", file=sys.stderr)
         if error.fix:
             print(f"  fix: {error.fix}", file=sys.stderr)
         return 2
+    except Exception as error:
+        if where:  # the launcher then stops the other processes; this line names the one that failed
+            print(f"omnitune: {where.strip(' ()')} failed: {type(error).__name__}: {error}", file=sys.stderr)
+        raise
 
 
 if __name__ == "__main__":

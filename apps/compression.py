@@ -15,6 +15,7 @@ from pathlib import Path
 
 from evaluation.harness import evaluate, record
 from evaluation.leaderboard import Leaderboard
+from shared import distributed
 from shared import run_dir as layout
 from shared.compression.heads import head_importance, prune_heads
 from shared.compression.pruning import (
@@ -75,10 +76,13 @@ class Plan:
 def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path, board: Leaderboard | None = None,
              log=print) -> dict:
     plan.check()
+    log = distributed.main_log(log)  # every rank compresses the same way; the main process logs and writes
     started = time.monotonic()
-    parent_path = resolve(parent, params.allow_pickle, log=log)
+    with distributed.main_first():
+        parent_path = resolve(parent, params.allow_pickle, log=log)
     model, processor = task.build(parent_path, params)
-    run.mkdir(parents=True, exist_ok=True)
+    if distributed.is_main():
+        run.mkdir(parents=True, exist_ok=True)
     facts: dict = {"parent": str(Path(parent).resolve()) if Path(parent).exists() else parent, "plan": asdict(plan)}
 
     def taylor(layers):
@@ -117,18 +121,23 @@ def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path
             f"{len(report.fp32_modules)} left in fp32 ({', '.join(report.fp32_modules[:4])}...)")
         model.config.omnitune_compression = {"torchao_version": report.torchao_version, "scheme": plan.quantize}
     model_dir = run / layout.MODEL
-    model.save_pretrained(model_dir, safe_serialization=True)
-    processor.save_pretrained(model_dir)
-    dump_params(params.model_copy(update={"model": facts["parent"], "output_dir": str(run)}), run / layout.CONFIG)
     facts["compress_seconds"] = round(time.monotonic() - started, 1)
-    facts["zlib_compressed_mb"] = round(compressed_size_mb(model_dir), 2)
-    (run / COMPRESSION_FILE).write_text(json.dumps(facts, indent=2))
+    if distributed.is_main():
+        model.save_pretrained(model_dir, safe_serialization=True)
+        processor.save_pretrained(model_dir)
+        dump_params(params.model_copy(update={"model": facts["parent"], "output_dir": str(run)}),
+                    run / layout.CONFIG)
+        facts["zlib_compressed_mb"] = round(compressed_size_mb(model_dir), 2)
+        (run / COMPRESSION_FILE).write_text(json.dumps(facts, indent=2))
+    distributed.wait()
 
     report = evaluate(task, str(model_dir), params, split="test", log=log, artifacts=run)
     report.model = str(run.resolve())
-    facts["row"] = record(report, task, base_model=facts["parent"], run=run, board=board or Leaderboard())
-    write_model_card(model_dir, name=run.name, task=task.name, base_model=facts["parent"], dataset=report.dataset,
-                     split=report.split, metrics=report.metrics, licence=None, body=card_body(facts))
+    facts["row"] = record(report, task, base_model=facts["parent"], run=run, board=board)
+    if distributed.is_main():
+        write_model_card(model_dir, name=run.name, task=task.name, base_model=facts["parent"],
+                         dataset=report.dataset, split=report.split, metrics=report.metrics, licence=None,
+                         body=card_body(facts))
     facts["report"] = report.to_json()
     return facts
 
@@ -137,8 +146,10 @@ def recover(task: Task, model, processor, plan: Plan, params: TrainParams, run: 
     """A short fine-tune of the pruned model with its zeros held (or grown gradually), through the shared
     training path, so checkpoints and resume work as in any run."""
     start = run / "pruned"
-    model.save_pretrained(start, safe_serialization=True)
-    processor.save_pretrained(start)
+    if distributed.is_main():
+        model.save_pretrained(start, safe_serialization=True)
+        processor.save_pretrained(start)
+    distributed.wait()
     recovery = params.model_copy(update={
         "model": str(start), "max_steps": plan.recovery_steps, "peft": "none", "eval_strategy": "no", "max_train_minutes": None, "output_dir": str(run),
         "save_steps": max(50, plan.recovery_steps // 4), "warmup_ratio": 0.0, "warmup_steps": 0})
@@ -148,7 +159,9 @@ def recover(task: Task, model, processor, plan: Plan, params: TrainParams, run: 
         + (f", sparsity growing to {plan.sparsity:.0%} by step {keeper.gradual_until}" if plan.gradual else ""))
     result = fine_tune(task, recovery, None, run, log=log, callbacks=[keeper])
     recovered, _ = task.build(str(result.model_dir), recovery)
-    shutil.rmtree(start)  # the recovered model replaces this starting point
+    distributed.wait()  # every rank has loaded the recovered model before its starting point goes
+    if distributed.is_main():
+        shutil.rmtree(start)  # the recovered model replaces this starting point
     return recovered
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from evaluation.harness import Report, evaluate, record, score
 from evaluation.leaderboard import Leaderboard
 from evaluation.metrics import load_metric
+from shared import distributed
 from shared import run_dir as layout
 from shared import shelf
 from shared.config import TrainParams, load_params, read_config
@@ -75,17 +76,20 @@ def train_and_evaluate(task: Task, params: TrainParams, run: Path, resume: bool 
     report = evaluate(task, str(result.model_dir), params, split="test", log=log, artifacts=run)
     report.model = str(run.resolve())
     base_model, licence = base_model_and_licence(result.base_model)
-    row = record(report, task, base_model=base_model, run=run, board=board or Leaderboard())
-    if (run / layout.MODEL).is_dir():
-        write_model_card(run / layout.MODEL, name=run.name, task=task.name, base_model=base_model,
-                         dataset=report.dataset, split=report.split, metrics=report.metrics, licence=licence,
-                         body=card_body(task, params, result, report))
-    summary = {"train_seconds": round(result.train_seconds, 1), "train_examples": result.train_examples,
-               "trainable_parameters": result.trainable_parameters, "total_parameters": result.total_parameters,
-               "stopped_by_time_budget": result.stopped_by_budget, **result.extra}
-    metrics = json.loads((run / layout.METRICS).read_text())
-    metrics["training"] = summary
-    (run / layout.METRICS).write_text(json.dumps(metrics, indent=2))
+    row = record(report, task, base_model=base_model, run=run, board=board)
+    if distributed.is_main():  # one model card and one metrics.json per run, however many processes trained
+        if (run / layout.MODEL).is_dir():
+            write_model_card(run / layout.MODEL, name=run.name, task=task.name, base_model=base_model,
+                             dataset=report.dataset, split=report.split, metrics=report.metrics, licence=licence,
+                             body=card_body(task, params, result, report))
+        summary = {"train_seconds": round(result.train_seconds, 1), "train_examples": result.train_examples,
+                   "trainable_parameters": result.trainable_parameters,
+                   "total_parameters": result.total_parameters, "processes": result.processes,
+                   "stopped_by_time_budget": result.stopped_by_budget, **result.extra}
+        metrics = json.loads((run / layout.METRICS).read_text())
+        metrics["training"] = summary
+        (run / layout.METRICS).write_text(json.dumps(metrics, indent=2))
+    distributed.wait()
     return Outcome(result, report, row)
 
 
@@ -104,7 +108,7 @@ def card_body(task: Task, params: TrainParams, result: TrainResult, report: Repo
         f"{' with LoRA adapters (merged)' if params.peft == 'lora' else ' (full fine-tuning)'}.",
         "",
         f"- training: {result.train_examples} examples, {result.train_seconds / 60:.1f} min on "
-        f"{'GPU' if cuda_available() else 'CPU'}; {share:.1f}% of {result.total_parameters / 1e6:.1f}M parameters trained",
+        f"{result.processes} x {'GPU' if cuda_available() else 'CPU'} process(es); {share:.1f}% of {result.total_parameters / 1e6:.1f}M parameters trained",
         f"- evaluated on `{report.dataset}` split `{report.split}` ({report.examples} examples): "
         + ", ".join(f"{k} {v:.2f}" for k, v in report.metrics.items()
                      if not isinstance(v, str) and not k.endswith("total")),

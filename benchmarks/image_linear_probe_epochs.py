@@ -64,7 +64,7 @@ def main() -> None:
         os.environ["OMNITUNE_HOME"] = home
         started = time.perf_counter()
         cached = linear_probe.cached_features(model, ["benchmark"], list(rows["label"]),
-                                              lambda: (b["pixel_values"] for b in loader), log=lambda m: None)
+                                              lambda _share: (b["pixel_values"] for b in loader), log=lambda m: None)
         extraction = time.perf_counter() - started
     probe = linear_probe.train_head(cached, None, classes, epochs=args.epochs, learning_rate=1e-3,
                                     weight_decay=0.0, batch_size=32, seed=0)

@@ -14,6 +14,7 @@ from datasets import Dataset
 from evaluation.leaderboard import Leaderboard
 from evaluation.metrics import load_metric
 from evaluation.speed import Speed, measure_speed
+from shared import distributed
 from shared import run_dir as layout
 from shared.config import TrainParams
 from shared.pretrained import resolve
@@ -36,6 +37,7 @@ class Report:
     # a trivial baseline on the same examples (copy the source, lead sentence), so that a reader can tell
     # learning from copying: {"name": ..., "metrics": {...}}; None for tasks without one
     baseline: dict | None = None
+    processes: int = 1  # processes that shared the predictions (examples_per_second is theirs together)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,7 +56,8 @@ def evaluate(task: Task, model_ref: str, params: TrainParams, split: str = "test
              log=print, artifacts: Path | None = None) -> Report:
     """The task metric on `split`; with `artifacts`, a task that draws (e.g. a confusion matrix) writes there."""
     examples = task.load_examples(params, split)  # checked before the model is loaded
-    model_path = resolve(model_ref, params.allow_pickle, log=log)
+    with distributed.main_first():  # a shelf entry is prepared (written) once, by the main process
+        model_path = resolve(model_ref, params.allow_pickle, log=distributed.main_log(log))
     model, processor = task.build(model_path, params)
     report = evaluate_loaded(task, model, processor, examples, params, model_ref, split, with_speed, log, artifacts)
     report.size_mb = weights_size_mb(Path(model_path))
@@ -63,11 +66,28 @@ def evaluate(task: Task, model_ref: str, params: TrainParams, split: str = "test
 
 def evaluate_loaded(task: Task, model, processor, examples: Dataset, params: TrainParams, model_ref: str,
                     split: str = "test", with_speed: bool = True, log=print, artifacts: Path | None = None) -> Report:
-    """As `evaluate`, for a model already in memory (size on disk unknown: 0 until the caller sets it)."""
-    log(f"evaluating {model_ref} on {len(examples)} {split} examples...")
+    """As `evaluate`, for a model already in memory (size on disk unknown: 0 until the caller sets it).
+
+    Under a distributed launcher each rank predicts its contiguous share of the examples and the answers are
+    gathered in dataset order, so N processes predict about N times faster and score exactly as one would. The
+    main process scores, measures speed and writes artifacts; every rank returns the same report."""
+    log = distributed.main_log(log)
+    processes = distributed.world_size()
+    log(f"evaluating {model_ref} on {len(examples)} {split} examples"
+        + (f", sharded over {processes} processes" if processes > 1 else "") + "...")
     started = time.perf_counter()
-    answers = task.predict(model, processor, examples, params, params.per_device_eval_batch_size)
+    answers = distributed.map_sharded(
+        lambda share: task.predict(model, processor, share, params, params.per_device_eval_batch_size), examples)
     seconds = time.perf_counter() - started
+    report = distributed.from_main(lambda: _report(task, model, processor, examples, answers, seconds, params,
+                                                   model_ref, split, with_speed, log, artifacts))
+    report.processes = processes
+    return report
+
+
+def _report(task: Task, model, processor, examples: Dataset, answers: list, seconds: float, params: TrainParams,
+            model_ref: str, split: str, with_speed: bool, log, artifacts: Path | None) -> Report:
+    """Score the gathered answers and measure speed: the main process's part of an evaluation."""
     metrics = score(task, answers, examples, params)
     if hasattr(task, "input_seconds"):  # speech: processing time over audio time, at the evaluation batch size
         metrics["real_time_factor"] = seconds / task.input_seconds(examples)
@@ -81,7 +101,8 @@ def evaluate_loaded(task: Task, model, processor, examples: Dataset, params: Tra
             f"{baseline['metrics'][task.primary_metric]:.2f}")
     speed = None
     if with_speed:
-        # a generating task samples fewer examples: each one costs a whole generation, not one forward pass
+        # a generating task samples fewer examples: each one costs a whole generation, not one forward pass;
+        # latency is a one-process figure, so under a launcher it is measured by the main process alone
         sample = getattr(task, "speed_sample", {})
         speed = measure_speed(lambda rows, batch: task.predict(model, processor, _columns(rows), params, batch),
                               examples, **sample)
@@ -110,8 +131,14 @@ def weights_size_mb(folder: Path) -> float:
 
 
 def record(report: Report, task: Task, *, base_model: str | None, run: Path | None,
-           board: Leaderboard | None = None) -> int:
-    """Add the report to the run folder's metrics.json (if any) and a row to the leaderboard."""
+           board: Leaderboard | None = None) -> int | None:
+    """Add the report to the run folder's metrics.json (if any) and a row to the leaderboard. Under a
+    distributed launcher only the main process writes (one row per run); every rank gets the row's id."""
+    return distributed.from_main(lambda: _record(report, task, base_model=base_model, run=run, board=board))
+
+
+def _record(report: Report, task: Task, *, base_model: str | None, run: Path | None,
+            board: Leaderboard | None) -> int:
     primary = report.metrics.get(task.primary_metric)
     if run is not None:
         existing = layout.read_metrics(run)

@@ -54,6 +54,16 @@ class TrainParams(BaseModel):
     attention_dropout: float | None = Field(
         0.0, description="attention-probability dropout while fine-tuning; None keeps the model's own. 0 by "
         "default: with dropout, PyTorch's fused CPU attention falls back to a path 2.5x slower (measured)")
+    # devices and scale (Trainer's names); the device is found: CUDA, else MPS, else the CPU
+    bf16: bool = Field(False, description="bfloat16 mixed precision (GPUs with bf16; slow on most CPUs)")
+    fp16: bool = Field(False, description="float16 mixed precision with loss scaling (CUDA)")
+    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: less "
+                                         "memory for about a third more compute")
+    torch_compile: bool = Field(False, description="compile the model with torch.compile before training")
+    optim: str = Field("adamw_torch", description="Trainer's optimizer name, e.g. adamw_torch_fused, adafactor")
+    ddp_find_unused_parameters: bool | None = Field(
+        None, description="DDP looks for parameters that got no gradient in each step (an extra autograd traversal "
+        "per step); unset: only for a model that may skip some of its own (LayerDrop, SpecAugment embeddings)")
     # transfer learning
     peft: Literal["none", "lora"] = "none"
     lora_r: int = 16

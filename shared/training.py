@@ -14,6 +14,7 @@ import torch
 from transformers import (EarlyStoppingCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainerCallback,
                           TrainingArguments, set_seed)
 
+from shared import distributed
 from shared import run_dir as layout
 from shared.config import TrainParams, dump_params
 from shared.lora import apply_lora, trainable_share
@@ -35,6 +36,7 @@ class TrainResult:
     trainable_parameters: int
     total_parameters: int
     stopped_by_budget: bool
+    processes: int = 1  # processes that trained together (torchrun / accelerate launch)
     extra: dict = field(default_factory=dict)  # task-specific facts for metrics.json (e.g. feature-cache timing)
 
 
@@ -55,20 +57,26 @@ class _Seq2SeqTrainer(_InOrderEvaluation, Seq2SeqTrainer):
 
 
 class TimeBudget(TrainerCallback):
-    """Stops training after `minutes`; Trainer then saves and finishes normally."""
+    """Stops training after `minutes`; Trainer then saves and finishes normally. A safety net, not a budget:
+    budgets are steps or examples. Under a launcher the main process's clock decides for every rank, since one
+    rank stopping a step before the others would leave them waiting for it forever."""
 
     def __init__(self, minutes: float):
         self.deadline = time.monotonic() + minutes * 60
         self.stopped = False
 
     def on_step_end(self, args, state, control, **kwargs):
-        if time.monotonic() > self.deadline:
+        if distributed.from_main(lambda: time.monotonic() > self.deadline):
             self.stopped = control.should_training_stop = control.should_save = True
 
 
-def training_arguments(params: TrainParams, run: Path, has_eval: bool, generation=None) -> TrainingArguments:
+def training_arguments(params: TrainParams, run: Path, has_eval: bool, generation=None,
+                       skips_parameters: bool = False) -> TrainingArguments:
     """Trainer's arguments from omnitune's parameters; with a `generation` config, Seq2Seq arguments that
-    evaluate by generating with it."""
+    evaluate by generating with it. `skips_parameters`: the model may leave some trainable parameters out of a
+    step (see may_skip_parameters)."""
+    find_unused = params.ddp_find_unused_parameters
+    find_unused = skips_parameters if find_unused is None else find_unused
     eval_strategy = params.eval_strategy if has_eval else "no"
     best = params.metric_for_best_model
     early = params.early_stopping_patience is not None and eval_strategy != "no"
@@ -93,9 +101,25 @@ def training_arguments(params: TrainParams, run: Path, has_eval: bool, generatio
         load_best_model_at_end=early, metric_for_best_model=best if early else None,
         greater_is_better=None if best is None else higher_is_better(best),
         train_sampling_strategy="group_by_length" if params.group_by_length else "random",
-        report_to=params.report_to, use_cpu=not cuda_available(), remove_unused_columns=params.remove_unused_columns,
-        dataloader_num_workers=0, disable_tqdm=False, **extra,
+        report_to=params.report_to, remove_unused_columns=params.remove_unused_columns,
+        dataloader_num_workers=0, disable_tqdm=False,
+        # CUDA, else MPS, else the CPU (where more than one process forms a gloo group)
+        use_cpu=not distributed.accelerator_available(),
+        bf16=params.bf16, fp16=params.fp16, activation_checkpointing=params.gradient_checkpointing,
+        torch_compile=params.torch_compile, optim=params.optim,
+        # DDP: a model that uses all of its trainable parameters in each step does not need the extra autograd
+        # traversal that hunts for unused ones (Trainer's default turns it on for every model)
+        ddp_find_unused_parameters=find_unused, **extra,
     )
+
+
+def may_skip_parameters(model: torch.nn.Module) -> bool:
+    """Whether a training step can leave trainable parameters without a gradient: LayerDrop skips whole layers
+    at random, and wav2vec2-style models use their mask embedding only where SpecAugment masks."""
+    config = getattr(model, "config", None)
+    drops = any(getattr(config, name, 0) or 0 for name in ("layerdrop", "encoder_layerdrop", "decoder_layerdrop"))
+    masks = any(name.endswith("masked_spec_embed") and p.requires_grad for name, p in model.named_parameters())
+    return bool(drops or masks)
 
 
 def cuda_available() -> bool:
@@ -104,23 +128,30 @@ def cuda_available() -> bool:
 
 def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path, resume: bool = False,
               log: Callable[[str], None] = print, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
-    """Train `task` as `params` say, into the run folder `run`."""
+    """Train `task` as `params` say, into the run folder `run`. Under a distributed launcher every rank trains
+    (Trainer's DDP, FSDP or DeepSpeed, as the launcher configured it) and only the main process logs and writes."""
+    log = distributed.main_log(log)
     # Data first: a wrong column must fail before minutes are spent loading a model.
     train_examples = task.load_examples(params, "train")
     eval_examples = task.load_examples(params, "eval") if params.eval_strategy != "no" else None
     base_model = params.model or task.default_model
-    model_path = resolve(base_model, params.allow_pickle, log=log)
+    with distributed.main_first():  # a shelf entry is prepared (written) once
+        model_path = resolve(base_model, params.allow_pickle, log=log)
     set_seed(params.seed)  # new heads (and LoRA) are initialised here, before Trainer seeds anything
     model, processor = task.build(model_path, params)
     if params.peft == "lora":
         model = apply_lora(model, params.lora_r, params.lora_alpha, params.lora_dropout,
                            params.lora_target_modules, task.head_modules, params.lora_scope)
     trainable, total = trainable_share(model)
+    processes = distributed.world_size()
     log(f"{task.name}: {len(train_examples)} training examples, model {base_model} "
-        f"({trainable / 1e6:.2f}M of {total / 1e6:.2f}M parameters trainable)")
+        f"({trainable / 1e6:.2f}M of {total / 1e6:.2f}M parameters trainable)"
+        + (f"; {processes} processes, global batch {params.per_device_train_batch_size * processes * params.gradient_accumulation_steps}"
+           if processes > 1 else ""))
 
-    run.mkdir(parents=True, exist_ok=True)
-    dump_params(params, run / layout.CONFIG)
+    if distributed.is_main():
+        run.mkdir(parents=True, exist_ok=True)
+        dump_params(params, run / layout.CONFIG)
     train_features = task.features(train_examples, processor, params, for_eval=False)
     eval_features = task.features(eval_examples, processor, params, for_eval=True) if eval_examples else None
 
@@ -136,7 +167,8 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
         callbacks.append(budget)
     # a task that generates text (translation, summarization) is evaluated by generating during training
     generation = task.training_generation(model, params) if getattr(task, "generates", False) else None
-    args = training_arguments(params, run, has_eval=eval_features is not None, generation=generation)
+    args = training_arguments(params, run, has_eval=eval_features is not None, generation=generation,
+                              skips_parameters=may_skip_parameters(model))
     if args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.early_stopping_patience))
     # a task may bring its own optimizer (e.g. layer-wise learning rates); Trainer then makes only the schedule
@@ -155,25 +187,30 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.monotonic() - started
 
-    model_dir = _save_final(trainer.model, processor, run, params)
-    if hasattr(task, "save_extras"):  # what the model needs beside its weights (e.g. a vocoder)
-        task.save_extras(model_dir)
-    history = trainer.state.log_history
-    (run / layout.TRAIN_LOG).write_text("".join(json.dumps(entry) + "\n" for entry in history))
-    plot_loss_curve(history, run / layout.LOSS_CURVE, primary=f"eval_{task.primary_metric}")
+    model_dir = run / (layout.ADAPTER if params.peft == "lora" and not params.merge_lora else layout.MODEL)
+    if distributed.is_main():
+        _save_final(trainer.model, processor, run, params)
+        if hasattr(task, "save_extras"):  # what the model needs beside its weights (e.g. a vocoder)
+            task.save_extras(model_dir)
+        history = trainer.state.log_history
+        (run / layout.TRAIN_LOG).write_text("".join(json.dumps(entry) + "\n" for entry in history))
+        plot_loss_curve(history, run / layout.LOSS_CURVE, primary=f"eval_{task.primary_metric}")
+    distributed.wait()  # the other ranks go on to read what the main process saved
+    if budget and budget.stopped:
+        log(f"stopped by the time limit (max_train_minutes {params.max_train_minutes}) at step "
+            f"{trainer.state.global_step}; the model was saved there")
     return TrainResult(run=run, model_dir=model_dir, base_model=base_model, train_seconds=seconds,
                        train_examples=len(train_examples), trainable_parameters=trainable,
-                       total_parameters=total, stopped_by_budget=bool(budget and budget.stopped))
+                       total_parameters=total, stopped_by_budget=bool(budget and budget.stopped),
+                       processes=processes)
 
 
-def _save_final(model, processor, run: Path, params: TrainParams) -> Path:
-    model_dir = run / layout.MODEL
+def _save_final(model, processor, run: Path, params: TrainParams) -> None:
     if params.peft == "lora":
         model.save_pretrained(run / layout.ADAPTER)
         processor.save_pretrained(run / layout.ADAPTER)
         if not params.merge_lora:
-            return run / layout.ADAPTER
+            return
         model = model.merge_and_unload()
-    model.save_pretrained(model_dir, safe_serialization=True)
-    processor.save_pretrained(model_dir)
-    return model_dir
+    model.save_pretrained(run / layout.MODEL, safe_serialization=True)
+    processor.save_pretrained(run / layout.MODEL)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from shared import distributed
 from shared.paths import omnitune_home
 
 CACHE_FORMAT = "1"  # bump when the feature definition changes
@@ -87,20 +88,29 @@ def extract(model: torch.nn.Module, batches: Callable[[], list[torch.Tensor]]) -
 
 
 def cached_features(model: torch.nn.Module, key_parts: list[str], labels: list[int],
-                    batches: Callable[[], list[torch.Tensor]], log=print) -> CachedFeatures:
+                    batches: Callable[[range], Iterable[torch.Tensor]], log=print) -> CachedFeatures:
+    """The model's features for the images, from the cache or computed and cached. `batches(share)` yields the
+    pixel batches of the images at the indices in `share`. Under a launcher each rank computes its contiguous
+    share, the features are gathered in image order and the main process writes the cache entry once."""
+    log = distributed.main_log(log)
     path = cache_path(key_parts)
-    if path.is_file():
+    if distributed.from_main(path.is_file):  # one decision for all ranks, before anyone writes
         stored = load_file(str(path))
         log(f"features: cache hit ({path.name}, {len(stored['labels'])} images)")
         return CachedFeatures(stored["features"], stored["labels"], 0.0, True)
     started = time.perf_counter()
-    features = extract(model, batches)
+    share = distributed.share_of(len(labels))
+    mine = [extract(model, lambda: batches(share))] if len(share) else []
+    features = torch.cat(distributed.gather_in_order(mine))
     seconds = time.perf_counter() - started
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_suffix(".partial")
-    save_file({"features": features.contiguous(), "labels": torch.tensor(labels)}, str(scratch))
-    scratch.rename(path)  # a run cut off mid-write never leaves a truncated cache entry
-    log(f"features: computed {len(labels)} in {seconds:.1f} s, cached as {path.name}")
+    if distributed.is_main():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(".partial")
+        save_file({"features": features.contiguous(), "labels": torch.tensor(labels)}, str(scratch))
+        scratch.rename(path)  # a run cut off mid-write never leaves a truncated cache entry
+    processes = distributed.world_size()
+    log(f"features: computed {len(labels)} in {seconds:.1f} s"
+        + (f" on {processes} processes" if processes > 1 else "") + f", cached as {path.name}")
     return CachedFeatures(features, torch.tensor(labels), seconds, False)
 
 

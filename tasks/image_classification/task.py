@@ -25,6 +25,7 @@ from pydantic import Field
 from torchvision.transforms import v2
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification, default_data_collator, set_seed
 
+from shared import distributed
 from shared import run_dir as layout
 from shared.attention.setup import configure_attention
 from shared.config import TrainParams, dump_params
@@ -263,37 +264,41 @@ class ImageClassificationTask:
                 self._mixing = None
         started = time.monotonic()
         probe, timing, model, processor, base_model, examples = self._probe(params, run, log)
-        linear_probe.install_head(model, probe)
+        linear_probe.install_head(model, probe)  # the same head on every rank: same features, same seed
         model_dir = run / layout.MODEL
-        model.save_pretrained(model_dir, safe_serialization=True)
-        processor.save_pretrained(model_dir)
+        if distributed.is_main():
+            model.save_pretrained(model_dir, safe_serialization=True)
+            processor.save_pretrained(model_dir)
+        distributed.wait()
         head = linear_probe.classifier_of(model)
         return TrainResult(run=run, model_dir=model_dir, base_model=base_model,
                            train_seconds=time.monotonic() - started, train_examples=examples,
                            trainable_parameters=sum(p.numel() for p in head.parameters()),
                            total_parameters=sum(p.numel() for p in model.parameters()), stopped_by_budget=False,
-                           extra={"linear_probe": timing})
+                           processes=distributed.world_size(), extra={"linear_probe": timing})
 
     def _probe(self, params: ImageParams, run: Path, log):
         """Fit the model's own head on cached features of the train split (validation picks the epoch)."""
+        log = distributed.main_log(log)
         train_rows, eval_rows = self.load_examples(params, "train"), self.load_examples(params, "eval")
         base_model = params.model or self.default_model
-        model_path = resolve(base_model, params.allow_pickle, log=log)
+        with distributed.main_first():  # a shelf entry is prepared (written) once
+            model_path = resolve(base_model, params.allow_pickle, log=log)
         set_seed(params.seed)
         model, processor = self.build(model_path, params)
         features = "head"
         if params.mode == "linear-probe":
             model, features = _with_probe_features(model, params, log)
-        run.mkdir(parents=True, exist_ok=True)
-        dump_params(params, run / layout.CONFIG)
+        if distributed.is_main():
+            run.mkdir(parents=True, exist_ok=True)
+            dump_params(params, run / layout.CONFIG)
         spec = from_processor(processor)
         preprocess = transform(spec, training=False)
         weights = linear_probe.weights_fingerprint(model_path)
 
         def features_of(rows: Dataset, split: str) -> linear_probe.CachedFeatures:
-            tensors = ImageTensors(rows, preprocess)
-
-            def batches():
+            def batches(share: range):
+                tensors = ImageTensors(rows.select(share), preprocess)
                 loader = torch.utils.data.DataLoader(tensors, batch_size=params.per_device_eval_batch_size)
                 return (batch["pixel_values"] for batch in loader)
 
