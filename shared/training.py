@@ -115,11 +115,13 @@ def training_arguments(params: TrainParams, run: Path, has_eval: bool, generatio
 
 def may_skip_parameters(model: torch.nn.Module) -> bool:
     """Whether a training step can leave trainable parameters without a gradient: LayerDrop skips whole layers
-    at random, and wav2vec2-style models use their mask embedding only where SpecAugment masks."""
+    at random, wav2vec2-style models use their mask embedding only where SpecAugment masks, and an encoder's
+    pooler is unused by heads that read the hidden states (a warm-started encoder-decoder's encoder)."""
     config = getattr(model, "config", None)
     drops = any(getattr(config, name, 0) or 0 for name in ("layerdrop", "encoder_layerdrop", "decoder_layerdrop"))
-    masks = any(name.endswith("masked_spec_embed") and p.requires_grad for name, p in model.named_parameters())
-    return bool(drops or masks)
+    trainable = [name for name, parameter in model.named_parameters() if parameter.requires_grad]
+    sometimes_unused = any(name.endswith("masked_spec_embed") or ".pooler." in f".{name}" for name in trainable)
+    return bool(drops or sometimes_unused)
 
 
 def cuda_available() -> bool:

@@ -162,3 +162,59 @@ def test_shares_cover_every_example_once_in_order(monkeypatch):
                 monkeypatch.setattr(distributed, "rank", lambda i=index: i)
                 shares += list(distributed.share_of(count))
             assert shares == list(range(count)), (size, count)
+
+
+def _every_task_case(case: str, tmp_path: Path, family_folder, tiny_bert2bert) -> tuple[str, list[str]]:
+    """(task, its `train` options) for a two-step run of each task on a tiny model and tiny data."""
+    from tests import test_seq2seq
+    from tests.tiny_speech import save_tiny_speecht5, save_tiny_wav2vec2, save_tiny_whisper, write_audiofolder
+
+    speech = {"train": ["press one", "press two", "goodbye", "hello there"] * 2,
+              "validation": ["press one", "goodbye"], "test": ["hello there", "press two", "goodbye"]}
+    generation = ["--max_new_tokens", "3", "--num_beams", "1"]
+    if case == "translation":
+        return "translation", ["--model", str(family_folder("marian")), "--data",
+                               str(test_seq2seq.pair_file(tmp_path, test_seq2seq.PAIRS * 3)), *generation]
+    if case == "summarization":
+        return "summarization", ["--model", str(tiny_bert2bert[1]), "--data",
+                                 str(test_seq2seq.summary_folder(tmp_path)), *generation]
+    audio = str(write_audiofolder(tmp_path / "speech", speech, seconds=0.5))
+    if case == "text-to-speech":
+        return "text-to-speech", ["--model", str(save_tiny_speecht5(tmp_path / "voice")), "--data", audio,
+                                  "--judge", str(save_tiny_whisper(tmp_path / "judge"))]
+    builder = save_tiny_whisper if case == "whisper" else save_tiny_wav2vec2
+    return "automatic-speech-recognition", ["--model", str(builder(tmp_path / case)), "--data", audio,
+                                            "--max_new_tokens", "3"]
+
+
+@pytest.mark.parametrize("case", ["translation", "summarization", "whisper", "ctc", "text-to-speech"])
+def test_every_task_trains_and_evaluates_as_one_run_on_two_processes(case, tmp_path, family_folder, tiny_bert2bert):
+    task_name, options = _every_task_case(case, tmp_path, family_folder, tiny_bert2bert)
+    run = tmp_path / "run"
+    _launch("torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+            args=["train", task_name, *options, "--max_steps", "2", "--per_device_train_batch_size", "2",
+                  "--eval_strategy", "no", "--output_dir", str(run)])
+    report = json.loads((run / "metrics.json").read_text())
+    assert report["training"]["processes"] == 2 and report["test"]["processes"] == 2
+    assert len(Leaderboard().rows()) == 1
+
+    # one process, the same saved model and data: the gathered answers score the same
+    task = get_task(task_name)
+    values = dict(zip([o[2:] for o in options[::2]], options[1::2]))
+    params = task.params_class(**{**values, "model": str(run / "model")})
+    alone = evaluate(task, str(run / "model"), params, with_speed=False, log=lambda *_: None)
+    primary = task.primary_metric
+    assert alone.metrics[primary] == pytest.approx(report["test"]["metrics"][primary], abs=1e-9)
+
+
+def test_compress_recovery_steps_run_as_one_run_on_two_processes(qa_setup, tmp_path):
+    model, data = qa_setup
+    run = tmp_path / "pruned"
+    _launch("torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+            args=["compress", str(model), "--task", "question-answering", "--prune", "magnitude", "--sparsity", "0.5",
+                  "--recovery_steps", "2", "--output_dir", str(run), "--data", str(data), *QA_OPTIONS])
+    facts = json.loads((run / "compression.json").read_text())
+    assert 0.45 < facts["unstructured_pruning"]["achieved"] < 0.55
+    assert not (run / "pruned").exists()  # the starting point was removed once, after every rank had loaded
+    assert json.loads((run / "metrics.json").read_text())["test"]["processes"] == 2
+    assert len(Leaderboard().rows()) == 1
