@@ -190,8 +190,8 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     seconds = time.monotonic() - started
 
     model_dir = run / (layout.ADAPTER if params.peft == "lora" and not params.merge_lora else layout.MODEL)
+    _save_final(trainer, processor, run, params)
     if distributed.is_main():
-        _save_final(trainer.model, processor, run, params)
         if hasattr(task, "save_extras"):  # what the model needs beside its weights (e.g. a vocoder)
             task.save_extras(model_dir)
         history = trainer.state.log_history
@@ -207,12 +207,14 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
                        processes=processes)
 
 
-def _save_final(model, processor, run: Path, params: TrainParams) -> None:
-    if params.peft == "lora":
-        model.save_pretrained(run / layout.ADAPTER)
-        processor.save_pretrained(run / layout.ADAPTER)
-        if not params.merge_lora:
-            return
-        model = model.merge_and_unload()
-    model.save_pretrained(run / layout.MODEL, safe_serialization=True)
-    processor.save_pretrained(run / layout.MODEL)
+def _save_final(trainer: Trainer, processor, run: Path, params: TrainParams) -> None:
+    """The final model (and processor) through Trainer.save_model, called on every rank: under FSDP or DeepSpeed
+    ZeRO-3 the ranks gather the sharded weights together, and only the main process writes."""
+    target = run / (layout.ADAPTER if params.peft == "lora" else layout.MODEL)
+    trainer.save_model(str(target))
+    if distributed.is_main():
+        (target / "training_args.bin").unlink(missing_ok=True)  # pickled; config.yaml holds the parameters
+        if params.peft == "lora" and params.merge_lora:
+            merged = trainer.model.merge_and_unload()
+            merged.save_pretrained(run / layout.MODEL, safe_serialization=True)
+            processor.save_pretrained(run / layout.MODEL)
