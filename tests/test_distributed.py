@@ -218,3 +218,14 @@ def test_compress_recovery_steps_run_as_one_run_on_two_processes(qa_setup, tmp_p
     assert not (run / "pruned").exists()  # the starting point was removed once, after every rank had loaded
     assert json.loads((run / "metrics.json").read_text())["test"]["processes"] == 2
     assert len(Leaderboard().rows()) == 1
+
+
+@pytest.mark.parametrize("name, kind", [("multi_gpu", "MULTI_GPU"), ("fsdp", "FSDP"),
+                                        ("deepspeed_zero3", "DEEPSPEED"), ("two_machines", "MULTI_GPU")])
+def test_shipped_accelerate_configs_load_with_accelerate_itself(name, kind):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "accelerate" / f"{name}.yaml"
+    config = load_config_from_file(str(path))
+    assert config.distributed_type.name == kind and config.mixed_precision == "bf16"
+    assert "--config_file" in accelerate_command(["train", "translation"], None, str(path))

@@ -1,0 +1,41 @@
+"""Slow: two processes (torchrun, gloo) fine-tune the real offline MiniLM-L6 on the bundled QA set as one run,
+and the sharded test evaluation equals one process's on the same model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from evaluation.harness import evaluate
+from evaluation.leaderboard import Leaderboard
+from shared import shelf
+from tasks.registry import get_task
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_process_qa_on_the_shelf_model_is_one_learned_run(in_shelf_home, shelf_home, tmp_path, monkeypatch):
+    with in_shelf_home():
+        shelf.prepare("minilm-l6")
+    monkeypatch.setenv("OMNITUNE_HOME", shelf_home)
+    board = tmp_path / "leaderboard.db"
+    run = tmp_path / "run"
+    options = ["--max_steps", "40", "--max_train_samples", "640", "--per_device_train_batch_size", "8",
+               "--eval_strategy", "no"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "apps.cli", "train", "question-answering", *options, "--output_dir", str(run), "--db", str(board)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1500, env={**os.environ})
+    assert done.returncode == 0, done.stderr[-5000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["training"]["processes"] == 2
+    assert metrics["test"]["metrics"]["f1"] > 40  # the untrained head scores 13.4
+    assert len(Leaderboard(str(board)).rows()) == 1
+
+    task = get_task("question-answering")
+    params = task.params_class(**task.bundled_data_defaults)
+    alone = evaluate(task, str(run / "model"), params, with_speed=False, log=lambda *_: None)
+    assert alone.metrics == metrics["test"]["metrics"]
