@@ -306,6 +306,10 @@ def cmd_quickstart(args, extra: list[str]) -> int:
     from shared import run_dir as layout
     from tasks.registry import TASKS, get_task
 
+    if distributed.launched():
+        raise OmnituneError("quickstart runs every task on one process; it was started by a distributed launcher",
+                            "run `omnitune quickstart` alone, or train one task on several processes: "
+                            "omnitune train TASK --num_processes N")
     names = args.tasks or list(TASKS)
     minutes = args.minutes_per_task
     print(f"omnitune quickstart: {len(names)} task(s) ({', '.join(names)}) on the offline defaults; "

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from transformers import (EarlyStoppingCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainerCallback,
                           TrainingArguments, set_seed)
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from shared import distributed
 from shared import run_dir as layout
@@ -48,11 +49,23 @@ class _InOrderEvaluation:
         return torch.utils.data.SequentialSampler(eval_dataset) if eval_dataset is not None else None
 
 
-class _Trainer(_InOrderEvaluation, Trainer):
+class _GlobalLengthGroups:
+    """transformers groups training examples by length in chunks of the per-device batch; on N processes a step
+    then mixes N length groups, a different path through the data than one process takes. Chunks of the global
+    batch keep one process's steps: each rank takes its slice of the same length group."""
+
+    def _get_train_sampler(self, train_dataset=None):
+        sampler = super()._get_train_sampler(train_dataset)
+        if isinstance(sampler, LengthGroupedSampler) and self.args.world_size > 1:
+            sampler.batch_size *= self.args.world_size
+        return sampler
+
+
+class _Trainer(_GlobalLengthGroups, _InOrderEvaluation, Trainer):
     pass
 
 
-class _Seq2SeqTrainer(_InOrderEvaluation, Seq2SeqTrainer):
+class _Seq2SeqTrainer(_GlobalLengthGroups, _InOrderEvaluation, Seq2SeqTrainer):
     """Evaluates by generating (predict-with-generate), for tasks whose metric compares generated text."""
 
 
@@ -146,10 +159,10 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
                            params.lora_target_modules, task.head_modules, params.lora_scope)
     trainable, total = trainable_share(model)
     processes = distributed.world_size()
+    global_batch = params.per_device_train_batch_size * processes * params.gradient_accumulation_steps
     log(f"{task.name}: {len(train_examples)} training examples, model {base_model} "
         f"({trainable / 1e6:.2f}M of {total / 1e6:.2f}M parameters trainable)"
-        + (f"; {processes} processes, global batch {params.per_device_train_batch_size * processes * params.gradient_accumulation_steps}"
-           if processes > 1 else ""))
+        + (f"; {processes} processes, global batch {global_batch}" if processes > 1 else ""))
 
     if distributed.is_main():
         run.mkdir(parents=True, exist_ok=True)

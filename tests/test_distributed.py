@@ -84,12 +84,12 @@ def test_torchrun_two_processes_make_one_run_evaluated_as_one_process_would(qa_s
 
 def test_a_ddp_step_across_two_nodes_equals_one_process_on_the_same_global_batch(qa_setup, tmp_path):
     """Two torchrun "nodes" (node ranks 0 and 1, one process each, master 127.0.0.1) take one step with 4
-    examples each; one process takes one step with 8. Plain SGD, so that the update is the gradient itself
+    examples each; one process takes one step with 8 (length-grouped, as by default). Plain SGD, so that the update is the gradient itself
     (Adam's first step is about lr x sign(gradient) and would hide a wrong gradient). The updated weights agree
     to float tolerance, and a step on only half of the batch does not."""
     model, data = qa_setup
     common = ["train", "question-answering", "--model", str(model), "--data", str(data), "--max_steps", "1",
-              *QA_OPTIONS, "--optim", "sgd", "--learning_rate", "1.0"]
+              *QA_OPTIONS, "--optim", "sgd", "--learning_rate", "1.0", "--group_by_length", "true"]
     for name, batch in (("one", "8"), ("half", "4")):
         assert main([*common, "--per_device_train_batch_size", batch, "--output_dir", str(tmp_path / name)]) == 0
 
