@@ -14,29 +14,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from shared import distributed
+from shared import run_dir as layout
+from shared.config import from_text
 from shared.errors import OmnituneError
 
 DEFAULT_HOST = "127.0.0.1"
-_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 QUICKSTART_MINUTES_PER_TASK = 10.0
 
 DB_HELP = "leaderboard database: a SQLite file path or a SQLAlchemy URL (default: SQLite in OMNITUNE_HOME)"
 
 
-def parse_overrides(tokens: list[str], known: dict[str, Any]) -> dict[str, Any]:
-    """`--key value`, `--key=value` and bare `--flag` into a dict, typed by the parameter's annotation: lists as
-    `a,b`, mappings as `k=v,k2=v2`, text as given, numbers and booleans as YAML scalars. Unknown keys are left
-    for load_params to reject with a suggestion."""
-    import yaml
-
+def parse_overrides(tokens: list[str], params_class) -> dict[str, Any]:
+    """`--key value`, `--key=value` and bare `--flag` into a dict. A parameter's value is read as its declared type
+    by pydantic (shared.config.from_text), the validation a YAML file gets; task inputs (--question ...) stay
+    text, and unknown keys are left for load_params to reject with a suggestion."""
+    fields = params_class.model_fields
     values: dict[str, Any] = {}
     index = 0
     while index < len(tokens):
@@ -50,32 +48,13 @@ def parse_overrides(tokens: list[str], known: dict[str, Any]) -> dict[str, Any]:
         elif not has_value:
             index += 1
             value = tokens[index]
-        annotation = str(known.get(key, ""))
-        if key not in known:
-            values[key] = value  # task inputs (--question ...) stay text; unknown options are rejected later
-        elif "dict" in annotation:
-            values[key] = dict(pair.split("=", 1) for pair in value.split(",") if pair)
-        elif "list" in annotation:
-            values[key] = [item for item in value.split(",") if item]
-        elif "str" in annotation or "Literal" in annotation:
-            values[key] = value  # YAML would read "no" as False and "1.0" as a number
-        else:
-            parsed = yaml.safe_load(value) if value else value
-            if isinstance(parsed, str) and _NUMBER.fullmatch(parsed):
-                parsed = float(parsed)  # YAML 1.1 reads "3e-5" as text
-            values[key] = value if isinstance(parsed, (dict, list)) else parsed
+        values[key] = from_text(key, value, fields[key].annotation) if key in fields else value
         index += 1
     return values
 
 
-def _field_types(params_class) -> dict[str, Any]:
-    return {name: field.annotation for name, field in params_class.model_fields.items()}
-
-
 def cmd_train(args, extra: list[str]) -> int:
-    from apps.pipeline import resolve_params, train_and_evaluate
-    from shared import run_dir as layout
-    from shared.config import load_params
+    from apps import api
     from tasks.registry import get_task
 
     if args.num_processes or args.accelerate_config:
@@ -83,35 +62,17 @@ def cmd_train(args, extra: list[str]) -> int:
 
         return relaunch_with_accelerate(args.argv, args.num_processes, args.accelerate_config)
     task = get_task(args.task)
-    overrides = parse_overrides(extra, _field_types(task.params_class))
-    say = distributed.main_log(print)
-    if args.resume:
-        run = layout.run_to_resume(task.name, args.resume if isinstance(args.resume, str) else
-                                   overrides.get("output_dir"))
-        params = load_params(task.params_class, run / layout.CONFIG)  # the run's own settings, for equivalence
-        say(f"resuming {run}")
-    else:
-        params = resolve_params(task, args.config, overrides)
-        # one run folder for all processes: the main process names it
-        run = Path(params.output_dir) if params.output_dir else \
-            distributed.from_main(lambda: layout.new_run_dir(task.name, params.model or task.default_model))
+    overrides = parse_overrides(extra, task.params_class)
     try:
-        outcome = train_and_evaluate(task, params, run, resume=bool(args.resume), board=_board(args.db))
-    except KeyboardInterrupt:
+        outcome = api.train(task.name, config=args.config, resume=args.resume, db=args.db, **overrides)
+    except api.Interrupted as interrupted:
         if distributed.is_main():
-            print(f"\ninterrupted. Checkpoints are in {run / layout.CHECKPOINTS}; continue with:\n"
-                  f"  omnitune train {task.name} --resume {run}", file=sys.stderr)
+            print(f"\ninterrupted. Checkpoints are in {interrupted.run / layout.CHECKPOINTS}; continue with:\n"
+                  f"  omnitune train {task.name} --resume {interrupted.run}", file=sys.stderr)
         return 130
     if distributed.is_main():
         _print_outcome(outcome)
     return 0
-
-
-def _board(url: str | None):
-    """The leaderboard, opened by the main process only: the one that writes rows."""
-    from evaluation.leaderboard import Leaderboard
-
-    return Leaderboard(url) if distributed.is_main() else None
 
 
 def _print_outcome(outcome) -> None:
@@ -129,42 +90,34 @@ def _print_outcome(outcome) -> None:
 
 
 def cmd_evaluate(args, extra: list[str]) -> int:
-    from apps.pipeline import base_model_and_licence, params_for_model, run_folder_of
-    from evaluation.harness import evaluate, record
+    from apps import api
     from tasks.registry import get_task
 
-    task = get_task(args.task)
-    params = params_for_model(task, args.model, args.config, parse_overrides(extra, _field_types(task.params_class)))
-    report = evaluate(task, args.model, params, split=args.split, with_speed=not args.no_speed)
-    run = run_folder_of(args.model)
-    base_model, _ = base_model_and_licence(params.model if run else None)
-    row = record(report, task, base_model=base_model, run=run, board=_board(args.db))
+    overrides = parse_overrides(extra, get_task(args.task).params_class)
+    scored = api.evaluate(args.task, args.model, split=args.split, config=args.config, with_speed=not args.no_speed,
+                          db=args.db, **overrides)
     if distributed.is_main():
-        print(json.dumps({**report.to_json(), "leaderboard_row": row}, indent=2, default=str))
+        print(json.dumps({**scored.report.to_json(), "leaderboard_row": scored.leaderboard_row}, indent=2,
+                         default=str))
     return 0
 
 
 def cmd_compress(args, extra: list[str]) -> int:
-    from apps.compression import Plan, compress
-    from apps.pipeline import params_for_model, run_folder_of
-    from shared import run_dir as layout
+    from apps import api
+    from apps.compression import Plan
     from tasks.registry import get_task
 
-    task = get_task(args.task or _task_of_run(run_folder_of(args.model)))
-    params = params_for_model(task, args.model, args.config, parse_overrides(extra, _field_types(task.params_class)))
+    task = get_task(args.task or api.task_of_run(args.model))
     plan = Plan(quantize=args.quantize, prune=args.prune, sparsity=args.sparsity, ffn_ratio=args.ffn_ratio,
-                head_ratio=args.head_ratio,
-                importance=args.importance, recovery_steps=args.recovery_steps, gradual=args.gradual,
-                calibration_examples=args.calibration_examples)
-    plan.check()
-    run = Path(args.output_dir) if args.output_dir else \
-        distributed.from_main(lambda: layout.new_run_dir(task.name, f"{Path(args.model).name}-{plan.suffix()}"))
-    facts = compress(task, args.model, plan, params, run, board=_board(args.db))
+                head_ratio=args.head_ratio, importance=args.importance, recovery_steps=args.recovery_steps,
+                gradual=args.gradual, calibration_examples=args.calibration_examples)
+    facts = api.compress(args.model, task=task.name, output_dir=args.output_dir, config=args.config, db=args.db,
+                         plan=plan, **parse_overrides(extra, task.params_class))
     if not distributed.is_main():
         return 0
     report = facts["report"]
-    parent_metrics = _parent_test_metrics(run_folder_of(args.model))
-    print(f"\nrun folder: {run}")
+    parent_metrics = (layout.read_metrics(layout.run_of(args.model)).get("test") or {}).get("metrics", {})
+    print(f"\nrun folder: {facts['run']}")
     print(f"test split: {task.primary_metric} {report['metrics'][task.primary_metric]:.2f}"
           + (f" (parent {parent_metrics[task.primary_metric]:.2f})" if task.primary_metric in parent_metrics else ""))
     print(f"size:       {report['size_mb']:.1f} MB on disk, {facts['zlib_compressed_mb']:.1f} MB zlib-compressed")
@@ -174,43 +127,17 @@ def cmd_compress(args, extra: list[str]) -> int:
     return 0
 
 
-def _task_of_run(run) -> str:
-    """The task a run folder was trained for, as its evaluation recorded it."""
-    from shared.run_dir import read_metrics
-
-    for report in read_metrics(run).values():
-        if isinstance(report, dict) and report.get("task"):
-            return report["task"]
-    raise OmnituneError("cannot tell which task this model is for (no evaluated run folder)",
-                        "add --task, e.g. --task question-answering")
-
-
-def _parent_test_metrics(run) -> dict:
-    from shared.run_dir import read_metrics
-
-    return (read_metrics(run).get("test") or {}).get("metrics", {})
-
-
 def cmd_predict(args, extra: list[str]) -> int:
-    from apps.pipeline import params_for_model
-    from shared.pretrained import resolve
+    from apps import api
     from tasks.registry import get_task
 
     task = get_task(args.task)
-    values = parse_overrides(extra, _field_types(task.params_class))
-    inputs = {name: values.pop(name, None) for name in task.input_fields}
-    missing = [f"--{name}" for name, value in inputs.items() if value in (None, "")]
+    values = parse_overrides(extra, task.params_class)
+    missing = [f"--{name}" for name in task.input_fields if values.get(name) in (None, "")]
     if missing:
         raise OmnituneError(f"{task.name} needs {', '.join(missing)}", f"e.g. omnitune predict {task.name} "
                             + " ".join(f'--{n} "..."' for n in task.input_fields))
-    params = params_for_model(task, args.model, args.config, values)
-    model, processor = task.build(resolve(args.model, params.allow_pickle), params)
-    # tasks whose inputs are files (images, audio) say how a command-line value becomes an example
-    example = task.example_from_inputs(inputs) if hasattr(task, "example_from_inputs") else \
-        {"id": ["0"], **{name: [str(value)] for name, value in inputs.items()}}
-    answer = task.predict(model, processor, example, params, batch_size=1)[0]
-    shown = task.describe_answer(answer, model, params) if hasattr(task, "describe_answer") else asdict(answer)
-    print(json.dumps(shown, indent=2, ensure_ascii=False))
+    print(json.dumps(api.predict(task.name, args.model, config=args.config, **values), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -243,22 +170,23 @@ def print_leaderboard(rows: list[dict]) -> None:
 
 
 def cmd_attention(args, extra: list[str]) -> int:
-    from apps.pipeline import params_for_model, run_folder_of
+    from apps import api
+    from shared.parameters import params_for_model
     from shared.attention import visualise
     from shared.pretrained import resolve
     from tasks.registry import get_task
 
-    task = get_task(args.task or _task_of_run(run_folder_of(args.model)))
-    params = params_for_model(task, args.model, None, parse_overrides(extra, _field_types(task.params_class)))
-    model, processor = task.build(resolve(args.model, params.allow_pickle), params)
-    kind, written = visualise.picture(model, processor, args.text, Path(args.out))
+    task = get_task(args.task or api.task_of_run(args.model))
+    params = params_for_model(task, args.model, None, parse_overrides(extra, task.params_class))
+    built = task.build(resolve(args.model, params.allow_pickle), params)
+    kind, written = visualise.picture(built.model, built.processor, args.text, Path(args.out))
     print(f"{kind} attention: {written}")
     return 0
 
 
 def cmd_demo(args, extra: list[str]) -> int:
     from apps.demos import build_demo
-    from apps.pipeline import params_for_model
+    from shared.parameters import params_for_model
     from tasks.registry import get_task
 
     task = get_task(args.task)
@@ -272,6 +200,9 @@ def cmd_demo(args, extra: list[str]) -> int:
 
 def cmd_models(args, extra: list[str]) -> int:
     from shared import shelf
+    from tasks.registry import all_tasks
+
+    all_tasks()  # each task registers the shelf entries it builds
 
     if args.action == "list":
         rows = [shelf.describe(name) for name in shelf.SHELF]
@@ -301,9 +232,8 @@ def cmd_models(args, extra: list[str]) -> int:
 
 
 def cmd_quickstart(args, extra: list[str]) -> int:
-    from apps.pipeline import resolve_params, train_and_evaluate
+    from apps import api
     from evaluation.leaderboard import Leaderboard, as_table
-    from shared import run_dir as layout
     from tasks.registry import TASKS, get_task
 
     if distributed.launched():
@@ -315,42 +245,31 @@ def cmd_quickstart(args, extra: list[str]) -> int:
     print(f"omnitune quickstart: {len(names)} task(s) ({', '.join(names)}) on the offline defaults; "
           f"each trains for at most {minutes:.0f} min, then is evaluated (a few minutes more on 2 CPU cores).\n"
           f"Time budget: about {len(names) * (minutes + 4):.0f} minutes in all.")
-    board = Leaderboard(args.db)
     started = time.monotonic()
     runs = {}
     for position, name in enumerate(names, 1):
         task = get_task(name)
-        if not getattr(task, "trains_offline", True):  # nothing to fine-tune offline: evaluate the default
-            runs[name] = _evaluate_default(task, board, position, len(names))
+        if not task.trains_offline:  # nothing to fine-tune offline: evaluate the default as it is
+            print(f"\n[{position}/{len(names)}] {name}: no offline weights to fine-tune; evaluating "
+                  f"{task.default_model}")
+            report = api.evaluate(name, task.default_model, db=args.db).report
+            print(f"test split: {json.dumps({k: round(v, 3) for k, v in report.metrics.items() if not isinstance(v, str)})}")
+            runs[name] = task.default_model
             continue
         overrides = {**task.quickstart_overrides, "max_train_minutes": min(
             minutes, task.quickstart_overrides.get("max_train_minutes", minutes))}
-        params = resolve_params(task, None, overrides)
-        run = layout.new_run_dir(task.name, params.model or task.default_model)
-        print(f"\n[{position}/{len(names)}] {name}: training {params.model or task.default_model} "
-              f"(at most {params.max_train_minutes:.0f} min) -> {run}")
-        outcome = train_and_evaluate(task, params, run, board=board)
+        print(f"\n[{position}/{len(names)}] {name}: training {task.default_model} "
+              f"(at most {overrides['max_train_minutes']:.0f} min)")
+        outcome = api.train(name, db=args.db, **overrides)
         _print_outcome(outcome)
-        runs[name] = run
+        runs[name] = outcome.train.run
     print(f"\nquickstart finished in {(time.monotonic() - started) / 60:.1f} min\n")
-    print_leaderboard(as_table(board.rows()))
+    print_leaderboard(as_table(Leaderboard(args.db).rows()))
     print("\nTry the models:")
     for name, run in runs.items():
         print(f"  omnitune demo {name} --model {run}    (then open http://127.0.0.1:7860)")
     print("  omnitune leaderboard --serve    (the leaderboard as a web app, http://127.0.0.1:7861)")
     return 0
-
-
-def _evaluate_default(task, board, position: int, count: int) -> str:
-    from evaluation.harness import evaluate, record
-
-    print(f"\n[{position}/{count}] {task.name}: no offline weights to fine-tune; evaluating {task.default_model}")
-    from apps.pipeline import resolve_params
-
-    report = evaluate(task, task.default_model, resolve_params(task, None, {}))
-    record(report, task, base_model=task.default_model, run=None, board=board)
-    print(f"test split: {json.dumps({k: round(v, 3) for k, v in report.metrics.items() if not isinstance(v, str)})}")
-    return task.default_model
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,7 +32,7 @@ from shared.config import TrainParams, dump_params
 from shared.errors import OmnituneError
 from shared.model_card import write_model_card
 from shared.pretrained import resolve
-from shared.task_protocol import Task
+from shared.task_protocol import Built, Task
 from shared.training import fine_tune
 
 COMPRESSION_FILE = "compression.json"
@@ -80,19 +80,19 @@ def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path
     started = time.monotonic()
     with distributed.main_first():
         parent_path = resolve(parent, params.allow_pickle, log=log)
-    model, processor = task.build(parent_path, params)
+    built = task.build(parent_path, params)
+    model, processor = built.model, built.processor
     if distributed.is_main():
         run.mkdir(parents=True, exist_ok=True)
     facts: dict = {"parent": str(Path(parent).resolve()) if Path(parent).exists() else parent, "plan": asdict(plan)}
 
     def taylor(layers):
         log(f"ranking weights by Taylor importance on {plan.calibration_examples} training examples...")
-        return taylor_importance(model, training_batches(task, model, processor, params, plan.calibration_examples),
-                                 layers)
+        return taylor_importance(model, training_batches(task, built, params, plan.calibration_examples), layers)
 
     if plan.head_ratio:
         log(f"ranking attention heads by importance on {plan.calibration_examples} training examples...")
-        scores = head_importance(model, training_batches(task, model, processor, params, plan.calibration_examples))
+        scores = head_importance(model, training_batches(task, built, params, plan.calibration_examples))
         report = prune_heads(model, plan.head_ratio, scores)
         facts["head_pruning"] = asdict(report)
         log(f"attention heads: {report.heads_before} -> {report.heads_after} in every layer")
@@ -109,7 +109,8 @@ def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path
         facts["unstructured_pruning"] = {k: v for k, v in asdict(report).items() if k != "per_layer"}
         log(f"unstructured {plan.prune} pruning: {report.achieved:.1%} of {report.pruned_layers} layers' weights zero")
     if plan.recovery_steps:
-        model = recover(task, model, processor, plan, params, run, log)
+        built = recover(task, built, plan, params, run, log)
+        model = built.model
         if plan.prune:  # what the recovery run ended with (gradual pruning reaches its target there)
             report = sparsity_report(prunable_linears(model, task.head_modules), plan.prune, plan.sparsity)
             facts["unstructured_pruning"] = {**{k: v for k, v in asdict(report).items() if k != "per_layer"},
@@ -142,13 +143,13 @@ def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path
     return facts
 
 
-def recover(task: Task, model, processor, plan: Plan, params: TrainParams, run: Path, log):
+def recover(task: Task, built: Built, plan: Plan, params: TrainParams, run: Path, log) -> Built:
     """A short fine-tune of the pruned model with its zeros held (or grown gradually), through the shared
     training path, so checkpoints and resume work as in any run."""
     start = run / "pruned"
     if distributed.is_main():
-        model.save_pretrained(start, safe_serialization=True)
-        processor.save_pretrained(start)
+        built.model.save_pretrained(start, safe_serialization=True)
+        built.processor.save_pretrained(start)
     distributed.wait()
     recovery = params.model_copy(update={
         "model": str(start), "max_steps": plan.recovery_steps, "peft": "none", "eval_strategy": "no", "max_train_minutes": None, "output_dir": str(run),
@@ -158,20 +159,20 @@ def recover(task: Task, model, processor, plan: Plan, params: TrainParams, run: 
     log(f"recovery fine-tune: {plan.recovery_steps} steps"
         + (f", sparsity growing to {plan.sparsity:.0%} by step {keeper.gradual_until}" if plan.gradual else ""))
     result = fine_tune(task, recovery, None, run, log=log, callbacks=[keeper])
-    recovered, _ = task.build(str(result.model_dir), recovery)
+    recovered = task.build(str(result.model_dir), recovery)
     distributed.wait()  # every rank has loaded the recovered model before its starting point goes
     if distributed.is_main():
         shutil.rmtree(start)  # the recovered model replaces this starting point
     return recovered
 
 
-def training_batches(task: Task, model, processor, params: TrainParams, count: int, batch_size: int = 8):
+def training_batches(task: Task, built: Built, params: TrainParams, count: int, batch_size: int = 8):
     """Collated training batches with labels, holding only what the model's forward takes (as Trainer does)."""
     examples = task.load_examples(params, "train")
     examples = examples.select(range(min(count, len(examples))))
-    features = task.features(examples, processor, params, for_eval=False)
-    accepted = set(inspect.signature(model.forward).parameters)
-    collate = task.collator(processor)
+    features = task.features(examples, built, params, for_eval=False)
+    accepted = set(inspect.signature(built.model.forward).parameters)
+    collate = task.collator(built, params)
     rows = [{k: v for k, v in features[i].items() if k in accepted} for i in range(len(features))]
     for start in range(0, len(rows), batch_size):
         yield collate(rows[start:start + batch_size])

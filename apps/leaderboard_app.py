@@ -7,6 +7,7 @@ import gradio as gr
 import pandas as pd
 
 from evaluation.leaderboard import COLUMNS, DISPLAY_COLUMNS, Leaderboard, as_table
+from evaluation.metrics import higher_is_better
 from shared.plots import pareto_figure
 
 ALL = "(all)"
@@ -24,7 +25,8 @@ def build_leaderboard_app(board: Leaderboard) -> gr.Blocks:
             return None, "Pick a task to see its score against latency (scores of different tasks do not compare)."
         rows = board.rows(task=task, dataset=None if dataset in (None, ALL) else dataset)
         metrics = sorted({r["primary_metric"] for r in rows})
-        return pareto_figure(rows, " / ".join(metrics) or "score"), ""
+        better_up = all(higher_is_better(metric) for metric in metrics)
+        return pareto_figure(rows, " / ".join(metrics) or "score", better_up), ""
 
     def choices():
         rows = board.rows()

@@ -9,14 +9,14 @@ from typing import Any
 
 from evaluation.harness import Report, evaluate, record, score
 from evaluation.leaderboard import Leaderboard
-from evaluation.metrics import load_metric
+from evaluation.metrics import higher_is_better, load_metric
 from shared import distributed
 from shared import run_dir as layout
 from shared import shelf
-from shared.config import TrainParams, load_params, read_config
+from shared.config import TrainParams
 from shared.model_card import write_model_card
-from shared.task_protocol import Task
-from shared.training import TrainResult, cuda_available, fine_tune
+from shared.task_protocol import Scorer, Task
+from shared.training import TrainResult, cuda_available
 
 
 @dataclass
@@ -26,53 +26,12 @@ class Outcome:
     row_id: int
 
 
-# LoRA adapters start at zero and move only a few parameters: they want about 10x the full fine-tuning rate
-# (the LoRA paper used 4e-4 to 2e-3 for RoBERTa). Used when the user does not set learning_rate.
-LORA_LEARNING_RATE = 1e-3
-
-
-def resolve_params(task: Task, config_file: str | None, overrides: dict[str, Any]) -> TrainParams:
-    """The task's bundled-data defaults apply only when the user trains on the bundled data."""
-    given = {**(read_config(config_file) if config_file else {}), **overrides}
-    uses_bundled = given.get("data") is None
-    merged = {**(task.bundled_data_defaults if uses_bundled else {}), **overrides}
-    if given.get("peft") == "lora" and "learning_rate" not in given:
-        merged["learning_rate"] = LORA_LEARNING_RATE
-    return load_params(task.params_class, config_file, merged)
-
-
-def run_folder_of(model: str) -> Path | None:
-    """The run folder behind a model reference (the run itself, or its model/ or adapter/ folder)."""
-    path = Path(model)
-    for candidate in (path, path.parent):
-        if (candidate / layout.CONFIG).is_file():
-            return candidate
-    return None
-
-
-def params_for_model(task: Task, model: str, config_file: str | None, overrides: dict[str, Any]) -> TrainParams:
-    """Parameters for using a trained model: its run's own settings (window size, stride, thresholds, data),
-    then a --config file, then the command line."""
-    run = run_folder_of(model)
-    values = read_config(run / layout.CONFIG) if run else {}
-    if config_file:
-        values.update(load_params(task.params_class, config_file).model_dump(exclude_unset=True))
-    values.update(overrides)
-    return load_params(task.params_class, None, values)
-
-
 def train_and_evaluate(task: Task, params: TrainParams, run: Path, resume: bool = False, board=None,
                        log=print) -> Outcome:
     metric = load_metric(task.metric)
-
-    def scorer(answers, examples):
-        return score(task, answers, examples, params, metric)
-
-    # a task with its own training path (e.g. image linear probes on cached features) provides train()
-    if hasattr(task, "train"):
-        result = task.train(params, scorer, run, resume=resume, log=log)
-    else:
-        result = fine_tune(task, params, scorer, run, resume=resume, log=log)
+    scorer = Scorer(score=lambda answers, examples: score(task, answers, examples, params, metric),
+                    higher_is_better=lambda key: higher_is_better(key, task.metric))
+    result = task.train(params, scorer, run, resume=resume, log=log)
     report = evaluate(task, str(result.model_dir), params, split="test", log=log, artifacts=run)
     report.model = str(run.resolve())
     base_model, licence = base_model_and_licence(result.base_model)

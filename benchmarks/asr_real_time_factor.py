@@ -42,7 +42,8 @@ def main() -> None:
 
     task = get_task("automatic-speech-recognition")
     params = task.params_class(language="en")
-    model, processor = task.build(resolve(args.model), params)
+    built = task.build(resolve(args.model), params)
+    model, processor = built.model, built.processor
     model.eval()
     rows = task.load_examples(params, "test").select(range(args.clips))
     clips = [read_audio(source).audio for source in rows["audio"]]

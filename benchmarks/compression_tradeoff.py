@@ -53,7 +53,8 @@ def _tensor_bytes(tensor) -> int:
     return tensor.numel() * tensor.element_size()
 
 
-def build_peer(name: str, task, model, processor, params):
+def build_peer(name: str, task, built, params):
+    model = built.model
     if name == "torch.ao-dynamic-int8":
         import torch.ao.quantization as ao
 
@@ -74,7 +75,7 @@ def build_peer(name: str, task, model, processor, params):
     hooks = [m.register_forward_pre_hook(observe(n)) for n, m in model.named_modules()
              if isinstance(m, torch.nn.Linear)]
     with torch.inference_mode():
-        for batch in training_batches(task, model, processor, params, 256):
+        for batch in training_batches(task, built, params, 256):
             model(**{k: v for k, v in batch.items() if not k.endswith(("positions", "labels"))})
     for hook in hooks:
         hook.remove()
@@ -87,14 +88,15 @@ def build_peer(name: str, task, model, processor, params):
 LABEL_KEYS = ("labels", "start_positions", "end_positions")
 
 
-def forward_latency_ms(task, model, processor, params) -> float | None:
+def forward_latency_ms(task, built, params) -> float | None:
     """Median forward time on the first test example's model inputs (the longest QA window, one image)."""
     from apps.compression import training_batches
 
-    if getattr(task, "generates", False):
+    if built.generates:
         return None  # a generator's cost is generate(), which the end-to-end latency covers
     test = params.model_copy(update={"train_split": params.test_split})
-    batch = next(training_batches(task, model, processor, test, 1, batch_size=1))
+    batch = next(training_batches(task, built, test, 1, batch_size=1))
+    model = built.model
     inputs = {k: v for k, v in batch.items() if k not in LABEL_KEYS}
     with torch.inference_mode():
         for _ in range(3):
@@ -109,7 +111,7 @@ def forward_latency_ms(task, model, processor, params) -> float | None:
 
 def measure(task_name: str, parent: str, variant: str) -> dict:
     """One variant, in this process: what the parent table row needs."""
-    from apps.pipeline import params_for_model
+    from shared.parameters import params_for_model
     from evaluation.harness import evaluate_loaded, weights_size_mb
     from shared.pretrained import resolve
     from tasks.registry import get_task
@@ -118,19 +120,19 @@ def measure(task_name: str, parent: str, variant: str) -> dict:
     source = parent if variant in PEERS or variant == "fp32" else variant
     params = params_for_model(task, source, None, {})
     path = resolve(source)
-    model, processor = task.build(path, params)
+    built = task.build(path, params)
     if variant in PEERS:
-        model = build_peer(variant, task, model, processor, params)
+        built.model = build_peer(variant, task, built, params)
     examples = task.load_examples(params, "test")
-    report = evaluate_loaded(task, model, processor, examples, params, variant, log=lambda *_: None)
+    report = evaluate_loaded(task, built, examples, params, variant, log=lambda *_: None)
     facts_file = Path(path).parent / "compression.json"  # path is the run's model/ folder
     facts = json.loads(facts_file.read_text()) if facts_file.is_file() else {}
     return {"variant": variant if variant in PEERS or variant == "fp32" else Path(variant).name,
             "metric": report.metrics[task.primary_metric],
             "size_mb": None if variant in PEERS else round(weights_size_mb(Path(path)), 1),
             "zlib_compressed_mb": facts.get("zlib_compressed_mb"),
-            "linear_weights_mb": round(linear_weight_mb(model), 1),
-            "forward_ms_batch1": forward_latency_ms(task, model, processor, params),
+            "linear_weights_mb": round(linear_weight_mb(built.model), 1),
+            "forward_ms_batch1": forward_latency_ms(task, built, params),
             "latency_p50_ms": round(report.speed.latency_p50_ms, 1),
             "throughput": round(report.speed.throughput, 1), "best_batch": report.speed.best_batch,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}

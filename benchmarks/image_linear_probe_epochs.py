@@ -46,7 +46,8 @@ def main() -> None:
     task = ImageClassificationTask()
     params = ImageParams(model=args.model, image_size=args.image_size, max_train_samples=args.images)
     rows = task.load_examples(params, "train")
-    model, processor = task.build(resolve(args.model), params)
+    built = task.build(resolve(args.model), params)
+    model, processor = built.model, built.processor
     tensors = ImageTensors(rows, transform(from_processor(processor), training=False))
     loader = torch.utils.data.DataLoader(tensors, batch_size=32)
     classes = len(task._labels)

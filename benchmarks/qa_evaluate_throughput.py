@@ -61,13 +61,14 @@ def main() -> None:
 
     task = get_task("question-answering")
     params = task.params_class(version_2_with_negative=False)  # the peer has no null answer: same work
-    model, tokenizer = task.build(resolve(args.model), params)
+    built = task.build(resolve(args.model), params)
+    model, tokenizer = built.model, built.processor
     examples = task.load_examples(params, "test").select(range(args.examples)).to_dict()
 
     timings = {"omnitune": [], "plain_transformers_loop": []}
     for _ in range(args.repeats):  # interleaved, so that drift on the machine hits both alike
         start = time.perf_counter()
-        ours = task.predict(model, tokenizer, examples, params, args.batch_size)
+        ours = task.predict(built, examples, params, args.batch_size)
         timings["omnitune"].append(time.perf_counter() - start)
         start = time.perf_counter()
         theirs = plain_transformers_loop(model, tokenizer, examples, args.batch_size, params.max_seq_length,

@@ -46,7 +46,8 @@ def main() -> None:
 
     task = get_task(args.task)
     params = task.params_class()
-    model, tokenizers = task.build(resolve(args.model), params)
+    built = task.build(resolve(args.model), params)
+    model, tokenizers = built.model, built.processor
     rows = task.load_examples(params, "test")
     texts = list(rows.select(range(min(args.examples, len(rows))))["source"])
     settings = generation.settings_of(params)

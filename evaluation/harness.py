@@ -18,7 +18,7 @@ from shared import distributed
 from shared import run_dir as layout
 from shared.config import TrainParams
 from shared.pretrained import resolve
-from shared.task_protocol import Task
+from shared.task_protocol import Built, Task
 
 
 @dataclass
@@ -58,13 +58,13 @@ def evaluate(task: Task, model_ref: str, params: TrainParams, split: str = "test
     examples = task.load_examples(params, split)  # checked before the model is loaded
     with distributed.main_first():  # a shelf entry is prepared (written) once, by the main process
         model_path = resolve(model_ref, params.allow_pickle, log=distributed.main_log(log))
-    model, processor = task.build(model_path, params)
-    report = evaluate_loaded(task, model, processor, examples, params, model_ref, split, with_speed, log, artifacts)
+    built = task.build(model_path, params, examples)
+    report = evaluate_loaded(task, built, examples, params, model_ref, split, with_speed, log, artifacts)
     report.size_mb = weights_size_mb(Path(model_path))
     return report
 
 
-def evaluate_loaded(task: Task, model, processor, examples: Dataset, params: TrainParams, model_ref: str,
+def evaluate_loaded(task: Task, built: Built, examples: Dataset, params: TrainParams, model_ref: str,
                     split: str = "test", with_speed: bool = True, log=print, artifacts: Path | None = None) -> Report:
     """As `evaluate`, for a model already in memory (size on disk unknown: 0 until the caller sets it).
 
@@ -77,25 +77,27 @@ def evaluate_loaded(task: Task, model, processor, examples: Dataset, params: Tra
         + (f", sharded over {processes} processes" if processes > 1 else "") + "...")
     started = time.perf_counter()
     answers = distributed.map_sharded(
-        lambda share: task.predict(model, processor, share, params, params.per_device_eval_batch_size), examples)
+        lambda share: task.predict(built, share, params, params.per_device_eval_batch_size), examples)
     seconds = time.perf_counter() - started
-    report = distributed.from_main(lambda: _report(task, model, processor, examples, answers, seconds, params,
+    report = distributed.from_main(lambda: _report(task, built, examples, answers, seconds, params,
                                                    model_ref, split, with_speed, log, artifacts))
     report.processes = processes
     return report
 
 
-def _report(task: Task, model, processor, examples: Dataset, answers: list, seconds: float, params: TrainParams,
+def _report(task: Task, built: Built, examples: Dataset, answers: list, seconds: float, params: TrainParams,
             model_ref: str, split: str, with_speed: bool, log, artifacts: Path | None) -> Report:
     """Score the gathered answers and measure speed: the main process's part of an evaluation."""
     metrics = score(task, answers, examples, params)
-    if hasattr(task, "input_seconds"):  # speech: processing time over audio time, at the evaluation batch size
-        metrics["real_time_factor"] = seconds / task.input_seconds(examples)
-    if artifacts is not None and hasattr(task, "write_artifacts"):
+    media_seconds = task.input_seconds(examples)
+    if media_seconds:  # speech: processing time over audio time, at the evaluation batch size
+        metrics["real_time_factor"] = seconds / media_seconds
+    if artifacts is not None:
         task.write_artifacts(answers, examples, params, artifacts, split)
     baseline = None
-    if hasattr(task, "baseline"):
-        name, outputs = task.baseline(examples, params)
+    trivial = task.baseline(examples, params)
+    if trivial is not None:
+        name, outputs = trivial
         baseline = {"name": name, "metrics": _plain(score(task, outputs, examples, params))}
         log(f"baseline '{name}' on the same examples: {task.primary_metric} "
             f"{baseline['metrics'][task.primary_metric]:.2f}")
@@ -103,13 +105,12 @@ def _report(task: Task, model, processor, examples: Dataset, answers: list, seco
     if with_speed:
         # a generating task samples fewer examples: each one costs a whole generation, not one forward pass;
         # latency is a one-process figure, so under a launcher it is measured by the main process alone
-        sample = getattr(task, "speed_sample", {})
-        speed = measure_speed(lambda rows, batch: task.predict(model, processor, _columns(rows), params, batch),
-                              examples, **sample)
+        speed = measure_speed(lambda rows, batch: task.predict(built, _columns(rows), params, batch),
+                              examples, **task.speed_sample)
     return Report(task=task.name, model=model_ref, dataset=dataset_name(task, params), split=split,
                   examples=len(examples), metrics=_plain(metrics), seconds=seconds,
                   examples_per_second=len(examples) / seconds, size_mb=0.0,
-                  parameters=_parameters(model), speed=speed, baseline=baseline)
+                  parameters=_parameters(built.model), speed=speed, baseline=baseline)
 
 
 def _parameters(model) -> int:

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from evaluation.metrics import higher_is_better
 from shared.errors import OmnituneError
-from shared.metric_direction import higher_is_better
 from shared.paths import omnitune_home
 
 COLUMNS = ("id", "task", "model", "base_model", "dataset", "split", "primary_metric", "score", "metrics",

@@ -7,11 +7,14 @@ and an unknown key is an error that names the closest valid one.
 from __future__ import annotations
 
 import difflib
+import json
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from shared.errors import OmnituneError
 
@@ -122,9 +125,10 @@ def read_config(config_file: str | Path) -> dict[str, Any]:
 
 def load_params(params_class: type[TrainParams], config_file: str | Path | None = None,
                 overrides: dict[str, Any] | None = None) -> TrainParams:
-    """YAML file first, command-line overrides on top; anything unknown or ill-typed is a clear error."""
+    """YAML file first, command-line overrides on top (an explicit None too: `--max_train_minutes none` lifts a
+    default time limit); anything unknown or ill-typed is a clear error."""
     values: dict[str, Any] = read_config(config_file) if config_file else {}
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    values.update(overrides or {})
     valid = list(params_class.model_fields)
     unknown = [k for k in values if k not in params_class.model_fields]
     if unknown:
@@ -137,6 +141,50 @@ def load_params(params_class: type[TrainParams], config_file: str | Path | None 
         where = ".".join(str(p) for p in first["loc"])
         raise OmnituneError(f"option '{where}': {first['msg']} (got {first.get('input')!r})",
                             f"give '{where}' a valid value") from None
+
+
+def from_text(name: str, text: str, annotation: Any) -> Any:
+    """A command-line value as its parameter's type, by pydantic (lax mode: "3e-5" -> 3e-05, "true" -> True),
+    so that the command line and a YAML file are validated alike. Lists are given as `a,b` (or JSON), mappings as
+    `k=v,k2=v2` (or a JSON object), nothing as `none`."""
+    shapes = {typing.get_origin(a) or a for a in _members(annotation)}
+    if text.strip().lower() in ("none", "null") and type(None) in shapes:
+        return None
+    try:
+        if dict in shapes:
+            value = json.loads(text) if text.lstrip().startswith("{") else \
+                dict(pair.split("=", 1) for pair in text.split(",") if pair)
+        elif list in shapes:
+            value = json.loads(text) if text.lstrip().startswith("[") else [item for item in text.split(",") if item]
+        else:
+            value = text
+        return TypeAdapter(annotation).validate_python(value)
+    except (ValueError, ValidationError):  # ValidationError first: it is a ValueError too
+        form = "key=value pairs (a=b,c=d) or a JSON object" if dict in shapes else \
+            "comma-separated values" if list in shapes else _type_name(annotation)
+        raise OmnituneError(f"option '{name}': cannot read {text!r} as {form}",
+                            f"give --{name} {_example(annotation, shapes)}") from None
+
+
+def _members(annotation: Any) -> tuple:
+    """The alternatives of `X | Y` (or Optional[X]); a plain annotation alone."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    return typing.get_args(annotation) if union else (annotation,)
+
+
+def _type_name(annotation: Any) -> str:
+    return str(annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def _example(annotation: Any, shapes: set) -> str:
+    if dict in shapes:
+        return "key=value (e.g. en=source_column)"
+    if list in shapes:
+        return "a,b"
+    literal = [a for a in _members(annotation) if typing.get_origin(a) is Literal]
+    if literal:
+        return " | ".join(map(str, typing.get_args(literal[0])))
+    return {int: "8", float: "3e-5", bool: "true"}.get(next(iter(shapes - {type(None)}), str), "<value>")
 
 
 def dump_params(params: TrainParams, path: Path) -> None:

@@ -9,8 +9,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from shared.metric_direction import higher_is_better  # noqa: E402
-
 
 def plot_loss_curve(history: list[dict], path: Path, primary: str) -> None:
     train = [(h["step"], h["loss"]) for h in history if "loss" in h]
@@ -64,9 +62,10 @@ def pareto_front(points: list[tuple[float, float]], higher_is_better: bool = Tru
     return front
 
 
-def pareto_figure(rows: list[dict], metric: str):
+def pareto_figure(rows: list[dict], metric: str, better_up: bool = True):
     """Score against end-to-end latency p50 (log scale), bubble area proportional to size on disk; the Pareto
-    front joined by a line, so a user sees which models no other beats on both."""
+    front joined by a line, so a user sees which models no other beats on both. `better_up`: higher scores are
+    better (False for error rates)."""
     rows = [r for r in rows if r.get("latency_p50_ms") and r.get("score") is not None]
     figure, axis = plt.subplots(figsize=(8, 5))
     if not rows:
@@ -75,7 +74,6 @@ def pareto_figure(rows: list[dict], metric: str):
         return figure
     points = [(r["latency_p50_ms"], r["score"]) for r in rows]
     sizes = [max(20.0, 4.0 * (r.get("size_mb") or 0.0)) for r in rows]
-    better_up = all(higher_is_better(r.get("primary_metric") or metric) for r in rows)
     front = pareto_front(points, better_up)
     axis.scatter(*zip(*points), s=sizes, alpha=0.45, color=["tab:orange" if i in front else "tab:blue"
                                                               for i in range(len(rows))], edgecolor="black")

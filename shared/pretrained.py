@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared import shelf
+from shared import run_dir as layout
+from shared import shelf, shelf_catalogue  # noqa: F401  (registers the shared entries)
 from shared.errors import OmnituneError
 
 PICKLED_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.ckpt.index", "flax_model.msgpack")
@@ -34,12 +35,11 @@ def resolve(name_or_path: str, allow_pickle: bool = False, log=print) -> str:
 
 def _model_folder(path: Path) -> Path:
     """Accept a run folder (its final model lives in model/) as well as a save_pretrained folder."""
-    if (path / "config.json").is_file():
-        return path
-    if (path / "model" / "config.json").is_file():
-        return path / "model"
-    raise OmnituneError(f"{path} holds no model (no config.json in it or in {path / 'model'})",
-                        "point --model at a save_pretrained folder or an omnitune run folder")
+    folder = layout.model_folder(path)
+    if folder is None:
+        raise OmnituneError(f"{path} holds no model (no config.json in it or in {path / layout.MODEL})",
+                            "point --model at a save_pretrained folder or an omnitune run folder")
+    return folder
 
 
 def _check_weights(folder: Path, allow_pickle: bool) -> None:

@@ -31,6 +31,24 @@ def new_run_dir(task: str, model_name: str) -> Path:
     return folder
 
 
+def run_of(model: str | Path) -> Path | None:
+    """The run folder behind a model reference (the run itself, or its model/ or adapter/ folder); None for a
+    shelf entry, a Hub id or a plain save_pretrained folder."""
+    path = Path(model)
+    for candidate in (path, path.parent):
+        if (candidate / CONFIG).is_file():
+            return candidate
+    return None
+
+
+def model_folder(path: Path) -> Path | None:
+    """The save_pretrained folder of a model folder or of a run folder (its final model lives in model/)."""
+    for candidate in (path, path / MODEL):
+        if (candidate / "config.json").is_file():
+            return candidate
+    return None
+
+
 def read_metrics(run: Path | None) -> dict:
     """The run folder's metrics.json ({} when there is none): split (or split@dataset) -> evaluation report."""
     path = run / METRICS if run else None

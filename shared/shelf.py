@@ -196,7 +196,3 @@ def parameter_count(folder: Path) -> int:
 
         total += sum(math.prod(t.dims) for t in onnx.load(str(file), load_external_data=False).graph.initializer)
     return total
-
-
-# The catalogue registers its entries on import; it needs the classes above, so it comes last.
-from shared import shelf_catalogue  # noqa: E402,F401

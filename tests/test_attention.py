@@ -69,15 +69,15 @@ def padded_batch():
 
 def test_a_window_wider_than_the_input_gives_the_dense_model_exactly(tiny_qa_model, padded_batch):
     ids, mask = padded_batch
-    dense, _ = QA.build(str(tiny_qa_model), _qa_params(tiny_qa_model))
-    windowed, _ = QA.build(str(tiny_qa_model), _qa_params(tiny_qa_model, attention="sliding-window",
-                                                          attention_window=64))
+    dense = QA.build(str(tiny_qa_model), _qa_params(tiny_qa_model)).model
+    windowed = QA.build(str(tiny_qa_model), _qa_params(tiny_qa_model, attention="sliding-window",
+                                                       attention_window=64)).model
     assert windowed.config._attn_implementation == sparse.NAME
     real = mask.bool()[None].expand(2, -1, -1)
     torch.testing.assert_close(_qa_logits(windowed, ids, mask)[real], _qa_logits(dense, ids, mask)[real],
                                rtol=1e-5, atol=1e-5)
-    narrow, _ = QA.build(str(tiny_qa_model), _qa_params(tiny_qa_model, attention="sliding-window",
-                                                        attention_window=4))
+    narrow = QA.build(str(tiny_qa_model), _qa_params(tiny_qa_model, attention="sliding-window",
+                                                     attention_window=4)).model
     assert not torch.allclose(_qa_logits(narrow, ids, mask), _qa_logits(dense, ids, mask), atol=1e-4)
 
 
@@ -98,7 +98,8 @@ def test_linformer_projections_learn_and_survive_save_and_load_through_the_task(
                                                                                tmp_path):
     ids, mask = padded_batch
     params = _qa_params(tiny_qa_model, attention="linformer", linformer_k=16)
-    model, tokenizer = QA.build(str(tiny_qa_model), params)
+    built = QA.build(str(tiny_qa_model), params)
+    model, tokenizer = built.model, built.processor
     projection = model.bert.encoder.layer[0].attention.self.linformer_keys
     assert projection.shape == (16, 512)
     torch.testing.assert_close(projection.sum(dim=1), torch.ones(16))  # segment means
@@ -110,7 +111,7 @@ def test_linformer_projections_learn_and_survive_save_and_load_through_the_task(
         projection.add_(0.01)  # as if adapted
     model.save_pretrained(tmp_path / "linformer")
     tokenizer.save_pretrained(tmp_path / "linformer")
-    reloaded, _ = QA.build(str(tmp_path / "linformer"), _qa_params(tmp_path / "linformer"))  # no --attention
+    reloaded = QA.build(str(tmp_path / "linformer"), _qa_params(tmp_path / "linformer")).model  # no --attention
     assert reloaded.config._attn_implementation == linformer.NAME
     torch.testing.assert_close(reloaded.bert.encoder.layer[0].attention.self.linformer_keys, projection)
     torch.testing.assert_close(_qa_logits(reloaded, ids, mask), _qa_logits(model.eval(), ids, mask))
@@ -129,7 +130,7 @@ def test_linformer_refuses_inputs_longer_than_it_was_built_for(tiny_qa_model):
 def test_vision_transformers_take_efficient_attention_too(tiny_vit, tmp_path, attention):
     image_task = get_task("image-classification")
     params = image_task.params_class(model=str(tiny_vit), attention=attention, linformer_k=8, attention_window=4)
-    vit, _ = image_task.build(str(tiny_vit), params)
+    vit = image_task.build(str(tiny_vit), params).model
     assert vit(pixel_values=torch.rand(2, 3, 32, 32)).logits.shape == (2, 3)
     dino = Dinov2ForImageClassification(Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                                      image_size=56, patch_size=14, num_labels=3))
@@ -147,16 +148,17 @@ def test_long_qa_contexts_are_read_in_one_window_once_the_position_table_has_gro
 
     params = _qa_params(tiny_qa_model, max_seq_length=1024, doc_stride=128, max_positions=1024,
                         attention="sliding-window", attention_window=32)
-    model, tokenizer = QA.build(str(tiny_qa_model), params)
+    built = QA.build(str(tiny_qa_model), params)
+    model, tokenizer = built.model, built.processor
     context = " ".join(["The fork call creates a new process by duplicating the calling process."] * 35)  # ~800
     examples = Dataset.from_list([{"id": "q", "title": "t", "question": "What does fork do?", "context": context,
                                    "answers": {"text": ["creates a new process"], "answer_start": [9]}}])
-    windows = QA.features(examples, tokenizer, params, for_eval=True)
+    windows = QA.features(examples, built, params, for_eval=True)
     assert len(windows) == 1 and 512 < len(windows[0]["input_ids"]) <= 1024  # one pass, past 512 tokens
     assert model.config.max_position_embeddings == 1024
     model.save_pretrained(tmp_path / "long")
     tokenizer.save_pretrained(tmp_path / "long")
-    _, reloaded_tokenizer = QA.build(str(tmp_path / "long"), _qa_params(tmp_path / "long", max_seq_length=1024))
+    reloaded_tokenizer = QA.build(str(tmp_path / "long"), _qa_params(tmp_path / "long", max_seq_length=1024)).processor
     assert reloaded_tokenizer.model_max_length == 1024  # the saved model keeps its reach
 
 

@@ -28,6 +28,7 @@ from shared.compression.quantization import is_quantized, quantize
 from shared.compression.structured import feed_forward_pairs, prune_feed_forward
 from shared.errors import OmnituneError
 from shared.pretrained import resolve
+from shared.task_protocol import Built
 from tasks.registry import get_task
 
 QA = get_task("question-answering")
@@ -110,9 +111,9 @@ def test_taylor_pruning_keeps_the_weights_the_loss_depends_on(qa_model, tiny_qa_
 
     params = QA.params_class(model=str(tiny_qa_model), data=str(bundled_subset(tmp_path / "data", 16)),
                              max_seq_length=96, doc_stride=32)
-    tokenizer = AutoTokenizer.from_pretrained(tiny_qa_model)
+    built = Built(qa_model, AutoTokenizer.from_pretrained(tiny_qa_model))
     layers = prunable_linears(qa_model, QA.head_modules)
-    scores = taylor_importance(qa_model, training_batches(QA, qa_model, tokenizer, params, 16, 4), layers)
+    scores = taylor_importance(qa_model, training_batches(QA, built, params, 16, 4), layers)
     assert all(score.sum() > 0 for score in scores.values())  # every layer got gradients
     magnitude_mask = {n: m.weight.abs() for n, m in layers.items()}
     report = prune_unstructured(qa_model, 0.3, "taylor", QA.head_modules, scores)
@@ -188,10 +189,10 @@ def test_recovery_keeps_the_zeros_and_gradual_pruning_reaches_its_target(tiny_qa
                              per_device_train_batch_size=4, max_steps=6, save_steps=100, eval_strategy="no",
                              learning_rate=1e-3)
     held = SparsityCallback(QA.head_modules)
-    model, _ = QA.build(str(tiny_qa_model), params)
+    model = QA.build(str(tiny_qa_model), params).model
     prune_unstructured(model, 0.5, "magnitude", QA.head_modules)
     model.save_pretrained(tmp_path / "pruned")
-    QA.build(str(tiny_qa_model), params)[1].save_pretrained(tmp_path / "pruned")
+    QA.build(str(tiny_qa_model), params).processor.save_pretrained(tmp_path / "pruned")
     result = fine_tune(QA, params.model_copy(update={"model": str(tmp_path / "pruned")}), None, tmp_path / "held",
                        callbacks=[held])
     trained = AutoModelForQuestionAnswering.from_pretrained(result.model_dir)
@@ -255,16 +256,17 @@ def test_a_warm_started_summarizer_prunes_and_quantizes_and_still_generates(tiny
     summarization = get_task("summarization")
     _, folder, _ = tiny_bert2bert
     params = summarization.params_class(max_new_tokens=5, num_beams=1)
-    model, tokenizers = summarization.build(str(folder), params)
+    built = summarization.build(str(folder), params)
+    model, tokenizers = built.model, built.processor
     pruned = prune_unstructured(model, 0.5, "magnitude", summarization.head_modules)
     assert not any("crossattention" in name for name in pruned.per_layer)  # the new joints stay whole
     quantized, report = quantize(model, "dynamic-int8")
     assert "decoder.cls.predictions.decoder" in report.fp32_modules  # tied to the embeddings: left as it is
     quantized.save_pretrained(tmp_path / "int8")
     tokenizers.save_pretrained(tmp_path / "int8")
-    reloaded, tokenizers = summarization.build(str(tmp_path / "int8"), params)
-    assert is_quantized(reloaded.encoder.encoder.layer[0].attention.self.query.weight)
-    outputs = summarization.predict(reloaded, tokenizers, Dataset.from_list(
+    built = summarization.build(str(tmp_path / "int8"), params)
+    assert is_quantized(built.model.encoder.encoder.layer[0].attention.self.query.weight)
+    outputs = summarization.predict(built, Dataset.from_list(
         [{"source": "The fork call creates a new process.", "target": "create a process"}]), params, 1)
     assert len(outputs) == 1 and isinstance(outputs[0], str)
 

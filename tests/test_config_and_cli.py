@@ -43,12 +43,24 @@ def test_ill_typed_value_names_the_option():
 
 
 def test_override_parsing_of_scalars_flags_lists_and_mappings():
-    types = {name: field.annotation for name, field in QAParams.model_fields.items()}
     values = parse_overrides(["--learning-rate", "3e-5", "--version_2_with_negative=false", "--report_to",
-                              "tensorboard,wandb", "--column_mapping", "question=q,context=c", "--allow_pickle"],
-                             types)
+                              "tensorboard,wandb", "--column_mapping", "question=q,context=c", "--allow_pickle",
+                              "--max_eval_samples", "none", "--question", "1e5"], QAParams)
     assert values == {"learning_rate": 3e-5, "version_2_with_negative": False, "report_to": ["tensorboard", "wandb"],
-                      "column_mapping": {"question": "q", "context": "c"}, "allow_pickle": True}
+                      "column_mapping": {"question": "q", "context": "c"}, "allow_pickle": True,
+                      "max_eval_samples": None, "question": "1e5"}  # a task input stays text
+    # the JSON form the error hints print is accepted too
+    assert parse_overrides(["--column_mapping", '{"question": "q"}'], QAParams) == {"column_mapping": {"question": "q"}}
+
+
+@pytest.mark.parametrize("option, value, named", [
+    ("learning_rate", "fast", "as float"), ("column_mapping", "garbage", "key=value pairs"),
+    ("eval_strategy", "sometimes", "Literal"), ("per_device_train_batch_size", "3.5", "as int")])
+def test_an_unreadable_command_line_value_names_the_option_and_the_form(option, value, named, capsys):
+    with pytest.raises(OmnituneError, match=f"option '{option}': cannot read .*{named}"):
+        parse_overrides([f"--{option}", value], QAParams)
+    assert main(["train", "question-answering", f"--{option}", value]) == 2
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_cli_reports_user_errors_without_a_traceback(capsys):
@@ -105,6 +117,5 @@ def test_yaml_no_is_the_strategy_not_false(tmp_path):
     config = tmp_path / "qa.yaml"
     config.write_text("eval_strategy: no\n")
     assert load_params(QAParams, config).eval_strategy == "no"
-    types = {name: field.annotation for name, field in QAParams.model_fields.items()}
-    assert parse_overrides(["--eval_strategy", "no", "--model", "1.0"], types) == {"eval_strategy": "no",
-                                                                                   "model": "1.0"}
+    assert parse_overrides(["--eval_strategy", "no", "--model", "1.0"], QAParams) == {"eval_strategy": "no",
+                                                                                      "model": "1.0"}

@@ -61,10 +61,10 @@ def tiny_timm(tmp_path):
 
 def test_preprocessing_follows_each_backbone_config(tiny_vit, tiny_timm):
     task = ImageClassificationTask()
-    _, vit_processor = task.build(str(tiny_vit), ImageParams())
+    vit_processor = task.build(str(tiny_vit), ImageParams()).processor
     vit = from_processor(vit_processor)
     assert (vit.crop, vit.mean) == (32, (0.2, 0.3, 0.4))
-    _, timm_processor = task.build(str(tiny_timm), ImageParams())
+    timm_processor = task.build(str(tiny_timm), ImageParams()).processor
     spec = from_processor(timm_processor)
     assert (spec.crop, spec.resize, spec.std) == (40, 50, (0.25, 0.25, 0.25))
     assert spec.at_size(20).resize == 25  # an --image_size override keeps the crop share
@@ -92,7 +92,8 @@ def test_whole_image_keeps_what_the_centre_crop_cuts_and_survives_saving(kind, t
     task = ImageClassificationTask()
 
     def edge_brightness(params: ImageParams, source=folder) -> tuple[int, float]:
-        model, processor = task.build(str(source), params)
+        built = task.build(str(source), params)
+        model, processor = built.model, built.processor
         spec = from_processor(processor)
         pixels = transform(spec, training=False)(_framed_image())
         wide = transform(spec, training=False)(_framed_image(width=56))  # squashed, not cropped, when whole
@@ -103,7 +104,8 @@ def test_whole_image_keeps_what_the_centre_crop_cuts_and_survives_saving(kind, t
     whole = edge_brightness(ImageParams(image_size=28, whole_image=True))
     assert cropped[0] == whole[0] == 28
     assert whole[1] > cropped[1] + 1.0 and whole[2] > cropped[2] + 1.0  # the frame is in view only when whole
-    model, processor = task.build(str(folder), ImageParams(image_size=28, whole_image=True))
+    built = task.build(str(folder), ImageParams(image_size=28, whole_image=True))
+    model, processor = built.model, built.processor
     model.save_pretrained(tmp_path / "saved")
     processor.save_pretrained(tmp_path / "saved")
     assert edge_brightness(ImageParams(), tmp_path / "saved") == whole
@@ -123,8 +125,8 @@ def test_transparent_pixels_become_white():
 
 def test_new_head_keeps_the_backbone_weights(tiny_vit, colour_folder):
     task = ImageClassificationTask()
-    task.load_examples(ImageParams(data=str(colour_folder)), "train")
-    model, _ = task.build(str(tiny_vit), ImageParams())
+    examples = task.load_examples(ImageParams(data=str(colour_folder)), "train")
+    model = task.build(str(tiny_vit), ImageParams(), examples, training=True).model
     original = ViTForImageClassification.from_pretrained(tiny_vit)
     assert model.config.id2label == {0: "blue", 1: "red"} and model.classifier.out_features == 2
     for name, tensor in original.vit.state_dict().items():
@@ -305,8 +307,9 @@ def test_mixing_collator_mixes_training_batches_only_and_the_loss_takes_both_lab
     training = collate([{**item, MIXABLE: True} for item in items])
     assert training["labels"].shape == (3, 3) and torch.allclose(training["labels"].sum(1), torch.ones(3))
     logits = torch.randn(3, 3)
-    hard = ImageClassificationTask.loss({"logits": logits}, torch.tensor([0, 1, 2]))
-    soft = ImageClassificationTask.loss({"logits": logits}, torch.eye(3), num_items_in_batch=9)
+    loss = ImageClassificationTask().loss_function()
+    hard = loss({"logits": logits}, torch.tensor([0, 1, 2]))
+    soft = loss({"logits": logits}, torch.eye(3), num_items_in_batch=9)
     assert torch.allclose(hard, torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2])))
     assert torch.allclose(hard, soft)  # one-hot probabilities give the same loss; 9 entries are 3 examples
 

@@ -73,7 +73,7 @@ def test_pareto_front_keeps_the_models_nothing_beats_on_both_speed_and_score():
     assert [text.get_text() for text in axis.texts] == ["a", "b", "c", "d"]  # the unmeasured row is left out
     # an error rate: lower is better, so the front keeps the fastest and the lowest
     assert pareto_front([(100.0, 0.04), (40.0, 0.05), (60.0, 0.09), (20.0, 0.20)], higher_is_better=False) == [3, 1, 0]
-    assert "lower is better" in pareto_figure([{**r, "primary_metric": "wer"} for r in rows[:4]], "wer").axes[0].get_ylabel()
+    assert "lower is better" in pareto_figure([{**r, "primary_metric": "wer"} for r in rows[:4]], "wer", better_up=False).axes[0].get_ylabel()
 
 
 def test_scoring_a_run_on_another_dataset_keeps_its_own_test_score(tmp_path):

@@ -51,7 +51,8 @@ def test_language_codes_are_set_as_each_family_requires(family_folder, family, t
     task = TranslationTask()
     params = TranslationParams(data=str(pair_file(tmp_path)), source_lang="en", target_lang=target_lang,
                                num_beams=1, max_new_tokens=4)
-    model, tokenizers = task.build(family_folder(family), params)
+    built = task.build(family_folder(family), params)
+    model, tokenizers = built.model, built.processor
     kind, code = expected.split(":")
     code_id = tokenizers.source.convert_tokens_to_ids(code)
     assert code_id != tokenizers.source.unk_token_id
@@ -61,33 +62,34 @@ def test_language_codes_are_set_as_each_family_requires(family_folder, family, t
     if kind == "forced_bos":
         assert condition.forced_bos_token_id == code_id
         generated = model.generate(**tokenizers.source(["Jesus wept."], return_tensors="pt"),
-                                   generation_config=task.training_generation(model, params))
+                                   generation_config=task.training_generation(built, params))
         assert generated[0, 1].item() == code_id  # after the decoder start token comes the target language
     else:
         assert condition.decoder_start_token_id == code_id
     # labels carry the target language where the family's tokenizer puts it
-    labels = task.features(_examples(task, params, tmp_path), tokenizers, params, for_eval=False)["labels"]
+    labels = task.features(_examples(task, params, tmp_path), built, params, for_eval=False)["labels"]
     assert code_id in labels[0]
 
 
 def test_t5_task_prefixes_come_from_the_model_config(family_folder, tmp_path):
     folder = family_folder("t5")
     translation, summarization = TranslationTask(), SummarizationTask()
-    _, tokenizers = translation.build(folder, TranslationParams(source_lang="en", target_lang="de"))
+    tokenizers = translation.build(folder, TranslationParams(source_lang="en", target_lang="de")).processor
     assert tokenizers.condition.source_prefix == "translate English to German: "
     # a pair the config does not list gets T5's own wording
-    _, tokenizers = translation.build(folder, TranslationParams(source_lang="en", target_lang="es"))
+    built = translation.build(folder, TranslationParams(source_lang="en", target_lang="es"))
+    tokenizers = built.processor
     assert tokenizers.condition.source_prefix == "translate English to Spanish: "
     params = TranslationParams(source_lang="en", target_lang="es")
-    features = translation.features(_examples(translation, params, tmp_path), tokenizers, params, for_eval=False)
+    features = translation.features(_examples(translation, params, tmp_path), built, params, for_eval=False)
     prefix_ids = tokenizers.source("translate English to Spanish:", add_special_tokens=False).input_ids
     assert features["input_ids"][0][:len(prefix_ids)] == prefix_ids
-    _, tokenizers = summarization.build(folder, SummarizationParams())
+    tokenizers = summarization.build(folder, SummarizationParams()).processor
     assert tokenizers.condition.source_prefix == "summarize: "
     # a user's prefix wins, and a model without task parameters gets none
-    _, tokenizers = summarization.build(folder, SummarizationParams(source_prefix="tl;dr: "))
+    tokenizers = summarization.build(folder, SummarizationParams(source_prefix="tl;dr: ")).processor
     assert tokenizers.condition.source_prefix == "tl;dr: "
-    _, tokenizers = summarization.build(family_folder("bart"), SummarizationParams())
+    tokenizers = summarization.build(family_folder("bart"), SummarizationParams()).processor
     assert tokenizers.condition.source_prefix == ""
 
 
@@ -96,9 +98,10 @@ def test_every_family_tokenises_pairs_trains_and_generates(family_folder, family
     task = TranslationTask()
     params = TranslationParams(data=str(pair_file(tmp_path)), source_lang="en", target_lang="es", num_beams=2,
                                max_new_tokens=6)
-    model, tokenizers = task.build(family_folder(family), params)
-    features = task.features(_examples(task, params, tmp_path), tokenizers, params, for_eval=False)
-    batch = task.collator(tokenizers)([features[i] for i in range(len(features))])
+    built = task.build(family_folder(family), params)
+    model, tokenizers = built.model, built.processor
+    features = task.features(_examples(task, params, tmp_path), built, params, for_eval=False)
+    batch = task.collator(built, params)([features[i] for i in range(len(features))])
     # labels are padded with -100 (ignored by the loss), never with the pad token
     lengths = [len(ids) for ids in features["labels"]]
     assert batch["labels"].shape == (2, max(lengths))
@@ -110,7 +113,7 @@ def test_every_family_tokenises_pairs_trains_and_generates(family_folder, family
     loss = model(**batch).loss
     loss.backward()
     assert torch.isfinite(loss)
-    outputs = task.predict(model, tokenizers, _examples(task, params, tmp_path), params, batch_size=2)
+    outputs = task.predict(built, _examples(task, params, tmp_path), params, batch_size=2)
     assert len(outputs) == 2 and all(isinstance(o, str) for o in outputs)
 
 
@@ -119,7 +122,8 @@ def test_marian_with_several_targets_gets_the_target_marker(family_folder):
     from tasks.seq2seq.tokenizers import TokenizerPair
 
     task = TranslationTask()
-    model, tokenizers = task.build(family_folder("marian"), TranslationParams())
+    built = task.build(family_folder("marian"), TranslationParams())
+    model, tokenizers = built.model, built.processor
     tokenizers.source.supported_language_codes = [">>es<<", ">>fr<<"]  # as opus-mt-en-ROMANCE's tokenizer has
     condition = families.conditioning(model, TokenizerPair(tokenizers.source, tokenizers.source), "x", "en", "es", None)
     assert condition.source_prefix.startswith(">>es<< ")
@@ -150,24 +154,25 @@ def test_warm_started_model_reloads_and_labels_skip_the_start_token(tiny_bert2be
     _, folder, _ = tiny_bert2bert
     task = SummarizationTask()
     params = SummarizationParams(data=str(summary_folder(tmp_path)))
-    model, tokenizers = task.build(str(folder), params)
+    built = task.build(str(folder), params)
+    model, tokenizers = built.model, built.processor
     assert model.config.omnitune_warm_start["pairing"] == "bert2bert"  # provenance survives save/load
     cls, sep = tokenizers.source.cls_token_id, tokenizers.source.sep_token_id
     assert model.config.decoder_start_token_id == cls and model.generation_config.eos_token_id == sep
-    labels = task.features(task.load_examples(params, "train"), tokenizers, params, for_eval=False)["labels"]
+    labels = task.features(task.load_examples(params, "train"), built, params, for_eval=False)["labels"]
     assert all(ids[0] != cls and ids[-1] == sep for ids in labels)  # the model prepends [CLS] itself
 
 
 def test_freezing_keeps_the_joints_trainable(tiny_bert2bert, tmp_path):
     _, folder, _ = tiny_bert2bert
     task = SummarizationTask()
-    model, _ = task.build(str(folder), SummarizationParams(freeze="decoder"))
+    model = task.build(str(folder), SummarizationParams(freeze="decoder")).model
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert any("crossattention" in name for name in trainable)
     assert not any(name.startswith("decoder.") and "crossattention" not in name and "transform" not in name
                    for name in trainable)
     assert any(name.startswith("encoder.") for name in trainable)
-    model, _ = task.build(str(folder), SummarizationParams(freeze="encoder"))
+    model = task.build(str(folder), SummarizationParams(freeze="encoder")).model
     assert not any(p.requires_grad for p in model.encoder.parameters())
 
 
@@ -213,8 +218,9 @@ def test_loss_falls_when_overfitting_a_tiny_set(tiny_bert2bert, tmp_path):
     history = [json.loads(line) for line in (result.run / "train_log.jsonl").read_text().splitlines()]
     losses = [entry["loss"] for entry in history if "loss" in entry]
     assert losses[-1] < losses[0] / 3, losses
-    model, tokenizers = task.build(str(result.model_dir), params)
-    outputs = task.predict(model, tokenizers, task.load_examples(params, "test"), params, batch_size=4)
+    built = task.build(str(result.model_dir), params)
+    model, tokenizers = built.model, built.processor
+    outputs = task.predict(built, task.load_examples(params, "test"), params, batch_size=4)
     assert all(o.startswith("compute the") for o in outputs), outputs  # the target's pattern was learned
 
 
@@ -230,7 +236,8 @@ def test_generation_settings_come_from_the_command_line(family_folder):
                                  "--max_new_tokens", "9", "--min_new_tokens", "2", "--early_stopping", "false"],
                                 _field_types(task.params_class))
     params = load_params(task.params_class, None, overrides)
-    model, tokenizers = task.build(family_folder("marian"), params)
+    built = task.build(family_folder("marian"), params)
+    model, tokenizers = built.model, built.processor
     settings = generation.settings_of(params)
     config = generation.generation_config(model, settings, tokenizers.condition)
     assert (config.num_beams, config.no_repeat_ngram_size, config.length_penalty, config.max_new_tokens,
@@ -247,7 +254,8 @@ def test_sorted_batches_keep_the_input_order_and_streaming_ends_where_generation
 
     task = TranslationTask()
     params = TranslationParams(num_beams=1, max_new_tokens=8, no_repeat_ngram_size=0)
-    model, tokenizers = task.build(family_folder("marian"), params)
+    built = task.build(family_folder("marian"), params)
+    model, tokenizers = built.model, built.processor
     texts = ["Jesus wept.", "In the beginning was the Word, and the Word was with God.", "Amen.",
              "He came to his own, and those who were his own did not receive him."]
     settings = generation.GenerationParams(num_beams=1, max_new_tokens=8, no_repeat_ngram_size=0)
@@ -363,8 +371,8 @@ def test_lora_trains_new_joints_in_full_and_exports_a_merged_model(which, tiny_b
                                  eval_strategy="no", per_device_train_batch_size=4, num_beams=1, max_new_tokens=4)
     result = fine_tune(task, params, None, tmp_path / "run", log=lambda message: None)
     assert 0 < result.trainable_parameters < result.total_parameters
-    model, tokenizers = task.build(str(result.model_dir), params)  # the merged export loads like any model
-    outputs = task.predict(model, tokenizers, task.load_examples(params, "test"), params, batch_size=4)
+    built = task.build(str(result.model_dir), params)  # the merged export loads like any model
+    outputs = task.predict(built, task.load_examples(params, "test"), params, batch_size=4)
     assert len(outputs) == len(SUMMARIES)
     if which == "bert2bert":  # new cross-attention trains in full (modules_to_save), not as a low-rank update
         adapter = json.loads((result.run / "adapter" / "adapter_config.json").read_text())
@@ -374,13 +382,13 @@ def test_lora_trains_new_joints_in_full_and_exports_a_merged_model(which, tiny_b
 def test_new_joints_can_learn_faster_than_the_pretrained_parts(tiny_bert2bert, family_folder):
     _, folder, _ = tiny_bert2bert
     task = SummarizationTask()
-    model, _ = task.build(str(folder), SummarizationParams())
+    model = task.build(str(folder), SummarizationParams()).model
     assert task.optimizer(model, SummarizationParams()) is None  # Trainer's own optimizer
     optimizer = task.optimizer(model, SummarizationParams(learning_rate=1e-4, new_modules_learning_rate=1e-3))
     pretrained, new = optimizer.param_groups
     assert (pretrained["lr"], new["lr"]) == (1e-4, 1e-3)
     cross = {id(p) for n, p in model.named_parameters() if "crossattention" in n}
     assert cross <= {id(p) for p in new["params"]} and not cross & {id(p) for p in pretrained["params"]}
-    marian, _ = TranslationTask().build(family_folder("marian"), TranslationParams())
+    marian = TranslationTask().build(family_folder("marian"), TranslationParams()).model
     with pytest.warns(UserWarning, match="no warm-start joints"):
         assert task.optimizer(marian, SummarizationParams(new_modules_learning_rate=1e-3)) is None

@@ -14,6 +14,9 @@ from safetensors.numpy import save
 from shared import shelf
 from shared.errors import OmnituneError
 from shared.shelf_catalogue import copy_hf_folder
+from tasks.registry import all_tasks
+
+all_tasks()  # the whole shelf: every task registers the entries it builds
 
 
 def _wheel(folder: Path, name: str = "tiny_model_pkg", version: str = "1.0.0") -> Path:

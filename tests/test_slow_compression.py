@@ -11,6 +11,7 @@ from shared import shelf
 from shared.compression.quantization import quantize
 from shared.compression.structured import prune_feed_forward
 from shared.training import fine_tune
+from shared.task_protocol import Built
 from tasks.registry import get_task
 
 pytestmark = pytest.mark.slow
@@ -20,7 +21,7 @@ HELD_OUT = 150
 
 def _f1(model, tokenizer, params) -> float:
     examples = TASK.load_examples(params, "test").select(range(HELD_OUT))
-    return score(TASK, TASK.predict(model, tokenizer, examples, params, batch_size=32), examples, params)["f1"]
+    return score(TASK, TASK.predict(Built(model, tokenizer), examples, params, batch_size=32), examples, params)["f1"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,8 @@ def fine_tuned(in_shelf_home, tmp_path_factory):
 
 def test_dynamic_int8_keeps_the_fine_tuned_answers(fine_tuned):
     model_dir, params = fine_tuned
-    model, tokenizer = TASK.build(str(model_dir), params)
+    built = TASK.build(str(model_dir), params)
+    model, tokenizer = built.model, built.processor
     fp32 = _f1(model, tokenizer, params)
     int8, report = quantize(model, "dynamic-int8")
     assert len(report.quantized_modules) == 6 * 6 + 1  # q, k, v, out, up, down per layer + the span head
@@ -50,7 +52,8 @@ def test_ffn_pruning_with_a_short_recovery_keeps_most_of_the_f1(fine_tuned, tmp_
     from shared.compression.pruning import SparsityCallback
 
     model_dir, params = fine_tuned
-    model, tokenizer = TASK.build(str(model_dir), params)
+    built = TASK.build(str(model_dir), params)
+    model, tokenizer = built.model, built.processor
     fp32 = _f1(model, tokenizer, params)
     prune_feed_forward(model, 0.3)
     assert model.config.intermediate_size == 1072  # 1536 * 0.7, to a multiple of 8
@@ -60,6 +63,7 @@ def test_ffn_pruning_with_a_short_recovery_keeps_most_of_the_f1(fine_tuned, tmp_
     recovery = params.model_copy(update={"model": str(tmp_path / "pruned"), "max_steps": 40, "warmup_ratio": 0.0,
                                          "learning_rate": 1e-4})
     result = fine_tune(TASK, recovery, None, tmp_path / "recovery", callbacks=[SparsityCallback()])
-    recovered = _f1(*TASK.build(str(result.model_dir), recovery), params)
+    recovered_model = TASK.build(str(result.model_dir), recovery)
+    recovered = _f1(recovered_model.model, recovered_model.processor, params)
     print(f"F1: fp32 {fp32:.1f}, FFN -30% {pruned:.1f}, after 40 recovery steps {recovered:.1f}")
     assert recovered >= fp32 - 5.0 and recovered >= pruned - 1.0, (fp32, pruned, recovered)

@@ -14,6 +14,9 @@ from evaluation.harness import evaluate
 from evaluation.leaderboard import Leaderboard
 from shared import shelf
 from tasks.registry import get_task
+from tasks.registry import all_tasks
+
+all_tasks()  # the whole shelf: every task registers the entries it builds
 
 pytestmark = pytest.mark.slow
 

@@ -11,6 +11,9 @@ from safetensors.torch import load_file
 from shared import shelf
 from shared.training import fine_tune
 from tasks.registry import get_task
+from tasks.registry import all_tasks
+
+all_tasks()  # the whole shelf: every task registers the entries it builds
 
 pytestmark = pytest.mark.slow
 
@@ -57,9 +60,10 @@ def test_brief_training_lowers_held_out_loss(warm_started, task_name, entry, ste
     held_out = task.load_examples(params, "eval")
 
     def held_out_loss(folder) -> float:
-        model, tokenizers = task.build(str(folder), params)
-        features = task.features(held_out, tokenizers, params, for_eval=False)
-        batch = task.collator(tokenizers)([features[i] for i in range(len(features))])
+        built = task.build(str(folder), params)
+        model = built.model
+        features = task.features(held_out, built, params, for_eval=False)
+        batch = task.collator(built, params)([features[i] for i in range(len(features))])
         return _mean_loss(model, batch)
 
     before = held_out_loss(warm_started[entry])

@@ -8,6 +8,9 @@ import time
 import pytest
 
 from shared import shelf
+from tasks.registry import all_tasks
+
+all_tasks()  # the whole shelf: every task registers the entries it builds
 
 pytestmark = pytest.mark.slow
 

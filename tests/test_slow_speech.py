@@ -12,6 +12,9 @@ from evaluation.harness import evaluate
 from shared import shelf
 from shared.audio import read_audio
 from tasks.registry import get_task
+from tasks.registry import all_tasks
+
+all_tasks()  # the whole shelf: every task registers the entries it builds
 
 pytestmark = pytest.mark.slow
 
@@ -58,8 +61,8 @@ def test_offline_voices_are_understood_in_the_round_trip(speech_shelf, voice):
     task = get_task("text-to-speech")
     params = task.params_class(judge=str(speech_shelf["whisper-base"]), max_eval_samples=None)
     examples = task.load_examples(params, "test").select(range(12))
-    model, processor = task.build(str(speech_shelf[voice]), params)
-    answers = task.predict(model, processor, examples, params, batch_size=1)
+    built = task.build(str(speech_shelf[voice]), params)
+    answers = task.predict(built, examples, params, batch_size=1)
     inputs = task.metric_inputs(answers, examples, params)
     from evaluation.metrics import load_metric
 

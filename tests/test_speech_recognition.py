@@ -156,13 +156,14 @@ def test_ctc_run_saves_its_vocabulary_and_reloads(tmp_path):
     params = task.params_class(data=str(tmp_path / "speech"))
     report = evaluate(task, str(tmp_path / "run" / "model"), params, with_speed=False)
     assert report.examples == 2 and 0 <= report.metrics["cer"]
-    assert task.processor.tokenizer.get_vocab() == ctc.processor_from_texts(TEXTS["train"]).tokenizer.get_vocab()
+    processor = task.build(str(tmp_path / "run" / "model"), params).processor
+    assert processor.tokenizer.get_vocab() == ctc.processor_from_texts(TEXTS["train"]).tokenizer.get_vocab()
 
 
 def test_frozen_encoder_and_spec_augment_are_applied(tmp_path):
     task = SpeechRecognitionTask()
     params = task.params_class(freeze_encoder=True, spec_augment=True)
-    model, _ = task.build(str(save_tiny_whisper(tmp_path / "whisper")), params)
+    model = task.build(str(save_tiny_whisper(tmp_path / "whisper")), params).model
     assert not any(p.requires_grad for p in model.get_encoder().parameters())
     assert all(p.requires_grad for p in model.get_decoder().parameters())
     assert model.config.apply_spec_augment and model.config.mask_time_prob == 0.05
@@ -170,8 +171,8 @@ def test_frozen_encoder_and_spec_augment_are_applied(tmp_path):
 
 def test_multilingual_whisper_labels_carry_language_and_task_and_english_only_refuses_others(tmp_path):
     task = SpeechRecognitionTask()
-    _, processor = task.build(str(save_tiny_whisper(tmp_path / "multi", multilingual=True)),
-                              task.params_class(language="de"))
+    processor = task.build(str(save_tiny_whisper(tmp_path / "multi", multilingual=True)),
+                           task.params_class(language="de")).processor
     prefix = processor.tokenizer.convert_ids_to_tokens(processor.tokenizer("hallo").input_ids[:4])
     assert prefix == ["<|startoftranscript|>", "<|de|>", "<|transcribe|>", "<|notimestamps|>"]
     with pytest.raises(OmnituneError, match="English-only"):
@@ -199,15 +200,15 @@ def test_unusable_training_clips_fail_listing_them_or_are_skipped(tmp_path):
     soundfile.write(data / "train" / "train-1.wav", np.full(16_000 * 31, 0.1, np.float32), 16_000)  # too long
     folder = save_tiny_whisper(tmp_path / "whisper")
     params = task.params_class(model=str(folder), data=str(data))
-    _, processor = task.build(str(folder), params)
+    built = task.build(str(folder), params)
     examples = task.load_examples(params, "train")
     with pytest.raises(OmnituneError) as error:
-        task.features(examples, processor, params, for_eval=False)
+        task.features(examples, built, params, for_eval=False)
     assert "train-0.wav: silent" in str(error.value) and "train-1.wav: too long" in str(error.value)
     with pytest.warns(UserWarning, match="skipped 2"):
-        kept = task.features(examples, processor, params.model_copy(update={"bad_audio": "skip"}), for_eval=False)
+        kept = task.features(examples, built, params.model_copy(update={"bad_audio": "skip"}), for_eval=False)
     assert len(kept) == 6 and isinstance(kept[0]["audio"], np.ndarray) and torch.is_tensor(
-        task.collator(processor)([kept[0]])["input_features"])
+        task.collator(built, params)([kept[0]])["input_features"])
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from transformers import AutoModelForQuestionAnswering, TrainerCallback
 from apps.cli import main
 from evaluation.leaderboard import Leaderboard
 from shared.lora import find_target_modules
+from shared.task_protocol import Scorer
 from shared.training import fine_tune
 from tasks.registry import get_task
 
@@ -129,13 +130,13 @@ def test_metrics_during_training_match_the_harness_on_the_same_examples(tiny_qa_
     data = bundled_subset(tmp_path / "data", per_split=40)
     params = _params(tiny_qa_model, data, max_steps=4, eval_strategy="steps", eval_steps=4, group_by_length=True,
                      max_seq_length=64, doc_stride=16)
-    result = fine_tune(TASK, params, lambda answers, examples: score(TASK, answers, examples, params),
-                       tmp_path / "run")
+    scorer = Scorer(lambda answers, examples: score(TASK, answers, examples, params), lambda key: True)
+    result = fine_tune(TASK, params, scorer, tmp_path / "run")
     logged = [json.loads(line) for line in (result.run / "train_log.jsonl").read_text().splitlines()]
     during = [entry for entry in logged if "eval_f1" in entry][-1]
-    model, tokenizer = TASK.build(str(result.model_dir), params)
+    built = TASK.build(str(result.model_dir), params)
     examples = TASK.load_examples(params, "eval")
-    after = score(TASK, TASK.predict(model, tokenizer, examples, params, 8), examples, params)
+    after = score(TASK, TASK.predict(built, examples, params, 8), examples, params)
     assert during["eval_f1"] == pytest.approx(after["f1"], abs=1e-6)
     assert during["eval_exact"] == pytest.approx(after["exact"], abs=1e-6)
 

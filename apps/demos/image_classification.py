@@ -43,7 +43,8 @@ class CheckedImage(gr.Image):
 def build(model: str, params=None) -> gr.Blocks:
     task = get_task("image-classification")
     params = params or task.params_class()
-    loaded_model, processor = task.build(resolve(model, params.allow_pickle), params)
+    built = task.build(resolve(model, params.allow_pickle), params)
+    loaded_model, processor = built.model, built.processor
     loaded_model.eval()
     preprocess = transform(from_processor(processor), training=False)
     labels = loaded_model.config.id2label
@@ -88,9 +89,9 @@ def build(model: str, params=None) -> gr.Blocks:
 
 def _confusion_matrix_of(model: str) -> Path | None:
     """The test-split confusion matrix that training drew in the model's run folder, if there is one."""
-    from apps.pipeline import run_folder_of
+    from shared.run_dir import run_of
 
-    run = run_folder_of(model)
+    run = run_of(model)
     matrix = run / "confusion_matrix_test.png" if run else None
     return matrix if matrix and matrix.is_file() else None
 

@@ -25,7 +25,8 @@ NO_ANSWER = "(no answer: the model abstains — the context does not seem to con
 def build(model: str, params=None) -> gr.Blocks:
     task = get_task("question-answering")
     params = params or task.params_class()
-    loaded_model, tokenizer = task.build(resolve(model, params.allow_pickle), params)
+    built = task.build(resolve(model, params.allow_pickle), params)
+    loaded_model, tokenizer = built.model, built.processor
     examples = _examples(task, params)
 
     def answer(context: str, question: str):
@@ -34,8 +35,8 @@ def build(model: str, params=None) -> gr.Blocks:
         if problem:
             raise gr.Error(problem)
         try:
-            result = task.predict(loaded_model, tokenizer, {"id": ["0"], "context": [context],
-                                                            "question": [question]}, params, batch_size=8)[0]
+            result = task.predict(built, {"id": ["0"], "context": [context], "question": [question]}, params,
+                                  batch_size=8)[0]
         except OmnituneError as error:
             raise gr.Error(str(error)) from None
         details = {"answer": result.text, "score": round(result.score, 4), "start": result.start,

@@ -52,7 +52,8 @@ def notice(report: dict) -> str:
 def build(task_name: str, model: str, params=None) -> gr.Blocks:
     task = get_task(task_name)
     params = params or task.params_class()
-    loaded_model, tokenizers = task.build(resolve(model, params.allow_pickle), params)
+    built = task.build(resolve(model, params.allow_pickle), params)
+    loaded_model, tokenizers = built.model, built.processor
     examples = _examples(task, params)
     label = task.output_name.capitalize()
     action = task.action_name

@@ -22,7 +22,8 @@ LEVELS = ("word", "segment", "none")
 def build(model: str, params=None) -> gr.Blocks:
     task = get_task("automatic-speech-recognition")
     params = params or task.params_class()
-    loaded_model, processor = task.build(resolve(model, params.allow_pickle), params)
+    built = task.build(resolve(model, params.allow_pickle), params)
+    loaded_model, processor = built.model, built.processor
     loaded_model.eval()
     rate = processor.feature_extractor.sampling_rate
 

@@ -18,7 +18,6 @@ def picture(model, tokenizer, text: str, folder: Path) -> tuple[str, Path]:
     sliding window: its pattern at the text's length; Linformer: the learned key projections."""
     encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
     kind = (getattr(encoder.config, "omnitune_attention", None) or {}).get("kind", "dense")
-    tokenizer = getattr(tokenizer, "source", tokenizer)  # seq2seq tasks keep a source/target pair
     if kind == "sliding-window":
         length = len(tokenizer(text).input_ids) if hasattr(tokenizer, "convert_ids_to_tokens") else 256
         return kind, sparsity_pattern(encoder.config, max(length, 64), Path(folder) / "sparsity_pattern.png")

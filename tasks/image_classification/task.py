@@ -31,8 +31,10 @@ from shared.attention.setup import configure_attention
 from shared.config import TrainParams, dump_params
 from shared.errors import OmnituneError
 from shared.pretrained import hub_failure, load_kwargs, resolve
+from shared.task_defaults import TaskDefaults
+from shared.task_protocol import Built, Scorer
 from shared.training import TrainResult, fine_tune
-from tasks.image_classification import data, hybrid, linear_probe  # noqa: F401 (hybrid registers itself)
+from tasks.image_classification import data, linear_probe, shelf_entries  # noqa: F401 (registers the hybrid)
 from tasks.image_classification.feature_probe import FeatureProbeForImageClassification
 from tasks.image_classification.preprocessing import AUGMENTATIONS, from_processor, transform, update_processor
 
@@ -110,7 +112,7 @@ class MixingCollator:
         return batch
 
 
-class ImageClassificationTask:
+class ImageClassificationTask(TaskDefaults):
     name = "image-classification"
     params_class = ImageParams
     default_model = "dinov2-small"
@@ -130,41 +132,35 @@ class ImageClassificationTask:
                              "probe_layers": 4, "probe_regions": 2,
                              "freeze_norm_statistics": True, "learning_rate": 5e-5, "num_train_epochs": 2.0,
                              "per_device_train_batch_size": 32, "max_train_minutes": 20.0, "warmup_ratio": 0.1}
-    quickstart_overrides: dict[str, Any] = {}
     input_fields = ("image",)
 
-    def __init__(self):
-        self._labels: list[str] | None = None  # classes of the training data, for a new head
-        self._head: linear_probe.ProbeResult | None = None  # LP-FT: the probe's head, installed by build()
-        self._evaluated_labels: list[str] | None = None  # classes of data evaluated without training
-        self._mixing: tuple[float, float] | None = None  # (mixup, cutmix) alphas while fine-tuning with them
-
-    # 1. examples
+    # 1. examples (their "label" column is a ClassLabel that names the classes)
     def load_examples(self, params: ImageParams, split: str) -> Dataset:
         examples = data.load_examples(params.data, params.split_name(split), params.column_mapping, params.bad_images)
-        if split == "train":
-            self._labels = examples.labels
-        else:
-            self._evaluated_labels = examples.labels
         return params.limited(examples.rows, split)
 
-    # 3. model + processor
-    def build(self, model_path: str, params: ImageParams) -> tuple[Any, Any]:
+    # 3. model + processor: a new head for the training data's classes; evaluated data must have the model's
+    def build(self, model_path: str, params: ImageParams, examples: Dataset | None = None,
+              training: bool = False) -> Built:
+        wanted = examples.features["label"].names if examples is not None else None
         try:
             config = AutoConfig.from_pretrained(model_path, trust_remote_code=False)
             current = [config.id2label[i] for i in range(config.num_labels)]
-            new_head = self._labels is not None and current != self._labels
-            if self._labels is None and self._evaluated_labels and current != self._evaluated_labels:
+            new_head = training and wanted is not None and current != wanted
+            if not training and wanted and current != wanted:
                 raise OmnituneError(
                     f"{model_path} predicts {len(current)} classes ({', '.join(current[:5])}...) but the data has "
-                    f"{len(self._evaluated_labels)} ({', '.join(self._evaluated_labels[:5])}...)",
+                    f"{len(wanted)} ({', '.join(wanted[:5])}...)",
                     "evaluate a model trained on this data's classes, or train one: omnitune train "
                     "image-classification --data ...")
-            head = {"num_labels": len(self._labels), "id2label": dict(enumerate(self._labels)),
-                    "label2id": {name: i for i, name in enumerate(self._labels)},
+            head = {"num_labels": len(wanted), "id2label": dict(enumerate(wanted)),
+                    "label2id": {name: i for i, name in enumerate(wanted)},
                     "ignore_mismatched_sizes": True} if new_head else {}
             model = AutoModelForImageClassification.from_pretrained(model_path, **load_kwargs(params.allow_pickle),
                                                                     **head)
+            if new_head and hasattr(model.config, "label_names"):
+                # timm's wrapper saves its own label_names, left at the pretrained classes by a new id2label
+                model.config.label_names = list(wanted)
             processor = AutoImageProcessor.from_pretrained(model_path, trust_remote_code=False)
         except (OSError, ValueError) as error:
             raise hub_failure(model_path, error) from None
@@ -182,50 +178,37 @@ class ImageClassificationTask:
             for module in model.modules():
                 if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                     module.register_forward_pre_hook(_use_running_statistics)
-        if self._head is not None:
-            linear_probe.install_head(model, self._head)
-        return model, processor
+        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        return Built(model, processor, labels=labels)
 
     # 2. features
-    def features(self, examples: Dataset, processor: Any, params: ImageParams, for_eval: bool) -> ImageTensors:
-        spec = from_processor(processor)
+    def features(self, examples: Dataset, built: Built, params: ImageParams, for_eval: bool) -> ImageTensors:
+        spec = from_processor(built.processor)
         return ImageTensors(examples, transform(spec, training=not for_eval, augmentation=params.augmentation),
-                            mixable=not for_eval and self._mixing is not None)
+                            mixable=not for_eval and _mixing(params) is not None)
 
-    def collator(self, processor: Any) -> Any:
-        if self._mixing is None:
-            return default_data_collator
-        return MixingCollator(len(self._labels), *self._mixing)
+    def collator(self, built: Built, params: ImageParams) -> Any:
+        mixing = _mixing(params)
+        return default_data_collator if mixing is None else MixingCollator(len(built.labels), *mixing)
 
-    @staticmethod
-    def loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
-        """Cross-entropy against class indices or (mixed) class probabilities. Trainer counts every entry of a
-        probability matrix as an item, so the count is brought back to examples before normalising."""
-        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
-        total = torch.nn.functional.cross_entropy(logits, labels.to(logits.dtype) if labels.ndim == 2 else labels,
-                                                  reduction="sum")
-        if num_items_in_batch is None:
-            return total / len(labels)
-        examples = num_items_in_batch / labels.shape[1] if labels.ndim == 2 else num_items_in_batch
-        return total / examples
+    def loss_function(self):
+        return mixed_cross_entropy
 
     # 4. outputs -> answers (class probabilities)
-    def decode(self, examples: Any, features: Any, outputs: Any, params: ImageParams) -> list[list[float]]:
-        logits = torch.as_tensor(outputs[0] if isinstance(outputs, tuple) else outputs)
-        return logits.float().softmax(-1).tolist()
+    def decode(self, examples: Any, features: Any, outputs: Any, built: Built, params: ImageParams) -> list:
+        return probabilities_of(outputs)
 
-    def predict(self, model: Any, processor: Any, examples: Any, params: ImageParams, batch_size: int) -> list:
-        columns = examples if isinstance(examples, dict) else {"image": examples["image"]}
-        preprocess = transform(from_processor(processor), training=False)
+    def predict(self, built: Built, examples: Any, params: ImageParams, batch_size: int) -> list:
+        preprocess = transform(from_processor(built.processor), training=False)
         probabilities = []
-        model.eval()
+        built.model.eval()
         with torch.inference_mode():
-            for start in range(0, len(columns["image"]), batch_size):
+            for start in range(0, len(examples["image"]), batch_size):
                 batch = []
-                for value in columns["image"][start:start + batch_size]:
+                for value in examples["image"][start:start + batch_size]:
                     with data.open_image(value) as image:
                         batch.append(preprocess(image))
-                probabilities += self.decode(None, None, model(pixel_values=torch.stack(batch)).logits, params)
+                probabilities += probabilities_of(built.model(pixel_values=torch.stack(batch)).logits)
         return probabilities
 
     # 5. metric inputs
@@ -247,21 +230,16 @@ class ImageClassificationTask:
             raise OmnituneError(f"image file {path} does not exist", "check the path given to --image")
         return {"image": [{"path": str(path.resolve()), "bytes": None}]}
 
-    def describe_answer(self, probabilities: list[float], model: Any, params: ImageParams) -> dict[str, Any]:
-        return {"labels": top_labels(probabilities, model.config.id2label, params.top_k)}
+    def describe_answer(self, answer: list[float], built: Built, params: ImageParams) -> dict[str, Any]:
+        return {"labels": top_labels(answer, dict(enumerate(built.labels)), params.top_k)}
 
     # training: linear probe, or LP-FT through the shared Trainer path
-    def train(self, params: ImageParams, scorer, run: Path, resume: bool = False, log=print) -> TrainResult:
-        self._head = None  # the probe below must start from the model's own (or a new) head
+    def train(self, params: ImageParams, scorer: Scorer | None, run: Path, resume: bool = False,
+              log=print) -> TrainResult:
         if params.mode == "finetune":
-            if params.head_warmup:
-                self._head = self._probe(params, run, log)[0]
-            mixing = (params.mixup_alpha, params.cutmix_alpha)
-            self._mixing = mixing if any(mixing) else None
-            try:
-                return fine_tune(self, params, scorer, run, resume=resume, log=log)
-            finally:
-                self._mixing = None
+            head = self._probe(params, run, log)[0] if params.head_warmup else None
+            install = (lambda built: linear_probe.install_head(built.model, head)) if head else None
+            return fine_tune(self, params, scorer, run, resume=resume, log=log, prepare=install)
         started = time.monotonic()
         probe, timing, model, processor, base_model, examples = self._probe(params, run, log)
         linear_probe.install_head(model, probe)  # the same head on every rank: same features, same seed
@@ -285,7 +263,8 @@ class ImageClassificationTask:
         with distributed.main_first():  # a shelf entry is prepared (written) once
             model_path = resolve(base_model, params.allow_pickle, log=log)
         set_seed(params.seed)
-        model, processor = self.build(model_path, params)
+        built = self.build(model_path, params, train_rows, training=True)
+        model, processor = built.model, built.processor
         features = "head"
         if params.mode == "linear-probe":
             model, features = _with_probe_features(model, params, log)
@@ -306,7 +285,7 @@ class ImageClassificationTask:
             return linear_probe.cached_features(model, key, list(rows["label"]), batches, log=log)
 
         train_features, eval_features = features_of(train_rows, "train"), features_of(eval_rows, "eval")
-        probe = linear_probe.train_head(train_features, eval_features, classes=len(self._labels),
+        probe = linear_probe.train_head(train_features, eval_features, classes=len(built.labels),
                                         epochs=params.probe_epochs, learning_rate=params.probe_learning_rate,
                                         weight_decay=params.weight_decay, batch_size=256, seed=params.seed)
         extraction = train_features.seconds or None
@@ -355,6 +334,29 @@ def _with_probe_features(model, params: ImageParams, log) -> tuple[Any, str]:
     described = "last {} layers, {} x {} regions, mirror {}".format(wanted[0], wanted[1], wanted[1], wanted[2])
     log(f"probe features: {described} ({probe.config.feature_size()} values per image)")
     return probe, described
+
+
+def _mixing(params: ImageParams) -> tuple[float, float] | None:
+    """(mixup, cutmix) alphas while fine-tuning with either; None otherwise."""
+    alphas = (params.mixup_alpha, params.cutmix_alpha)
+    return alphas if params.mode == "finetune" and any(alphas) else None
+
+
+def mixed_cross_entropy(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+    """Cross-entropy against class indices or (mixed) class probabilities. Trainer counts every entry of a
+    probability matrix as an item, so the count is brought back to examples before normalising."""
+    logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+    total = torch.nn.functional.cross_entropy(logits, labels.to(logits.dtype) if labels.ndim == 2 else labels,
+                                              reduction="sum")
+    if num_items_in_batch is None:
+        return total / len(labels)
+    examples = num_items_in_batch / labels.shape[1] if labels.ndim == 2 else num_items_in_batch
+    return total / examples
+
+
+def probabilities_of(outputs: Any) -> list[list[float]]:
+    logits = torch.as_tensor(outputs[0] if isinstance(outputs, tuple) else outputs)
+    return logits.float().softmax(-1).tolist()
 
 
 def _use_running_statistics(module, args):

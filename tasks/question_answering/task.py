@@ -13,6 +13,8 @@ from shared.config import TrainParams
 from shared.inference import batched_logits
 from shared.errors import OmnituneError
 from shared.pretrained import config_overrides, hub_failure, load_kwargs
+from shared.task_defaults import TaskDefaults
+from shared.task_protocol import Built
 from tasks.question_answering import data, decoding, features
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -27,7 +29,7 @@ class QAParams(TrainParams):
     max_answer_length: int = Field(96, description="longest answer span, in tokens")
 
 
-class QuestionAnsweringTask:
+class QuestionAnsweringTask(TaskDefaults):
     name = "question-answering"
     params_class = QAParams
     default_model = "minilm-l6"
@@ -47,7 +49,8 @@ class QuestionAnsweringTask:
         examples = data.load_examples(params.data, params.split_name(split), params.column_mapping)
         return params.limited(examples, split)
 
-    def build(self, model_path: str, params: QAParams) -> tuple[Any, Any]:
+    def build(self, model_path: str, params: QAParams, examples: Dataset | None = None,
+              training: bool = False) -> Built:
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
             model = AutoModelForQuestionAnswering.from_pretrained(
@@ -58,26 +61,26 @@ class QuestionAnsweringTask:
         if not getattr(tokenizer, "is_fast", False):
             raise OmnituneError(f"{model_path} has no fast tokenizer; span decoding needs character offsets",
                                 "use a model that ships tokenizer.json")
-        return model, tokenizer
+        return Built(model, tokenizer)
 
-    def features(self, examples: Dataset, processor: Any, params: QAParams, for_eval: bool) -> Dataset:
-        return features.tokenize(examples, processor, params.max_seq_length, params.doc_stride,
+    def features(self, examples: Dataset, built: Built, params: QAParams, for_eval: bool) -> Dataset:
+        return features.tokenize(examples, built.processor, params.max_seq_length, params.doc_stride,
                                  with_labels=True, keep_offsets=for_eval)
 
-    def decode(self, examples: Dataset, eval_features: Dataset, outputs: Any, params: QAParams) -> list:
+    def decode(self, examples: Dataset, features: Dataset, outputs: Any, built: Built, params: QAParams) -> list:
         start_logits, end_logits = outputs[:2]
-        return decoding.decode(examples, eval_features, start_logits, end_logits, params.n_best_size,
+        return decoding.decode(examples, features, start_logits, end_logits, params.n_best_size,
                                params.max_answer_length, params.version_2_with_negative,
                                params.null_score_diff_threshold)
 
-    def predict(self, model: Any, tokenizer: Any, examples: Dataset, params: QAParams, batch_size: int) -> list:
+    def predict(self, built: Built, examples: Dataset, params: QAParams, batch_size: int) -> list:
         columns = examples.to_dict() if isinstance(examples, Dataset) else examples
-        windows = features.tokenize_batch(columns, tokenizer, params.max_seq_length, params.doc_stride,
+        windows = features.tokenize_batch(columns, built.processor, params.max_seq_length, params.doc_stride,
                                           with_labels=False, keep_offsets=True)
-        logits = batched_logits(model, windows, self.collator(tokenizer), ("start_logits", "end_logits"),
+        logits = batched_logits(built.model, windows, self.collator(built, params), ("start_logits", "end_logits"),
                                 batch_size, MODEL_INPUTS)
         rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
-        return self.decode(rows, windows, logits, params)
+        return self.decode(rows, windows, logits, built, params)
 
     def metric_inputs(self, answers: list, examples: Dataset, params: QAParams) -> dict[str, Any]:
         return {
@@ -85,5 +88,5 @@ class QuestionAnsweringTask:
             "references": [{"id": e["id"], "answers": e["answers"]} for e in examples],
         }
 
-    def collator(self, tokenizer: Any) -> Any:
-        return DataCollatorWithPadding(tokenizer)
+    def collator(self, built: Built, params: QAParams) -> Any:
+        return DataCollatorWithPadding(built.processor)

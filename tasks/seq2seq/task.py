@@ -13,11 +13,14 @@ from datasets import Dataset
 from pydantic import Field
 from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq
 
+import tasks.seq2seq.shelf_entries  # noqa: F401  (registers the warm-started encoder-decoders)
 import tasks.seq2seq.whisper_text_decoder  # noqa: F401  (registers the warm-started decoder's model type)
 from shared.attention.setup import configure_attention
 from shared.config import TrainParams
 from shared.errors import OmnituneError
 from shared.pretrained import config_overrides, hub_failure, load_kwargs
+from shared.task_defaults import TaskDefaults
+from shared.task_protocol import Built
 from tasks.seq2seq import data, generation
 from tasks.seq2seq.families import Conditioning
 from tasks.seq2seq.generation import GenerationParams
@@ -47,11 +50,10 @@ TRAINABLE_WHEN_FROZEN = ("crossattention", "encoder_attn", "enc_to_dec_proj", "c
 NEW_IN_WARM_START = ("crossattention", "enc_to_dec_proj", "cls.predictions.transform")
 
 
-class Seq2SeqTask:
+class Seq2SeqTask(TaskDefaults):
     params_class = Seq2SeqParams
     # modules a warm start creates (absent from Hub models): under LoRA they train in full, not low-rank
     head_modules: tuple[str, ...] = ("enc_to_dec_proj", "crossattention")
-    generates = True  # trained with predict-with-generate (Seq2SeqTrainer)
     speed_sample = {"latency_examples": 16, "throughput_examples": 64}  # each example is a whole generation
     input_fields = ("text",)
     output_name = "output"  # how `omnitune predict` and the demo label the generated text
@@ -70,7 +72,8 @@ class Seq2SeqTask:
         return params.limited(examples, split)
 
     # -- model ---------------------------------------------------------------------------------------------------
-    def build(self, model_path: str, params: Seq2SeqParams) -> tuple[Any, TokenizerPair]:
+    def build(self, model_path: str, params: Seq2SeqParams, examples: Dataset | None = None,
+              training: bool = False) -> Built:
         try:
             tokenizers = TokenizerPair.from_pretrained(model_path)
             model = AutoModelForSeq2SeqLM.from_pretrained(
@@ -85,14 +88,14 @@ class Seq2SeqTask:
         model.config.omnitune_conditioning = condition.notes  # saved with the model; the model card prints it
         if params.freeze != "none":
             freeze(model, params.freeze)
-        self.tokenizers = tokenizers  # decode() turns generated ids into text with the target tokenizer
-        return model, tokenizers
+        return Built(model, tokenizers, generates=True)
 
     def conditioning(self, model, tokenizers: TokenizerPair, params: Seq2SeqParams) -> Conditioning:
         raise NotImplementedError
 
     # -- data ----------------------------------------------------------------------------------------------------
-    def features(self, examples: Dataset, tokenizers: TokenizerPair, params: Seq2SeqParams, for_eval: bool) -> Dataset:
+    def features(self, examples: Dataset, built: Built, params: Seq2SeqParams, for_eval: bool) -> Dataset:
+        tokenizers: TokenizerPair = built.processor
         condition = tokenizers.condition
         start = condition.model_start_token_id
 
@@ -113,8 +116,8 @@ class Seq2SeqTask:
 
         return examples.map(tokenize, batched=True, remove_columns=examples.column_names)
 
-    def collator(self, tokenizers: TokenizerPair) -> Any:
-        return DataCollatorForSeq2Seq(tokenizers.source, label_pad_token_id=-100, padding=True)
+    def collator(self, built: Built, params: Seq2SeqParams) -> Any:
+        return DataCollatorForSeq2Seq(built.processor.source, label_pad_token_id=-100, padding=True)
 
     def optimizer(self, model, params: Seq2SeqParams):
         """AdamW with its own learning rate for the joints a warm start adds, when one is set."""
@@ -132,33 +135,31 @@ class Seq2SeqTask:
                                   {"params": new, "lr": params.new_modules_learning_rate}],
                                  lr=params.learning_rate, weight_decay=params.weight_decay)
 
-    def training_generation(self, model, params: Seq2SeqParams):
+    def training_generation(self, built: Built, params: Seq2SeqParams):
         """Generation during training-time evaluation: greedy (a beam over every validation set each epoch
         would cost more than the training itself on a CPU); the final test uses the full settings."""
         settings = generation.settings_of(params).model_copy(update={"num_beams": 1})
-        return generation.generation_config(model, settings, self.tokenizers.condition)
+        return generation.generation_config(built.model, settings, built.processor.condition)
 
-    def decode(self, examples: Dataset, features: Dataset, outputs: Any, params: Seq2SeqParams) -> list[str]:
+    def decode(self, examples: Dataset, features: Dataset, outputs: Any, built: Built,
+               params: Seq2SeqParams) -> list[str]:
+        tokenizers: TokenizerPair = built.processor
         ids = outputs[0] if isinstance(outputs, tuple) else outputs
-        ids = np.where(ids < 0, self.tokenizers.pad_token_id, ids)
-        return [text.strip() for text in self.tokenizers.target.batch_decode(ids, skip_special_tokens=True)]
+        ids = np.where(ids < 0, tokenizers.pad_token_id, ids)
+        return [text.strip() for text in tokenizers.target.batch_decode(ids, skip_special_tokens=True)]
 
-    def predict(self, model: Any, tokenizers: TokenizerPair, examples: Dataset, params: Seq2SeqParams,
-                batch_size: int) -> list[str]:
-        sources = examples["source"] if isinstance(examples, (Dataset, dict)) else [e["source"] for e in examples]
-        return generation.generate(model, tokenizers, list(sources), tokenizers.condition, generation.settings_of(params),
-                                   params.max_source_length, batch_size)
+    def predict(self, built: Built, examples: Any, params: Seq2SeqParams, batch_size: int) -> list[str]:
+        tokenizers: TokenizerPair = built.processor
+        return generation.generate(built.model, tokenizers, list(examples["source"]), tokenizers.condition,
+                                   generation.settings_of(params), params.max_source_length, batch_size)
 
     def metric_inputs(self, answers: list[str], examples: Dataset, params: Seq2SeqParams) -> dict[str, Any]:
         return {"predictions": answers, "references": list(examples["target"])}
 
-    def baseline(self, examples: Dataset, params: Seq2SeqParams) -> tuple[str, list[str]]:
-        raise NotImplementedError
-
     def example_from_inputs(self, inputs: dict) -> dict:
         return {"source": [str(inputs["text"])], "target": [""]}
 
-    def describe_answer(self, answer: str, model, params) -> dict:
+    def describe_answer(self, answer: str, built: Built, params: Seq2SeqParams) -> dict:
         return {self.output_name: answer}
 
 

@@ -34,6 +34,13 @@ class TokenizerPair:
     def pad_token_id(self) -> int:
         return self.target.pad_token_id if self.target.pad_token_id is not None else self.target.eos_token_id
 
+    # read as a text tokenizer (attention pictures, the demos), the pair is its source side
+    def __call__(self, *args, **kwargs):
+        return self.source(*args, **kwargs)
+
+    def convert_ids_to_tokens(self, ids):
+        return self.source.convert_ids_to_tokens(ids)
+
     def save_pretrained(self, folder: str | Path) -> None:
         self.source.save_pretrained(folder)
         if not self.shared:

@@ -22,8 +22,11 @@ from transformers import AutoConfig, AutoModelForCTC, AutoModelForSpeechSeq2Seq,
 from shared.audio import problems, read_audio
 from shared.config import TrainParams
 from shared.errors import OmnituneError
+from shared.text_normalise import normaliser_for
 from shared.pretrained import hub_failure, load_kwargs
-from tasks.speech_recognition import ctc, data
+from shared.task_defaults import TaskDefaults
+from shared.task_protocol import Built
+from tasks.speech_recognition import ctc, data, shelf_entries  # noqa: F401  (registers Whisper)
 from tasks.speech_recognition.collators import CTCCollator, WhisperCollator
 from tasks.speech_recognition.transcribe import WINDOW_SECONDS, is_whisper, transcribe
 
@@ -49,7 +52,7 @@ class SpeechParams(TrainParams):
     per_device_eval_batch_size: int = 8
 
 
-class SpeechRecognitionTask:
+class SpeechRecognitionTask(TaskDefaults):
     name = "automatic-speech-recognition"
     params_class = SpeechParams
     default_model = "whisper-tiny.en"
@@ -67,9 +70,6 @@ class SpeechRecognitionTask:
                              "save_steps": 50, "bad_audio": "skip"}
     quickstart_overrides = {"max_train_minutes": 6.0}
 
-    def __init__(self):
-        self.generates = True  # Whisper; a CTC model sets it False in build()
-
     # 1. examples ------------------------------------------------------------------------------------------------
     def load_examples(self, params: SpeechParams, split: str) -> Dataset:
         examples = data.load_examples(params.data or str(data.BUNDLED), params.split_name(split),
@@ -77,21 +77,22 @@ class SpeechRecognitionTask:
         return params.limited(examples, split)
 
     # 3. model ---------------------------------------------------------------------------------------------------
-    def build(self, model_path: str, params: SpeechParams) -> tuple[Any, Any]:
+    def build(self, model_path: str, params: SpeechParams, examples: Dataset | None = None,
+              training: bool = False) -> Built:
+        """Whisper generates its transcripts; a CTC model reads them off its frames."""
         try:
             config = AutoConfig.from_pretrained(model_path, trust_remote_code=False)
             if config.is_encoder_decoder:
                 model, processor = self._build_whisper(model_path, params)
             else:
-                model, processor = self._build_ctc(model_path, config, params)
+                model, processor = self._build_ctc(model_path, config, params, examples)
         except (OSError, ValueError) as error:
             raise hub_failure(model_path, error) from None
         if params.freeze_encoder:
             encoder = model.get_encoder() if is_whisper(model) else getattr(model, model.base_model_prefix)
             for parameter in encoder.parameters():
                 parameter.requires_grad_(False)
-        self.processor = processor
-        return model, processor
+        return Built(model, processor, generates=config.is_encoder_decoder)
 
     def _build_whisper(self, model_path: str, params: SpeechParams):
         processor = AutoProcessor.from_pretrained(model_path)
@@ -103,17 +104,20 @@ class SpeechRecognitionTask:
         elif params.language not in (None, "en", "english"):
             raise OmnituneError(f"{model_path} is an English-only Whisper; it cannot learn '{params.language}'",
                                 "use a multilingual Whisper (the shelf's whisper-base, or openai/whisper-small)")
-        self.generates = True
         return model, processor
 
-    def _build_ctc(self, model_path: str, config, params: SpeechParams):
+    def _build_ctc(self, model_path: str, config, params: SpeechParams, examples: Dataset | None):
         has_vocabulary = (Path(model_path) / "vocab.json").is_file() or not Path(model_path).exists()
         try:
             processor = AutoProcessor.from_pretrained(model_path) if has_vocabulary else None
         except (OSError, ValueError):
             processor = None  # a Hub encoder without a CTC vocabulary (e.g. facebook/wav2vec2-base)
         if processor is None or not hasattr(processor, "tokenizer"):
-            processor = ctc.processor_from_texts(list(self.load_examples(params, "train")["text"]))
+            if examples is None:
+                raise OmnituneError(f"{model_path} has no CTC vocabulary; one is made from the transcripts a model "
+                                    "trains on", "fine-tune it first: omnitune train automatic-speech-recognition "
+                                    f"--model {model_path}")
+            processor = ctc.processor_from_texts(list(examples["text"]))
         tokenizer = processor.tokenizer
         overrides = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,
                      "ctc_loss_reduction": "mean", "ctc_zero_infinity": True}
@@ -121,14 +125,14 @@ class SpeechRecognitionTask:
             overrides.update(mask_time_prob=0.05, mask_feature_prob=0.05)
         model = AutoModelForCTC.from_pretrained(model_path, **load_kwargs(params.allow_pickle), **overrides,
                                                 ignore_mismatched_sizes=config.vocab_size != len(tokenizer))
-        self.generates = False
         return model, processor
 
     # 2. features ------------------------------------------------------------------------------------------------
-    def features(self, examples: Dataset, processor: Any, params: SpeechParams, for_eval: bool) -> Dataset:
+    def features(self, examples: Dataset, built: Built, params: SpeechParams, for_eval: bool) -> Dataset:
         """Waveforms at the model's rate and token labels; unusable training clips are listed (or skipped) first."""
+        processor = built.processor
         rate = processor.feature_extractor.sampling_rate
-        whisper = self.generates  # set by build(): Whisper generates, CTC does not
+        whisper = built.generates
         limit = WINDOW_SECONDS if whisper else params.max_audio_seconds
         rows, bad = [], []
         for example in examples:
@@ -146,15 +150,17 @@ class SpeechRecognitionTask:
         data.report_unusable(bad, params.bad_audio, where="training clips")
         return Dataset.from_list(rows).with_format("numpy", columns=["audio"], output_all_columns=True)
 
-    def collator(self, processor: Any) -> Any:
-        if self.generates:
-            start = processor.tokenizer.convert_tokens_to_ids("<|startoftranscript|>")
-            return WhisperCollator(processor, start)
-        return CTCCollator(processor)
+    def collator(self, built: Built, params: SpeechParams) -> Any:
+        if built.generates:
+            start = built.processor.tokenizer.convert_tokens_to_ids("<|startoftranscript|>")
+            return WhisperCollator(built.processor, start)
+        return CTCCollator(built.processor)
 
-    def training_generation(self, model, params: SpeechParams) -> GenerationConfig:
-        """Greedy generation with the language and task of the run, for evaluation during training."""
-        config = GenerationConfig.from_dict(model.generation_config.to_dict())
+    def training_generation(self, built: Built, params: SpeechParams) -> GenerationConfig | None:
+        """Whisper: greedy generation with the language and task of the run, for evaluation during training."""
+        if not built.generates:
+            return None
+        config = GenerationConfig.from_dict(built.model.generation_config.to_dict())
         config.max_new_tokens, config.num_beams = params.max_new_tokens, 1
         if getattr(config, "is_multilingual", False):
             config.task = params.whisper_task
@@ -162,19 +168,19 @@ class SpeechRecognitionTask:
         return config
 
     # 4. answers -------------------------------------------------------------------------------------------------
-    def decode(self, examples: Dataset, features: Dataset, outputs: Any, params: SpeechParams) -> list[str]:
+    def decode(self, examples: Dataset, features: Dataset, outputs: Any, built: Built,
+               params: SpeechParams) -> list[str]:
         outputs = outputs[0] if isinstance(outputs, tuple) else outputs
-        tokenizer = self.processor.tokenizer
-        if self.generates:
+        tokenizer = built.processor.tokenizer
+        if built.generates:
             ids = np.where(outputs < 0, tokenizer.pad_token_id, outputs)
             return [t.strip() for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
         return [t.strip() for t in tokenizer.batch_decode(np.asarray(outputs).argmax(-1))]
 
-    def predict(self, model: Any, processor: Any, examples: Any, params: SpeechParams, batch_size: int) -> list[str]:
-        sources = examples["audio"] if isinstance(examples, (Dataset, dict)) else [e["audio"] for e in examples]
-        rate = processor.feature_extractor.sampling_rate
-        clips = [read_audio(source, rate).audio for source in sources]
-        return transcribe(model, processor, clips, batch_size, params.language, params.whisper_task,
+    def predict(self, built: Built, examples: Any, params: SpeechParams, batch_size: int) -> list[str]:
+        rate = built.processor.feature_extractor.sampling_rate
+        clips = [read_audio(source, rate).audio for source in examples["audio"]]
+        return transcribe(built.model, built.processor, clips, batch_size, params.language, params.whisper_task,
                           params.max_new_tokens, params.num_beams)
 
     def input_seconds(self, examples: Dataset) -> float:
@@ -185,12 +191,10 @@ class SpeechRecognitionTask:
     def metric_inputs(self, answers: list[str], examples: Dataset, params: SpeechParams) -> dict[str, Any]:
         return {"predictions": answers, "references": list(examples["text"]), "normaliser": params.normaliser}
 
-    def write_artifacts(self, answers: list[str], examples: Dataset, params: SpeechParams, run: Path,
+    def write_artifacts(self, answers: list[str], examples: Dataset, params: SpeechParams, folder: Path,
                         split: str) -> None:
         """Every transcript beside its reference, worst first, so a user sees what the WER is made of."""
         import jiwer
-
-        from evaluation.metrics.wer.wer import normaliser_for
 
         normalise = normaliser_for(params.normaliser)
         rows = []
@@ -200,7 +204,7 @@ class SpeechRecognitionTask:
             source = example["audio"] if isinstance(example["audio"], str) else None
             rows.append({"audio": source, "reference": example["text"], "transcript": answer, "wer": round(wer, 3)})
         rows.sort(key=lambda r: -r["wer"])
-        (run / f"transcripts_{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (folder / f"transcripts_{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     # CLI and demo ---------------------------------------------------------------------------------------------
     def example_from_inputs(self, inputs: dict) -> dict:
@@ -209,6 +213,6 @@ class SpeechRecognitionTask:
             raise OmnituneError(f"audio file {path} does not exist", "give the path of a WAV, FLAC or OGG file")
         return {"audio": [str(path)], "text": [""]}
 
-    def describe_answer(self, answer: str, model, params) -> dict:
+    def describe_answer(self, answer: str, built: Built, params: SpeechParams) -> dict:
         return {"transcript": answer}
 

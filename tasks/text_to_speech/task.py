@@ -8,6 +8,8 @@ vocoder) from the Hub, and is exercised offline on a tiny randomly initialised S
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,8 +23,11 @@ from shared.audio import read_audio, resample
 from shared.config import TrainParams
 from shared.errors import OmnituneError
 from shared.pretrained import load_kwargs, resolve
+from shared.task_defaults import TaskDefaults
+from shared.task_protocol import Built
 from tasks.speech_recognition import data
-from tasks.text_to_speech import backends, quality
+from tasks.speech_recognition.transcribe import transcribe
+from tasks.text_to_speech import backends, quality, shelf_entries  # noqa: F401  (registers the voices)
 from tasks.text_to_speech.normalise import normalise
 
 SAMPLES_SHOWN = 3  # synthesised test clips kept in the run folder for listening
@@ -52,7 +57,15 @@ class SpeechSynthesisParams(TrainParams):
     metric_for_best_model: str | None = "eval_loss"  # the spectrogram loss: round trips are too slow per epoch
 
 
-class TextToSpeechTask:
+@dataclass
+class Speech:
+    """One synthesised utterance: what `predict` answers."""
+
+    audio: np.ndarray
+    sample_rate: int
+
+
+class TextToSpeechTask(TaskDefaults):
     name = "text-to-speech"
     params_class = SpeechSynthesisParams
     default_model = "hibari"  # offline: a voice to evaluate; fine-tuning needs a SpeechT5 checkpoint
@@ -65,7 +78,6 @@ class TextToSpeechTask:
     speed_sample = {"latency_examples": 8, "throughput_examples": 8}
     bundled_data_defaults = {"learning_rate": 1e-5, "warmup_ratio": 0.1, "per_device_train_batch_size": 4,
                              "max_train_minutes": 30.0, "bad_audio": "skip"}
-    quickstart_overrides: dict[str, Any] = {}
     trains_offline = False  # quickstart evaluates the offline voice instead of training one
 
     def load_examples(self, params: SpeechSynthesisParams, split: str) -> Dataset:
@@ -74,22 +86,24 @@ class TextToSpeechTask:
                                       params.column_mapping, params.bad_audio)
         return params.limited(examples, split)
 
-    def build(self, model_path: str, params: SpeechSynthesisParams) -> tuple[Any, Any]:
-        """(synthesiser, None) for a voice; (SpeechT5ForTextToSpeech, SpeechT5Processor) for a model to train."""
+    def build(self, model_path: str, params: SpeechSynthesisParams, examples: Dataset | None = None,
+              training: bool = False) -> Built:
+        """The synthesiser in `extras["voice"]`; for SpeechT5, its model and processor are what trains (an ONNX
+        voice has neither: it is inference only)."""
         synthesiser = backends.load_synthesiser(model_path, params.vocoder, params.speaker_embedding,
                                                 params.allow_pickle, params.speaker_model)
-        self.synthesiser = synthesiser
         if isinstance(synthesiser, backends.SpeechT5Voice):
-            return synthesiser.model, synthesiser.processor
-        return synthesiser, None
+            return Built(synthesiser.model, synthesiser.processor, extras={"voice": synthesiser})
+        if training:
+            raise OmnituneError(f"{model_path} is an inference-only voice (ONNX, no PyTorch weights to train)",
+                                "fine-tune SpeechT5: --model microsoft/speecht5_tts (online), or evaluate the voice "
+                                f"with omnitune evaluate text-to-speech --model {model_path}")
+        return Built(synthesiser, None, extras={"voice": synthesiser})
 
     # training (SpeechT5) ----------------------------------------------------------------------------------------
-    def features(self, examples: Dataset, processor: Any, params: SpeechSynthesisParams, for_eval: bool) -> Dataset:
-        if processor is None:
-            raise OmnituneError("this voice is inference only (ONNX, no PyTorch weights to train)",
-                                "fine-tune SpeechT5: --model microsoft/speecht5_tts (online), or evaluate the voice "
-                                "with omnitune evaluate text-to-speech --model <voice>")
-        speaker = self.synthesiser.speaker.numpy()[0]
+    def features(self, examples: Dataset, built: Built, params: SpeechSynthesisParams, for_eval: bool) -> Dataset:
+        processor = built.processor
+        speaker = built.extras["voice"].speaker.numpy()[0]
         rate = processor.feature_extractor.sampling_rate
         rows = []
         for example in examples:
@@ -104,66 +118,76 @@ class TextToSpeechTask:
             raise OmnituneError(f"no clip is at most {params.max_label_seconds} s long", "raise --max_label_seconds")
         return Dataset.from_list(rows)
 
-    def save_extras(self, model_dir: Path) -> None:
+    def save_extras(self, built: Built, model_dir: Path) -> None:
         """The vocoder and the speaker embedding trained with, so that the run speaks the same offline."""
-        self.synthesiser.vocoder.save_pretrained(model_dir / "vocoder")
-        np.save(model_dir / backends.SPEAKER_EMBEDDING_FILE, self.synthesiser.speaker.numpy()[0])
+        voice = built.extras["voice"]
+        voice.vocoder.save_pretrained(model_dir / "vocoder")
+        np.save(model_dir / backends.SPEAKER_EMBEDDING_FILE, voice.speaker.numpy()[0])
 
-    def collator(self, processor: Any) -> Any:
-        return SpeechT5Collator(processor, self.synthesiser.model.config.reduction_factor)
+    def collator(self, built: Built, params: SpeechSynthesisParams) -> Any:
+        return SpeechT5Collator(built.processor, built.model.config.reduction_factor)
 
     # answers ----------------------------------------------------------------------------------------------------
-    def predict(self, model: Any, processor: Any, examples: Any, params: SpeechSynthesisParams,
-                batch_size: int) -> list[np.ndarray]:
-        synthesiser = model if hasattr(model, "synthesise") else self.synthesiser
-        texts = examples["text"] if isinstance(examples, (Dataset, dict)) else [e["text"] for e in examples]
-        self.sample_rate = synthesiser.sample_rate
-        if not 8_000 <= self.sample_rate <= 48_000:
-            raise OmnituneError(f"the voice reports a sample rate of {self.sample_rate} Hz, outside 8-48 kHz",
+    def predict(self, built: Built, examples: Any, params: SpeechSynthesisParams, batch_size: int) -> list[Speech]:
+        voice = built.extras["voice"]
+        rate = voice.sample_rate
+        if not 8_000 <= rate <= 48_000:
+            raise OmnituneError(f"the voice reports a sample rate of {rate} Hz, outside 8-48 kHz",
                                 "check the voice's configuration (sampling_rate)")
-        return [backends.speak(synthesiser, text, params.speaking_rate, params.normalise_text) for text in texts]
+        return [Speech(backends.speak(voice, text, params.speaking_rate, params.normalise_text), rate)
+                for text in examples["text"]]
 
-    def decode(self, examples, features, outputs, params) -> list:
+    def decode(self, examples, features, outputs, built: Built, params) -> list:
         return []  # training scores the spectrogram loss only (scores_during_training)
 
-    def metric_inputs(self, answers: list[np.ndarray], examples: Dataset, params: SpeechSynthesisParams) -> dict:
-        from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor
-
-        from tasks.speech_recognition.transcribe import transcribe
-
-        judge_path = resolve(params.judge, params.allow_pickle, log=lambda *_: None)
-        judge = AutoModelForSpeechSeq2Seq.from_pretrained(judge_path, **load_kwargs(params.allow_pickle))
-        judge_processor = AutoProcessor.from_pretrained(judge_path)
-        heard = transcribe(judge, judge_processor, [resample(a, self.sample_rate, 16_000) for a in answers],
-                           batch_size=8, language=params.language)
-        seconds = [quality.speech_seconds(a, self.sample_rate) for a in answers]
+    def metric_inputs(self, answers: list[Speech], examples: Dataset, params: SpeechSynthesisParams) -> dict:
+        heard = heard_by_judge(answers, params)
+        seconds = [quality.speech_seconds(a.audio, a.sample_rate) for a in answers]
         mcd = []
-        for audio, example in zip(answers, examples):
+        for answer, example in zip(answers, examples):
             reference = read_audio(example["audio"], None) if example.get("audio") is not None else None
-            mcd.append(quality.mel_cepstral_distortion(audio, self.sample_rate, reference.audio, reference.rate)
-                       if reference is not None and audio.size else float("nan"))
-        self.heard = heard
+            mcd.append(quality.mel_cepstral_distortion(answer.audio, answer.sample_rate, reference.audio,
+                                                       reference.rate)
+                       if reference is not None and answer.audio.size else float("nan"))
         return {"predictions": heard, "references": list(examples["text"]), "seconds": seconds, "mcd": mcd,
-                "sample_rate": self.sample_rate, "normaliser": params.normaliser}
+                "sample_rate": answers[0].sample_rate if answers else None, "normaliser": params.normaliser}
 
-    def write_artifacts(self, answers: list[np.ndarray], examples: Dataset, params, run: Path, split: str) -> None:
+    def write_artifacts(self, answers: list[Speech], examples: Dataset, params, folder: Path, split: str) -> None:
         """A few synthesised clips beside what the judge heard, to listen to."""
-        folder = run / f"samples_{split}"
+        folder = folder / f"samples_{split}"
         folder.mkdir(parents=True, exist_ok=True)
-        heard, lines = getattr(self, "heard", []), []  # what the judge heard in metric_inputs
-        for index, (audio, example) in enumerate(list(zip(answers, examples))[:SAMPLES_SHOWN]):
-            soundfile.write(folder / f"{index}.wav", audio, self.sample_rate)
-            lines.append(f"{index}.wav\ttext: {example['text']}\theard: {heard[index] if index < len(heard) else ''}")
+        shown = answers[:SAMPLES_SHOWN]
+        lines = []
+        for index, (answer, example, heard) in enumerate(zip(shown, examples, heard_by_judge(shown, params))):
+            soundfile.write(folder / f"{index}.wav", answer.audio, answer.sample_rate)
+            lines.append(f"{index}.wav\ttext: {example['text']}\theard: {heard}")
         (folder / "README.txt").write_text("\n".join(lines) + "\n")
 
     def example_from_inputs(self, inputs: dict) -> dict:
         return {"text": [str(inputs["text"])]}
 
-    def describe_answer(self, answer: np.ndarray, model, params) -> dict:
+    def describe_answer(self, answer: Speech, built: Built, params) -> dict:
         path = Path(params.output_dir or ".") / "speech.wav"
-        soundfile.write(path, answer, self.sample_rate)
-        return {"audio": str(path), "seconds": round(len(answer) / self.sample_rate, 2),
-                "sample_rate": self.sample_rate}
+        soundfile.write(path, answer.audio, answer.sample_rate)
+        return {"audio": str(path), "seconds": round(len(answer.audio) / answer.sample_rate, 2),
+                "sample_rate": answer.sample_rate}
+
+
+def heard_by_judge(answers: list[Speech], params: SpeechSynthesisParams) -> list[str]:
+    """What the judge (a Whisper) hears in the synthesised speech: the round trip behind the WER."""
+    model, processor = _judge(params.judge, params.allow_pickle)
+    return transcribe(model, processor, [resample(a.audio, a.sample_rate, 16_000) for a in answers],
+                      batch_size=8, language=params.language)
+
+
+@cache
+def _judge(reference: str, allow_pickle: bool):
+    """The judge, loaded once per process (an evaluation and its artifacts ask it twice)."""
+    from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor
+
+    path = resolve(reference, allow_pickle, log=lambda *_: None)
+    return AutoModelForSpeechSeq2Seq.from_pretrained(path, **load_kwargs(allow_pickle)), \
+        AutoProcessor.from_pretrained(path)
 
 
 class SpeechT5Collator:

@@ -8,10 +8,16 @@ import datasets
 import evaluate
 import jiwer
 
+from shared.text_normalise import scored_pairs
+
 _DESCRIPTION = "Round-trip intelligibility (WER/CER), duration, speaking rate and mel-cepstral distortion."
 _KWARGS = """predictions: what the recogniser heard; references: the texts synthesised; seconds: speech duration
 of each clip; mcd: mel-cepstral distortion of each clip against its reference recording (NaN where none);
 sample_rate: the voice's output rate, reported beside the scores; normaliser: "english" | "basic" | "none"."""
+
+
+# error rates and distances: lower is better
+LOWER_IS_BETTER = ("wer", "cer", "mel_cepstral_distortion")
 
 
 class SpeechSynthesis(evaluate.Metric):
@@ -22,11 +28,7 @@ class SpeechSynthesis(evaluate.Metric):
                                         "references": datasets.Value("string")}))
 
     def _compute(self, predictions, references, seconds=None, mcd=None, sample_rate=None, normaliser="english"):
-        from evaluation.metrics.wer.wer import normaliser_for
-
-        normalise = normaliser_for(normaliser)
-        pairs = [(normalise(r), normalise(p)) for r, p in zip(references, predictions) if normalise(r).strip()]
-        refs, hyps = [r for r, _ in pairs], [p for _, p in pairs]
+        refs, hyps = scored_pairs(references, predictions, normaliser)
         words = jiwer.process_words(refs, hyps)
         result = {"wer": float(words.wer), "cer": float(jiwer.process_characters(refs, hyps).cer)}
         if seconds:

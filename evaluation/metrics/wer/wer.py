@@ -9,21 +9,15 @@ import datasets
 import evaluate
 import jiwer
 
+from shared.text_normalise import scored_pairs
+
 _DESCRIPTION = "Corpus WER and CER with substitutions, insertions and deletions, after a stated normalisation."
 _KWARGS = """predictions: list of transcripts; references: list of reference transcripts;
 normaliser: "english" | "basic" | "none"."""
 
 
-def normaliser_for(name: str):
-    from transformers.models.whisper.english_normalizer import BasicTextNormalizer, EnglishTextNormalizer
-
-    if name == "english":
-        return EnglishTextNormalizer({})
-    if name == "basic":
-        return BasicTextNormalizer()
-    if name == "none":
-        return lambda text: text
-    raise ValueError(f"unknown normaliser '{name}': use english, basic or none")
+# error rates: lower is better (training's best checkpoint, the leaderboard's order and plots read this)
+LOWER_IS_BETTER = ("wer", "cer")
 
 
 class Wer(evaluate.Metric):
@@ -34,11 +28,7 @@ class Wer(evaluate.Metric):
                                         "references": datasets.Value("string")}))
 
     def _compute(self, predictions, references, normaliser="english"):
-        normalise = normaliser_for(normaliser)
-        pairs = [(normalise(r), normalise(p)) for r, p in zip(references, predictions)]
-        # an utterance whose reference normalises to nothing cannot be scored by WER: it is left out
-        pairs = [(r, p) for r, p in pairs if r.strip()]
-        refs, hyps = [r for r, _ in pairs], [p for _, p in pairs]
+        refs, hyps = scored_pairs(references, predictions, normaliser)
         words = jiwer.process_words(refs, hyps)
         characters = jiwer.process_characters(refs, hyps)
         return {"wer": float(words.wer), "cer": float(characters.cer),

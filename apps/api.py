@@ -1,0 +1,125 @@
+"""omnitune's Python API, the third way in beside the CLI and the demos (which are thin layers over it), so a
+script gets exactly the defaults and checks the command line gets:
+
+    import omnitune
+    outcome = omnitune.train("question-answering", learning_rate=3e-4, max_steps=200)  # outcome.run: the folder
+    scored = omnitune.evaluate("question-answering", outcome.run)
+    answer = omnitune.predict("question-answering", outcome.run, question="...", context="...")
+    facts = omnitune.compress(outcome.run, quantize="dynamic-int8")
+
+Parameters are the task's own (Trainer's names: learning_rate, num_train_epochs, ...; see `omnitune train TASK
+--help`), validated by the same pydantic models as a YAML file or the command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from apps.compression import Plan
+from apps.compression import compress as compress_run
+from apps.pipeline import Outcome, base_model_and_licence, train_and_evaluate
+from evaluation.harness import Report, record
+from evaluation.harness import evaluate as evaluate_on
+from evaluation.leaderboard import Leaderboard
+from shared import distributed
+from shared import run_dir as layout
+from shared.config import load_params
+from shared.errors import OmnituneError
+from shared.parameters import params_for_model, resolve_params
+from shared.pretrained import resolve
+from tasks.registry import get_task
+
+Log = Callable[[str], None]
+
+
+class Interrupted(Exception):
+    """Training was interrupted (Ctrl-C); its checkpoints are in `run`."""
+
+    def __init__(self, run: Path):
+        super().__init__(f"interrupted; checkpoints are in {run / layout.CHECKPOINTS}")
+        self.run = run
+
+
+@dataclass
+class Evaluation:
+    report: Report
+    leaderboard_row: int | None  # the row's id (None on processes other than the main one)
+
+
+def leaderboard(db: str | None = None) -> Leaderboard | None:
+    """The leaderboard, opened by the main process only: the one that writes rows."""
+    return Leaderboard(db) if distributed.is_main() else None
+
+
+def train(task: str, *, config: str | None = None, resume: bool | str = False, db: str | None = None,
+          log: Log = print, **params: Any) -> Outcome:
+    """Fine-tune `task` (bundled data and offline default model unless `data=` / `model=` say otherwise), evaluate
+    the result on the test split and record it on the leaderboard. `resume`: True for the newest run of the task,
+    or a run folder; it continues from the last checkpoint with the run's own settings."""
+    spec = get_task(task)
+    if resume:
+        run = layout.run_to_resume(spec.name, resume if isinstance(resume, str) else params.get("output_dir"))
+        settings = load_params(spec.params_class, run / layout.CONFIG)  # the run's own, for equivalence
+        distributed.main_log(log)(f"resuming {run}")
+    else:
+        settings = resolve_params(spec, config, params)
+        # one run folder for all processes: the main process names it
+        run = Path(settings.output_dir) if settings.output_dir else \
+            distributed.from_main(lambda: layout.new_run_dir(spec.name, settings.model or spec.default_model))
+    try:
+        return train_and_evaluate(spec, settings, run, resume=bool(resume), board=leaderboard(db), log=log)
+    except KeyboardInterrupt:
+        raise Interrupted(run) from None
+
+
+def evaluate(task: str, model: str, *, split: str = "test", config: str | None = None, with_speed: bool = True,
+             db: str | None = None, log: Log = print, **params: Any) -> Evaluation:
+    """Score `model` (a run folder, model folder, shelf entry or Hub id) on `split`, with the settings its run was
+    trained with unless `params` say otherwise; recorded in the run's metrics.json and on the leaderboard."""
+    spec = get_task(task)
+    settings = params_for_model(spec, model, config, params)
+    report = evaluate_on(spec, model, settings, split=split, with_speed=with_speed, log=log)
+    run = layout.run_of(model)
+    base_model, _ = base_model_and_licence(settings.model if run else model)
+    return Evaluation(report, record(report, spec, base_model=base_model, run=run, board=leaderboard(db)))
+
+
+def predict(task: str, model: str, *, config: str | None = None, **values: Any) -> dict[str, Any]:
+    """Answer one input, given by the task's input names (question=..., context=...; image=path; audio=path;
+    text=...), described as `omnitune predict` prints it."""
+    spec = get_task(task)
+    inputs = {name: values.pop(name, None) for name in spec.input_fields}
+    missing = [name for name, value in inputs.items() if value in (None, "")]
+    if missing:
+        raise OmnituneError(f"{spec.name} needs {', '.join(missing)}", f"give {', '.join(spec.input_fields)}")
+    settings = params_for_model(spec, model, config, values)
+    example = spec.example_from_inputs(inputs)  # checked (a file that exists) before the model loads
+    built = spec.build(resolve(model, settings.allow_pickle), settings)
+    return spec.describe_answer(spec.predict(built, example, settings, batch_size=1)[0], built, settings)
+
+
+def compress(model: str, *, task: str | None = None, output_dir: str | None = None, config: str | None = None,
+             db: str | None = None, log: Log = print, plan: Plan | None = None, **settings: Any) -> dict:
+    """Quantize and/or prune `model` into a new run folder, evaluated and recorded like any run. The plan is
+    given as keywords (quantize="dynamic-int8", prune="magnitude", sparsity=0.5, ffn_ratio=0.3, head_ratio=0.25,
+    recovery_steps=200, ...: see Plan) or as a Plan; other keywords are task parameters."""
+    spec = get_task(task or task_of_run(model))
+    plan_fields = {name: settings.pop(name) for name in list(settings) if name in Plan.__dataclass_fields__}
+    plan = plan or Plan(**plan_fields)
+    plan.check()
+    params = params_for_model(spec, model, config, settings)
+    run = Path(output_dir) if output_dir else \
+        distributed.from_main(lambda: layout.new_run_dir(spec.name, f"{Path(model).name}-{plan.suffix()}"))
+    return {**compress_run(spec, model, plan, params, run, board=leaderboard(db), log=log), "run": run}
+
+
+def task_of_run(model: str) -> str:
+    """The task a run folder was trained for, as its evaluation recorded it."""
+    for report in layout.read_metrics(layout.run_of(model)).values():
+        if isinstance(report, dict) and report.get("task"):
+            return report["task"]
+    raise OmnituneError("cannot tell which task this model is for (no evaluated run folder)",
+                        "name the task, e.g. --task question-answering")

@@ -1,0 +1,9 @@
+"""omnitune's Python API: `import omnitune`, then train, evaluate, predict and compress with the same defaults and
+checks as the `omnitune` command (see apps/api.py, and examples/ for a runnable script)."""
+
+from apps.api import Evaluation, Interrupted, compress, evaluate, predict, train
+from apps.compression import Plan
+from apps.pipeline import Outcome
+from tasks.registry import TASKS
+
+__all__ = ["TASKS", "Evaluation", "Interrupted", "Outcome", "Plan", "compress", "evaluate", "predict", "train"]

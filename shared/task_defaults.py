@@ -1,0 +1,55 @@
+"""The declared default of every optional answer in the task protocol (shared/task_protocol.py). A task class
+lists `TaskDefaults` among its bases and overrides only what it does differently; shared code then calls every
+answer unconditionally."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+
+from shared.config import TrainParams
+from shared.task_protocol import Built, Scorer
+from shared.training import TrainResult, fine_tune
+
+
+class TaskDefaults:
+    trains_offline = True
+    scores_during_training = True
+    speed_sample: dict[str, int] = {}  # measure_speed's own sample sizes
+    quickstart_overrides: dict[str, Any] = {}
+
+    def train(self, params: TrainParams, scorer: Scorer | None, run: Path, resume: bool = False,
+              log: Callable[[str], None] = print) -> TrainResult:
+        return fine_tune(self, params, scorer, run, resume=resume, log=log)
+
+    def training_generation(self, built: Built, params: TrainParams) -> Any:
+        return None
+
+    def optimizer(self, model: Any, params: TrainParams) -> Any:
+        return None
+
+    def loss_function(self) -> Callable | None:
+        return None
+
+    def save_extras(self, built: Built, model_dir: Path) -> None:
+        return None
+
+    def baseline(self, examples: Dataset, params: TrainParams) -> tuple[str, list] | None:
+        return None
+
+    def input_seconds(self, examples: Dataset) -> float | None:
+        return None
+
+    def write_artifacts(self, answers: list, examples: Dataset, params: TrainParams, folder: Path,
+                        split: str) -> None:
+        return None
+
+    def example_from_inputs(self, inputs: dict[str, Any]) -> dict[str, list]:
+        return {"id": ["0"], **{name: [str(value)] for name, value in inputs.items()}}
+
+    def describe_answer(self, answer: Any, built: Built, params: TrainParams) -> dict[str, Any]:
+        return asdict(answer) if is_dataclass(answer) else {"answer": answer}
