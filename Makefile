@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: setup quickstart test test-fast benchmark data
+.PHONY: setup quickstart test test-fast lint benchmark data
 
 setup: $(VENV)/.installed
 
@@ -17,12 +17,17 @@ quickstart: setup
 	$(BIN)/omnitune models prepare --all
 	$(BIN)/omnitune quickstart
 
-# Fast tests (tiny random models), then slow tests (real offline weights), as CI runs them.
-# pytest's exit code 5 means "no test collected" (e.g. no slow test yet): not a failure.
+# Lint (ruff; import-linter checks the layers of DESIGN.md), fast tests (tiny random models), then slow tests
+# (real offline weights), as CI runs them. pytest's exit code 5 means "no test collected": not a failure.
 PYTEST := $(BIN)/python -m pytest -q
-test: setup
+test: setup lint
 	$(PYTEST) -m "not slow" || [ $$? -eq 5 ]
 	$(PYTEST) -m slow || [ $$? -eq 5 ]
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test-fast: setup
 	$(PYTEST) -m "not slow" || [ $$? -eq 5 ]
@@ -31,6 +36,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/qa_evaluate_throughput.py
 
 # Rebuild every bundled data set from its Debian packages (Debian 12; see each data/SOURCE.md).
-DATASETS := question_answering summarization translation image_classification speech_recognition
+# Every task folder with a build_dataset.py builds its own.
 data: setup
-	for task in $(DATASETS); do $(BIN)/python -m tasks.$$task.build_dataset || exit 1; done
+	for script in tasks/*/build_dataset.py; do \
+	  $(BIN)/python -m $$(echo $${script%.py} | tr / .) || exit 1; done

@@ -54,8 +54,15 @@ def leaderboard(db: str | None = None) -> Leaderboard | None:
     return Leaderboard(db) if distributed.is_main() else None
 
 
-def train(task: str, *, config: str | None = None, resume: bool | str = False, db: str | None = None,
-          log: Log = print, **params: Any) -> Outcome:
+def train(
+    task: str,
+    *,
+    config: str | None = None,
+    resume: bool | str = False,
+    db: str | None = None,
+    log: Log = print,
+    **params: Any,
+) -> Outcome:
     """Fine-tune `task` (bundled data and offline default model unless `data=` / `model=` say otherwise), evaluate
     the result on the test split and record it on the leaderboard. `resume`: True for the newest run of the task,
     or a run folder; it continues from the last checkpoint with the run's own settings."""
@@ -67,16 +74,28 @@ def train(task: str, *, config: str | None = None, resume: bool | str = False, d
     else:
         settings = resolve_params(spec, config, params)
         # one run folder for all processes: the main process names it
-        run = Path(settings.output_dir) if settings.output_dir else \
-            distributed.from_main(lambda: layout.new_run_dir(spec.name, settings.model or spec.default_model))
+        run = (
+            Path(settings.output_dir)
+            if settings.output_dir
+            else distributed.from_main(lambda: layout.new_run_dir(spec.name, settings.model or spec.default_model))
+        )
     try:
         return train_and_evaluate(spec, settings, run, resume=bool(resume), board=leaderboard(db), log=log)
     except KeyboardInterrupt:
         raise Interrupted(run) from None
 
 
-def evaluate(task: str, model: str, *, split: str = "test", config: str | None = None, with_speed: bool = True,
-             db: str | None = None, log: Log = print, **params: Any) -> Evaluation:
+def evaluate(
+    task: str,
+    model: str,
+    *,
+    split: str = "test",
+    config: str | None = None,
+    with_speed: bool = True,
+    db: str | None = None,
+    log: Log = print,
+    **params: Any,
+) -> Evaluation:
     """Score `model` (a run folder, model folder, shelf entry or Hub id) on `split`, with the settings its run was
     trained with unless `params` say otherwise; recorded in the run's metrics.json and on the leaderboard."""
     spec = get_task(task)
@@ -101,8 +120,17 @@ def predict(task: str, model: str, *, config: str | None = None, **values: Any) 
     return spec.describe_answer(spec.predict(built, example, settings, batch_size=1)[0], built, settings)
 
 
-def compress(model: str, *, task: str | None = None, output_dir: str | None = None, config: str | None = None,
-             db: str | None = None, log: Log = print, plan: Plan | None = None, **settings: Any) -> dict:
+def compress(
+    model: str,
+    *,
+    task: str | None = None,
+    output_dir: str | None = None,
+    config: str | None = None,
+    db: str | None = None,
+    log: Log = print,
+    plan: Plan | None = None,
+    **settings: Any,
+) -> dict:
     """Quantize and/or prune `model` into a new run folder, evaluated and recorded like any run. The plan is
     given as keywords (quantize="dynamic-int8", prune="magnitude", sparsity=0.5, ffn_ratio=0.3, head_ratio=0.25,
     recovery_steps=200, ...: see Plan) or as a Plan; other keywords are task parameters."""
@@ -111,8 +139,11 @@ def compress(model: str, *, task: str | None = None, output_dir: str | None = No
     plan = plan or Plan(**plan_fields)
     plan.check()
     params = params_for_model(spec, model, config, settings)
-    run = Path(output_dir) if output_dir else \
-        distributed.from_main(lambda: layout.new_run_dir(spec.name, f"{Path(model).name}-{plan.suffix()}"))
+    run = (
+        Path(output_dir)
+        if output_dir
+        else distributed.from_main(lambda: layout.new_run_dir(spec.name, f"{Path(model).name}-{plan.suffix()}"))
+    )
     return {**compress_run(spec, model, plan, params, run, board=leaderboard(db), log=log), "run": run}
 
 
@@ -121,5 +152,7 @@ def task_of_run(model: str) -> str:
     for report in layout.read_metrics(layout.run_of(model)).values():
         if isinstance(report, dict) and report.get("task"):
             return report["task"]
-    raise OmnituneError("cannot tell which task this model is for (no evaluated run folder)",
-                        "name the task, e.g. --task question-answering")
+    raise OmnituneError(
+        "cannot tell which task this model is for (no evaluated run folder)",
+        "name the task, e.g. --task question-answering",
+    )

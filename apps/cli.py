@@ -1,12 +1,12 @@
 """The `omnitune` command line. Every sub-command prints a clear message, not a traceback, for user errors.
 
-    omnitune quickstart                                   fine-tune + evaluate every task on its offline defaults
-    omnitune train TASK [--config FILE] [--resume] [--learning_rate 3e-5 ...] [--num_processes N]
-    omnitune evaluate TASK --model RUN_OR_FOLDER [--data PATH] [--split test]
-    omnitune predict TASK --model RUN_OR_FOLDER --question ... --context ...
-    omnitune leaderboard [--task T] [--dataset D] [--sort COLUMN] [--serve]
-    omnitune demo TASK --model RUN_OR_FOLDER [--port 7860]
-    omnitune models list | prepare NAME|--all | verify [NAME]
+omnitune quickstart                                   fine-tune + evaluate every task on its offline defaults
+omnitune train TASK [--config FILE] [--resume] [--learning_rate 3e-5 ...] [--num_processes N]
+omnitune evaluate TASK --model RUN_OR_FOLDER [--data PATH] [--split test]
+omnitune predict TASK --model RUN_OR_FOLDER --question ... --context ...
+omnitune leaderboard [--task T] [--dataset D] [--sort COLUMN] [--serve]
+omnitune demo TASK --model RUN_OR_FOLDER [--port 7860]
+omnitune models list | prepare NAME|--all | verify [NAME]
 """
 
 from __future__ import annotations
@@ -67,8 +67,11 @@ def cmd_train(args, extra: list[str]) -> int:
         outcome = api.train(task.name, config=args.config, resume=args.resume, db=args.db, **overrides)
     except api.Interrupted as interrupted:
         if distributed.is_main():
-            print(f"\ninterrupted. Checkpoints are in {interrupted.run / layout.CHECKPOINTS}; continue with:\n"
-                  f"  omnitune train {task.name} --resume {interrupted.run}", file=sys.stderr)
+            print(
+                f"\ninterrupted. Checkpoints are in {interrupted.run / layout.CHECKPOINTS}; continue with:\n"
+                f"  omnitune train {task.name} --resume {interrupted.run}",
+                file=sys.stderr,
+            )
         return 130
     if distributed.is_main():
         _print_outcome(outcome)
@@ -85,8 +88,10 @@ def _print_outcome(outcome) -> None:
         numbers = {k: round(v, 2) for k, v in report.baseline["metrics"].items() if not isinstance(v, str)}
         print(f"baseline:   {report.baseline['name']}: {json.dumps(numbers)}")
     if report.speed:
-        print(f"speed:      p50 {report.speed.latency_p50_ms:.1f} ms/example at batch 1, "
-              f"{report.speed.throughput:.1f} examples/s at batch {report.speed.best_batch}")
+        print(
+            f"speed:      p50 {report.speed.latency_p50_ms:.1f} ms/example at batch 1, "
+            f"{report.speed.throughput:.1f} examples/s at batch {report.speed.best_batch}"
+        )
 
 
 def cmd_evaluate(args, extra: list[str]) -> int:
@@ -94,11 +99,17 @@ def cmd_evaluate(args, extra: list[str]) -> int:
     from tasks.registry import get_task
 
     overrides = parse_overrides(extra, get_task(args.task).params_class)
-    scored = api.evaluate(args.task, args.model, split=args.split, config=args.config, with_speed=not args.no_speed,
-                          db=args.db, **overrides)
+    scored = api.evaluate(
+        args.task,
+        args.model,
+        split=args.split,
+        config=args.config,
+        with_speed=not args.no_speed,
+        db=args.db,
+        **overrides,
+    )
     if distributed.is_main():
-        print(json.dumps({**scored.report.to_json(), "leaderboard_row": scored.leaderboard_row}, indent=2,
-                         default=str))
+        print(json.dumps({**scored.report.to_json(), "leaderboard_row": scored.leaderboard_row}, indent=2, default=str))
     return 0
 
 
@@ -108,22 +119,41 @@ def cmd_compress(args, extra: list[str]) -> int:
     from tasks.registry import get_task
 
     task = get_task(args.task or api.task_of_run(args.model))
-    plan = Plan(quantize=args.quantize, prune=args.prune, sparsity=args.sparsity, ffn_ratio=args.ffn_ratio,
-                head_ratio=args.head_ratio, importance=args.importance, recovery_steps=args.recovery_steps,
-                gradual=args.gradual, calibration_examples=args.calibration_examples)
-    facts = api.compress(args.model, task=task.name, output_dir=args.output_dir, config=args.config, db=args.db,
-                         plan=plan, **parse_overrides(extra, task.params_class))
+    plan = Plan(
+        quantize=args.quantize,
+        prune=args.prune,
+        sparsity=args.sparsity,
+        ffn_ratio=args.ffn_ratio,
+        head_ratio=args.head_ratio,
+        importance=args.importance,
+        recovery_steps=args.recovery_steps,
+        gradual=args.gradual,
+        calibration_examples=args.calibration_examples,
+    )
+    facts = api.compress(
+        args.model,
+        task=task.name,
+        output_dir=args.output_dir,
+        config=args.config,
+        db=args.db,
+        plan=plan,
+        **parse_overrides(extra, task.params_class),
+    )
     if not distributed.is_main():
         return 0
     report = facts["report"]
     parent_metrics = (layout.read_metrics(layout.run_of(args.model)).get("test") or {}).get("metrics", {})
     print(f"\nrun folder: {facts['run']}")
-    print(f"test split: {task.primary_metric} {report['metrics'][task.primary_metric]:.2f}"
-          + (f" (parent {parent_metrics[task.primary_metric]:.2f})" if task.primary_metric in parent_metrics else ""))
+    print(
+        f"test split: {task.primary_metric} {report['metrics'][task.primary_metric]:.2f}"
+        + (f" (parent {parent_metrics[task.primary_metric]:.2f})" if task.primary_metric in parent_metrics else "")
+    )
     print(f"size:       {report['size_mb']:.1f} MB on disk, {facts['zlib_compressed_mb']:.1f} MB zlib-compressed")
     if report["speed"]:
-        print(f"speed:      p50 {report['speed']['latency_p50_ms']:.1f} ms at batch 1, "
-              f"{report['speed']['throughput']:.1f} examples/s at batch {report['speed']['best_batch']}")
+        print(
+            f"speed:      p50 {report['speed']['latency_p50_ms']:.1f} ms at batch 1, "
+            f"{report['speed']['throughput']:.1f} examples/s at batch {report['speed']['best_batch']}"
+        )
     return 0
 
 
@@ -135,8 +165,10 @@ def cmd_predict(args, extra: list[str]) -> int:
     values = parse_overrides(extra, task.params_class)
     missing = [f"--{name}" for name in task.input_fields if values.get(name) in (None, "")]
     if missing:
-        raise OmnituneError(f"{task.name} needs {', '.join(missing)}", f"e.g. omnitune predict {task.name} "
-                            + " ".join(f'--{n} "..."' for n in task.input_fields))
+        raise OmnituneError(
+            f"{task.name} needs {', '.join(missing)}",
+            f"e.g. omnitune predict {task.name} " + " ".join(f'--{n} "..."' for n in task.input_fields),
+        )
     print(json.dumps(api.predict(task.name, args.model, config=args.config, **values), indent=2, ensure_ascii=False))
     return 0
 
@@ -159,8 +191,19 @@ def print_leaderboard(rows: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    columns = ("task", "model", "dataset", "split", "primary_metric", "score", "size_mb", "latency_p50_ms",
-               "throughput", "created_at", "id")  # the CLI table keeps to what fits a terminal
+    columns = (
+        "task",
+        "model",
+        "dataset",
+        "split",
+        "primary_metric",
+        "score",
+        "size_mb",
+        "latency_p50_ms",
+        "throughput",
+        "created_at",
+        "id",
+    )  # the CLI table keeps to what fits a terminal
     table = Table(title=f"omnitune leaderboard ({len(rows)} evaluations)")
     for column in columns:
         table.add_column(column, overflow="fold", no_wrap=column in ("task", "created_at", "score"))
@@ -171,8 +214,8 @@ def print_leaderboard(rows: list[dict]) -> None:
 
 def cmd_attention(args, extra: list[str]) -> int:
     from apps import api
-    from shared.parameters import params_for_model
     from shared.attention import visualise
+    from shared.parameters import params_for_model
     from shared.pretrained import resolve
     from tasks.registry import get_task
 
@@ -193,8 +236,7 @@ def cmd_demo(args, extra: list[str]) -> int:
     model = args.model or task.default_model
     params = params_for_model(task, model, None, {})
     app = build_demo(args.task, model, params=params)
-    app.queue().launch(server_name=args.host, server_port=args.port, inbrowser=False,
-                       max_file_size=args.max_file_size)
+    app.queue().launch(server_name=args.host, server_port=args.port, inbrowser=False, max_file_size=args.max_file_size)
     return 0
 
 
@@ -207,11 +249,16 @@ def cmd_models(args, extra: list[str]) -> int:
     if args.action == "list":
         rows = [shelf.describe(name) for name in shelf.SHELF]
         for row in rows:
-            state = f"prepared, {row['size_mb']} MB, {row['parameters'] / 1e6:.1f}M parameters" \
-                if row["prepared"] else "not prepared"
-            print(f"{row['name']:<18} {state}\n  {row['description']}\n  source: {row['source']} (sha256 "
-                  f"{', '.join(h[:12] + '...' for h in row['sha256'])}); licence: {row['licence']}\n"
-                  f"  can: {row['can']}\n  cannot: {row['cannot']}")
+            state = (
+                f"prepared, {row['size_mb']} MB, {row['parameters'] / 1e6:.1f}M parameters"
+                if row["prepared"]
+                else "not prepared"
+            )
+            print(
+                f"{row['name']:<18} {state}\n  {row['description']}\n  source: {row['source']} (sha256 "
+                f"{', '.join(h[:12] + '...' for h in row['sha256'])}); licence: {row['licence']}\n"
+                f"  can: {row['can']}\n  cannot: {row['cannot']}"
+            )
         return 0
     names = list(shelf.SHELF) if args.all or (args.action == "verify" and not args.name) else [args.name]
     if not names or names == [None]:
@@ -237,29 +284,39 @@ def cmd_quickstart(args, extra: list[str]) -> int:
     from tasks.registry import TASKS, get_task
 
     if distributed.launched():
-        raise OmnituneError("quickstart runs every task on one process; it was started by a distributed launcher",
-                            "run `omnitune quickstart` alone, or train one task on several processes: "
-                            "omnitune train TASK --num_processes N")
+        raise OmnituneError(
+            "quickstart runs every task on one process; it was started by a distributed launcher",
+            "run `omnitune quickstart` alone, or train one task on several processes: "
+            "omnitune train TASK --num_processes N",
+        )
     names = args.tasks or list(TASKS)
     minutes = args.minutes_per_task
-    print(f"omnitune quickstart: {len(names)} task(s) ({', '.join(names)}) on the offline defaults; "
-          f"each trains for at most {minutes:.0f} min, then is evaluated (a few minutes more on 2 CPU cores).\n"
-          f"Time budget: about {len(names) * (minutes + 4):.0f} minutes in all.")
+    print(
+        f"omnitune quickstart: {len(names)} task(s) ({', '.join(names)}) on the offline defaults; "
+        f"each trains for at most {minutes:.0f} min, then is evaluated (a few minutes more on 2 CPU cores).\n"
+        f"Time budget: about {len(names) * (minutes + 4):.0f} minutes in all."
+    )
     started = time.monotonic()
     runs = {}
     for position, name in enumerate(names, 1):
         task = get_task(name)
         if not task.trains_offline:  # nothing to fine-tune offline: evaluate the default as it is
-            print(f"\n[{position}/{len(names)}] {name}: no offline weights to fine-tune; evaluating "
-                  f"{task.default_model}")
+            print(
+                f"\n[{position}/{len(names)}] {name}: no offline weights to fine-tune; evaluating {task.default_model}"
+            )
             report = api.evaluate(name, task.default_model, db=args.db).report
-            print(f"test split: {json.dumps({k: round(v, 3) for k, v in report.metrics.items() if not isinstance(v, str)})}")
+            numbers = {k: round(v, 3) for k, v in report.metrics.items() if not isinstance(v, str)}
+            print(f"test split: {json.dumps(numbers)}")
             runs[name] = task.default_model
             continue
-        overrides = {**task.quickstart_overrides, "max_train_minutes": min(
-            minutes, task.quickstart_overrides.get("max_train_minutes", minutes))}
-        print(f"\n[{position}/{len(names)}] {name}: training {task.default_model} "
-              f"(at most {overrides['max_train_minutes']:.0f} min)")
+        overrides = {
+            **task.quickstart_overrides,
+            "max_train_minutes": min(minutes, task.quickstart_overrides.get("max_train_minutes", minutes)),
+        }
+        print(
+            f"\n[{position}/{len(names)}] {name}: training {task.default_model} "
+            f"(at most {overrides['max_train_minutes']:.0f} min)"
+        )
         outcome = api.train(name, db=args.db, **overrides)
         _print_outcome(outcome)
         runs[name] = outcome.train.run
@@ -273,8 +330,9 @@ def cmd_quickstart(args, extra: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="omnitune", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="omnitune", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     quick = sub.add_parser("quickstart", help="fine-tune and evaluate every task on its offline defaults")
@@ -286,12 +344,24 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="fine-tune a task; any parameter as --name value (see README)")
     train.add_argument("task")
     train.add_argument("--config", help="YAML file of parameters (command-line values win)")
-    train.add_argument("--resume", nargs="?", const=True, default=False,
-                       help="continue the newest run of this task (or the given run folder) from its last checkpoint")
-    train.add_argument("--num_processes", "--num-processes", type=int,
-                       help="train as one run on N processes (GPUs, or CPU processes), started by accelerate launch")
-    train.add_argument("--accelerate_config", "--accelerate-config",
-                       help="an accelerate config file (FSDP, DeepSpeed, several machines: see configs/accelerate)")
+    train.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        help="continue the newest run of this task (or the given run folder) from its last checkpoint",
+    )
+    train.add_argument(
+        "--num_processes",
+        "--num-processes",
+        type=int,
+        help="train as one run on N processes (GPUs, or CPU processes), started by accelerate launch",
+    )
+    train.add_argument(
+        "--accelerate_config",
+        "--accelerate-config",
+        help="an accelerate config file (FSDP, DeepSpeed, several machines: see configs/accelerate)",
+    )
     train.add_argument("--db", help=DB_HELP)
     train.set_defaults(handler=cmd_train)
 
@@ -310,23 +380,33 @@ def build_parser() -> argparse.ArgumentParser:
     compress.add_argument("--quantize", choices=("dynamic-int8", "weight-int8"))
     compress.add_argument("--prune", choices=("magnitude", "taylor"), help="unstructured, global ranking")
     compress.add_argument("--sparsity", type=float, default=0.5, help="share of prunable weights set to zero")
-    compress.add_argument("--ffn_ratio", type=float, default=0.0,
-                          help="share of feed-forward neurons removed in every block (structured)")
-    compress.add_argument("--head_ratio", type=float, default=0.0,
-                          help="share of attention heads removed in every layer, least important first (ViT, DINOv2)")
-    compress.add_argument("--importance", choices=("magnitude", "taylor"), default="magnitude",
-                          help="how feed-forward neurons are ranked")
+    compress.add_argument(
+        "--ffn_ratio", type=float, default=0.0, help="share of feed-forward neurons removed in every block (structured)"
+    )
+    compress.add_argument(
+        "--head_ratio",
+        type=float,
+        default=0.0,
+        help="share of attention heads removed in every layer, least important first (ViT, DINOv2)",
+    )
+    compress.add_argument(
+        "--importance", choices=("magnitude", "taylor"), default="magnitude", help="how feed-forward neurons are ranked"
+    )
     compress.add_argument("--recovery_steps", type=int, default=0, help="fine-tune this many steps after pruning")
-    compress.add_argument("--gradual", action="store_true",
-                          help="grow the sparsity during recovery (cubic schedule) instead of pruning at once")
+    compress.add_argument(
+        "--gradual",
+        action="store_true",
+        help="grow the sparsity during recovery (cubic schedule) instead of pruning at once",
+    )
     compress.add_argument("--calibration_examples", type=int, default=256, help="examples for Taylor importance")
     compress.add_argument("--output_dir")
     compress.add_argument("--config")
     compress.add_argument("--db", help=DB_HELP)
     compress.set_defaults(handler=cmd_compress)
 
-    attention = sub.add_parser("attention", help="draw a model's attention (maps, sparsity pattern or Linformer "
-                                                 "projections) as PNG")
+    attention = sub.add_parser(
+        "attention", help="draw a model's attention (maps, sparsity pattern or Linformer projections) as PNG"
+    )
     attention.add_argument("model", help="run folder, model folder, shelf entry or Hub id")
     attention.add_argument("--text", default="The fork() call creates a new process by duplicating the caller.")
     attention.add_argument("--task", help="needed when the model is not an evaluated omnitune run")
@@ -351,8 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="a Gradio app for one task and model")
     demo.add_argument("task")
-    demo.add_argument("--model", "--voice", dest="model",
-                      help="run folder, model folder, shelf entry or Hub id (default: the task's offline default)")
+    demo.add_argument(
+        "--model",
+        "--voice",
+        dest="model",
+        help="run folder, model folder, shelf entry or Hub id (default: the task's offline default)",
+    )
     demo.add_argument("--host", default=DEFAULT_HOST, help="127.0.0.1 unless you mean to expose it")
     demo.add_argument("--port", type=int, default=7860)
     demo.add_argument("--max-file-size", default="10mb", help="upload limit")
@@ -363,8 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("name", nargs="?")
     models.add_argument("--all", action="store_true")
     models.add_argument("--force", action="store_true", help="rebuild even if intact")
-    models.add_argument("--checksums-only", action="store_true",
-                        help="verify: re-hash the files only, skip the fidelity checks (seconds instead of minutes)")
+    models.add_argument(
+        "--checksums-only",
+        action="store_true",
+        help="verify: re-hash the files only, skip the fidelity checks (seconds instead of minutes)",
+    )
     models.set_defaults(handler=cmd_models)
     return parser
 

@@ -52,14 +52,20 @@ class Plan:
 
     def check(self) -> None:
         if not (self.quantize or self.prune or self.ffn_ratio or self.head_ratio):
-            raise OmnituneError("nothing to do: no --quantize, --prune, --ffn_ratio or --head_ratio given",
-                                "e.g. omnitune compress RUN --quantize dynamic-int8")
+            raise OmnituneError(
+                "nothing to do: no --quantize, --prune, --ffn_ratio or --head_ratio given",
+                "e.g. omnitune compress RUN --quantize dynamic-int8",
+            )
         if self.gradual and not (self.prune and self.recovery_steps):
-            raise OmnituneError("--gradual prunes during the recovery fine-tune, so it needs --prune and "
-                                "--recovery_steps", "add --recovery_steps 200 (or drop --gradual)")
+            raise OmnituneError(
+                "--gradual prunes during the recovery fine-tune, so it needs --prune and --recovery_steps",
+                "add --recovery_steps 200 (or drop --gradual)",
+            )
         if self.gradual and self.prune == "taylor":
-            raise OmnituneError("gradual pruning re-ranks weights by magnitude as it trains",
-                                "use --prune magnitude with --gradual, or drop --gradual for Taylor")
+            raise OmnituneError(
+                "gradual pruning re-ranks weights by magnitude as it trains",
+                "use --prune magnitude with --gradual, or drop --gradual for Taylor",
+            )
 
     def suffix(self) -> str:
         parts = [f"heads{round(self.head_ratio * 100)}"] if self.head_ratio else []
@@ -73,8 +79,9 @@ class Plan:
         return "-".join(parts)
 
 
-def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path, board: Leaderboard | None = None,
-             log=print) -> dict:
+def compress(
+    task: Task, parent: str, plan: Plan, params: TrainParams, run: Path, board: Leaderboard | None = None, log=print
+) -> dict:
     plan.check()
     log = distributed.main_log(log)  # every rank compresses the same way; the main process logs and writes
     started = time.monotonic()
@@ -98,11 +105,16 @@ def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path
         log(f"attention heads: {report.heads_before} -> {report.heads_after} in every layer")
     if plan.ffn_ratio:
         pairs = feed_forward_pairs(model)
-        scores = taylor({n: m for u, up, d, down in pairs for n, m in ((u, up), (d, down))}) \
-            if plan.importance == "taylor" else None
+        scores = (
+            taylor({n: m for u, up, d, down in pairs for n, m in ((u, up), (d, down))})
+            if plan.importance == "taylor"
+            else None
+        )
         report = prune_feed_forward(model, plan.ffn_ratio, scores)
         facts["ffn_pruning"] = asdict(report)
-        log(f"feed-forward neurons: {report.neurons_before} -> {report.neurons_after} in each of {report.blocks} blocks")
+        log(
+            f"feed-forward neurons: {report.neurons_before} -> {report.neurons_after} in each of {report.blocks} blocks"
+        )
     if plan.prune and not plan.gradual:  # ranked on the model as structured pruning left it
         scores = taylor(prunable_linears(model, task.head_modules)) if plan.prune == "taylor" else None
         report = prune_unstructured(model, plan.sparsity, plan.prune, task.head_modules, scores)
@@ -113,21 +125,24 @@ def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path
         model = built.model
         if plan.prune:  # what the recovery run ended with (gradual pruning reaches its target there)
             report = sparsity_report(prunable_linears(model, task.head_modules), plan.prune, plan.sparsity)
-            facts["unstructured_pruning"] = {**{k: v for k, v in asdict(report).items() if k != "per_layer"},
-                                             "gradual": plan.gradual}
+            facts["unstructured_pruning"] = {
+                **{k: v for k, v in asdict(report).items() if k != "per_layer"},
+                "gradual": plan.gradual,
+            }
     if plan.quantize:
         model, report = quantize(model, plan.quantize)
         facts["quantization"] = asdict(report)
-        log(f"{plan.quantize}: {len(report.quantized_modules)} layers quantized, "
-            f"{len(report.fp32_modules)} left in fp32 ({', '.join(report.fp32_modules[:4])}...)")
+        log(
+            f"{plan.quantize}: {len(report.quantized_modules)} layers quantized, "
+            f"{len(report.fp32_modules)} left in fp32 ({', '.join(report.fp32_modules[:4])}...)"
+        )
         model.config.omnitune_compression = {"torchao_version": report.torchao_version, "scheme": plan.quantize}
     model_dir = run / layout.MODEL
     facts["compress_seconds"] = round(time.monotonic() - started, 1)
     if distributed.is_main():
         model.save_pretrained(model_dir, safe_serialization=True)
         processor.save_pretrained(model_dir)
-        dump_params(params.model_copy(update={"model": facts["parent"], "output_dir": str(run)}),
-                    run / layout.CONFIG)
+        dump_params(params.model_copy(update={"model": facts["parent"], "output_dir": str(run)}), run / layout.CONFIG)
         facts["zlib_compressed_mb"] = round(compressed_size_mb(model_dir), 2)
         (run / COMPRESSION_FILE).write_text(json.dumps(facts, indent=2))
     distributed.wait()
@@ -136,9 +151,17 @@ def compress(task: Task, parent: str, plan: Plan, params: TrainParams, run: Path
     report.model = str(run.resolve())
     facts["row"] = record(report, task, base_model=facts["parent"], run=run, board=board)
     if distributed.is_main():
-        write_model_card(model_dir, name=run.name, task=task.name, base_model=facts["parent"],
-                         dataset=report.dataset, split=report.split, metrics=report.metrics, licence=None,
-                         body=card_body(facts))
+        write_model_card(
+            model_dir,
+            name=run.name,
+            task=task.name,
+            base_model=facts["parent"],
+            dataset=report.dataset,
+            split=report.split,
+            metrics=report.metrics,
+            licence=None,
+            body=card_body(facts),
+        )
     facts["report"] = report.to_json()
     return facts
 
@@ -151,13 +174,28 @@ def recover(task: Task, built: Built, plan: Plan, params: TrainParams, run: Path
         built.model.save_pretrained(start, safe_serialization=True)
         built.processor.save_pretrained(start)
     distributed.wait()
-    recovery = params.model_copy(update={
-        "model": str(start), "max_steps": plan.recovery_steps, "peft": "none", "eval_strategy": "no", "max_train_minutes": None, "output_dir": str(run),
-        "save_steps": max(50, plan.recovery_steps // 4), "warmup_ratio": 0.0, "warmup_steps": 0})
-    keeper = SparsityCallback(task.head_modules, plan.sparsity if plan.gradual else 0.0,
-                              gradual_until=int(plan.recovery_steps * 2 / 3) if plan.gradual else 0)
-    log(f"recovery fine-tune: {plan.recovery_steps} steps"
-        + (f", sparsity growing to {plan.sparsity:.0%} by step {keeper.gradual_until}" if plan.gradual else ""))
+    recovery = params.model_copy(
+        update={
+            "model": str(start),
+            "max_steps": plan.recovery_steps,
+            "peft": "none",
+            "eval_strategy": "no",
+            "max_train_minutes": None,
+            "output_dir": str(run),
+            "save_steps": max(50, plan.recovery_steps // 4),
+            "warmup_ratio": 0.0,
+            "warmup_steps": 0,
+        }
+    )
+    keeper = SparsityCallback(
+        task.head_modules,
+        plan.sparsity if plan.gradual else 0.0,
+        gradual_until=int(plan.recovery_steps * 2 / 3) if plan.gradual else 0,
+    )
+    log(
+        f"recovery fine-tune: {plan.recovery_steps} steps"
+        + (f", sparsity growing to {plan.sparsity:.0%} by step {keeper.gradual_until}" if plan.gradual else "")
+    )
     result = fine_tune(task, recovery, None, run, log=log, callbacks=[keeper])
     recovered = task.build(str(result.model_dir), recovery)
     distributed.wait()  # every rank has loaded the recovered model before its starting point goes
@@ -175,28 +213,36 @@ def training_batches(task: Task, built: Built, params: TrainParams, count: int, 
     collate = task.collator(built, params)
     rows = [{k: v for k, v in features[i].items() if k in accepted} for i in range(len(features))]
     for start in range(0, len(rows), batch_size):
-        yield collate(rows[start:start + batch_size])
+        yield collate(rows[start : start + batch_size])
 
 
 def card_body(facts: dict) -> str:
     lines = [f"Compressed by omnitune from `{facts['parent']}`.", ""]
     if "head_pruning" in facts:
         heads = facts["head_pruning"]
-        lines.append(f"- attention heads pruned by importance (Michel et al., 2019): {heads['heads_before']} -> "
-                     f"{heads['heads_after']} per layer")
+        lines.append(
+            f"- attention heads pruned by importance (Michel et al., 2019): {heads['heads_before']} -> "
+            f"{heads['heads_after']} per layer"
+        )
     if "ffn_pruning" in facts:
         ffn = facts["ffn_pruning"]
-        lines.append(f"- feed-forward neurons pruned by {ffn['criterion']}: {ffn['neurons_before']} -> "
-                     f"{ffn['neurons_after']} per block ({ffn['blocks']} blocks)")
+        lines.append(
+            f"- feed-forward neurons pruned by {ffn['criterion']}: {ffn['neurons_before']} -> "
+            f"{ffn['neurons_after']} per block ({ffn['blocks']} blocks)"
+        )
     if "unstructured_pruning" in facts:
         pruning = facts["unstructured_pruning"]
-        lines.append(f"- unstructured {pruning['criterion']} pruning: {pruning['achieved']:.1%} of the prunable "
-                     f"weights are zero (dense on disk; {facts['zlib_compressed_mb']} MB zlib-compressed)")
+        lines.append(
+            f"- unstructured {pruning['criterion']} pruning: {pruning['achieved']:.1%} of the prunable "
+            f"weights are zero (dense on disk; {facts['zlib_compressed_mb']} MB zlib-compressed)"
+        )
     if facts["plan"]["recovery_steps"]:
         lines.append(f"- recovery fine-tune: {facts['plan']['recovery_steps']} steps")
     if "quantization" in facts:
         quantization = facts["quantization"]
-        lines.append(f"- {quantization['scheme']} (torchao {quantization['torchao_version']}): "
-                     f"{quantization['description']}; {len(quantization['quantized_modules'])} layers quantized, "
-                     f"fp32: {', '.join(quantization['fp32_modules']) or 'none'}. Loading needs torchao.")
+        lines.append(
+            f"- {quantization['scheme']} (torchao {quantization['torchao_version']}): "
+            f"{quantization['description']}; {len(quantization['quantized_modules'])} layers quantized, "
+            f"fp32: {', '.join(quantization['fp32_modules']) or 'none'}. Loading needs torchao."
+        )
     return "\n".join(lines + ["", "What was done, in full: `compression.json` in the run folder."])

@@ -16,8 +16,9 @@ _LAUNCH_OPTIONS = ("--num_processes", "--num-processes", "--accelerate_config", 
 def accelerate_command(argv: list[str], num_processes: int | None, config_file: str | None) -> list[str]:
     """`python -m accelerate.commands.launch [...] -m apps.cli <argv without the launch options>`."""
     if num_processes is not None and num_processes < 1:
-        raise OmnituneError(f"--num_processes {num_processes}: at least one process is needed",
-                            "e.g. --num_processes 2")
+        raise OmnituneError(
+            f"--num_processes {num_processes}: at least one process is needed", "e.g. --num_processes 2"
+        )
     command = [sys.executable, "-m", "accelerate.commands.launch"]
     if config_file:
         command += ["--config_file", config_file]  # FSDP, DeepSpeed, machines: as the file says
@@ -46,8 +47,10 @@ def _without_launch_options(argv: list[str]) -> list[str]:
 
 def relaunch_with_accelerate(argv: list[str], num_processes: int | None, config_file: str | None) -> int:
     if distributed.launched():
-        raise OmnituneError("--num_processes was given inside a process that a launcher already started",
-                            "drop --num_processes when running under torchrun or accelerate launch")
+        raise OmnituneError(
+            "--num_processes was given inside a process that a launcher already started",
+            "drop --num_processes when running under torchrun or accelerate launch",
+        )
     command = accelerate_command(argv, num_processes, config_file)
     print("launching: " + " ".join(command), flush=True)
     return subprocess.call(command)

@@ -15,9 +15,14 @@ ALL = "(all)"
 
 def build_leaderboard_app(board: Leaderboard) -> gr.Blocks:
     def table(task: str, dataset: str, sort_by: str, descending: bool) -> pd.DataFrame:
-        rows = as_table(board.rows(task=None if task in (None, ALL) else task,
-                                   dataset=None if dataset in (None, ALL) else dataset,
-                                   sort_by=sort_by or "score", descending=bool(descending)))
+        rows = as_table(
+            board.rows(
+                task=None if task in (None, ALL) else task,
+                dataset=None if dataset in (None, ALL) else dataset,
+                sort_by=sort_by or "score",
+                descending=bool(descending),
+            )
+        )
         return pd.DataFrame(rows, columns=list(DISPLAY_COLUMNS))
 
     def trade_off(task: str, dataset: str):
@@ -53,5 +58,6 @@ def build_leaderboard_app(board: Leaderboard) -> gr.Blocks:
         dataset.change(trade_off, [task, dataset], [plot, hint], api_name=False)
         refresh.click(table, inputs, grid, api_name="rows")
         app.load(choices, None, [task, dataset], api_name=False).then(table, inputs, grid, api_name=False).then(
-            trade_off, [task, dataset], [plot, hint], api_name=False)
+            trade_off, [task, dataset], [plot, hint], api_name=False
+        )
     return app

@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from evaluation.harness import Report, evaluate, record, score
-from evaluation.leaderboard import Leaderboard
 from evaluation.metrics import higher_is_better, load_metric
-from shared import distributed
+from shared import distributed, shelf
 from shared import run_dir as layout
-from shared import shelf
 from shared.config import TrainParams
 from shared.model_card import write_model_card
 from shared.task_protocol import Scorer, Task
@@ -26,11 +23,14 @@ class Outcome:
     row_id: int
 
 
-def train_and_evaluate(task: Task, params: TrainParams, run: Path, resume: bool = False, board=None,
-                       log=print) -> Outcome:
+def train_and_evaluate(
+    task: Task, params: TrainParams, run: Path, resume: bool = False, board=None, log=print
+) -> Outcome:
     metric = load_metric(task.metric)
-    scorer = Scorer(score=lambda answers, examples: score(task, answers, examples, params, metric),
-                    higher_is_better=lambda key: higher_is_better(key, task.metric))
+    scorer = Scorer(
+        score=lambda answers, examples: score(task, answers, examples, params, metric),
+        higher_is_better=lambda key: higher_is_better(key, task.metric),
+    )
     result = task.train(params, scorer, run, resume=resume, log=log)
     report = evaluate(task, str(result.model_dir), params, split="test", log=log, artifacts=run)
     report.model = str(run.resolve())
@@ -38,13 +38,26 @@ def train_and_evaluate(task: Task, params: TrainParams, run: Path, resume: bool 
     row = record(report, task, base_model=base_model, run=run, board=board)
     if distributed.is_main():  # one model card and one metrics.json per run, however many processes trained
         if (run / layout.MODEL).is_dir():
-            write_model_card(run / layout.MODEL, name=run.name, task=task.name, base_model=base_model,
-                             dataset=report.dataset, split=report.split, metrics=report.metrics, licence=licence,
-                             body=card_body(task, params, result, report))
-        summary = {"train_seconds": round(result.train_seconds, 1), "train_examples": result.train_examples,
-                   "trainable_parameters": result.trainable_parameters,
-                   "total_parameters": result.total_parameters, "processes": result.processes,
-                   "stopped_by_time_budget": result.stopped_by_budget, **result.extra}
+            write_model_card(
+                run / layout.MODEL,
+                name=run.name,
+                task=task.name,
+                base_model=base_model,
+                dataset=report.dataset,
+                split=report.split,
+                metrics=report.metrics,
+                licence=licence,
+                body=card_body(task, params, result, report),
+            )
+        summary = {
+            "train_seconds": round(result.train_seconds, 1),
+            "train_examples": result.train_examples,
+            "trainable_parameters": result.trainable_parameters,
+            "total_parameters": result.total_parameters,
+            "processes": result.processes,
+            "stopped_by_time_budget": result.stopped_by_budget,
+            **result.extra,
+        }
         metrics = json.loads((run / layout.METRICS).read_text())
         metrics["training"] = summary
         (run / layout.METRICS).write_text(json.dumps(metrics, indent=2))
@@ -67,10 +80,12 @@ def card_body(task: Task, params: TrainParams, result: TrainResult, report: Repo
         f"{' with LoRA adapters (merged)' if params.peft == 'lora' else ' (full fine-tuning)'}.",
         "",
         f"- training: {result.train_examples} examples, {result.train_seconds / 60:.1f} min on "
-        f"{result.processes} x {'GPU' if cuda_available() else 'CPU'} process(es); {share:.1f}% of {result.total_parameters / 1e6:.1f}M parameters trained",
+        f"{result.processes} x {'GPU' if cuda_available() else 'CPU'} process(es); "
+        f"{share:.1f}% of {result.total_parameters / 1e6:.1f}M parameters trained",
         f"- evaluated on `{report.dataset}` split `{report.split}` ({report.examples} examples): "
-        + ", ".join(f"{k} {v:.2f}" for k, v in report.metrics.items()
-                     if not isinstance(v, str) and not k.endswith("total")),
+        + ", ".join(
+            f"{k} {v:.2f}" for k, v in report.metrics.items() if not isinstance(v, str) and not k.endswith("total")
+        ),
         "- the resolved training configuration is `config.yaml` in the run folder",
     ]
     return "\n".join(lines + model_origin_lines(result.model_dir))
@@ -81,17 +96,25 @@ def model_origin_lines(model_dir: Path) -> list[str]:
     each part came from and what started new (tasks/seq2seq), as its saved config records them."""
     config_file = model_dir / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
-    lines = [f"- conditioning: {'; '.join(config['omnitune_conditioning'])}"] \
-        if config.get("omnitune_conditioning") else []
+    lines = (
+        [f"- conditioning: {'; '.join(config['omnitune_conditioning'])}"] if config.get("omnitune_conditioning") else []
+    )
     provenance = config.get("omnitune_warm_start")
     if not provenance:
         return lines
-    lines += ["", f"### Warm start ({provenance['pairing']})", "", "| part | weights from | copied | new | new modules |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"### Warm start ({provenance['pairing']})",
+        "",
+        "| part | weights from | copied | new | new modules |",
+        "|---|---|---|---|---|",
+    ]
     for part in ("encoder", "decoder", "joint"):
         facts = provenance.get(part)
         if facts:
-            lines.append(f"| {part} | {facts.get('from', 'new')} | {facts.get('copied_parameters', 0) / 1e6:.1f}M | "
-                         f"{facts.get('new_parameters', 0) / 1e6:.2f}M | {', '.join(facts.get('new_modules', [])) or '-'} |")
+            lines.append(
+                f"| {part} | {facts.get('from', 'new')} | {facts.get('copied_parameters', 0) / 1e6:.1f}M | "
+                f"{facts.get('new_parameters', 0) / 1e6:.2f}M | {', '.join(facts.get('new_modules', [])) or '-'} |"
+            )
     notes = [provenance[p]["note"] for p in ("encoder", "decoder", "joint") if provenance.get(p, {}).get("note")]
     return lines + [f"\n{note}" for note in notes]

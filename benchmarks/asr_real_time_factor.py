@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from report import RESULTS, machine, save
 
 from evaluation.metrics import load_metric
@@ -49,8 +48,13 @@ def main() -> None:
     clips = [read_audio(source).audio for source in rows["audio"]]
     audio_seconds = sum(len(c) for c in clips) / 16_000
     kwargs = generation_kwargs(model, "en", "transcribe", params.max_new_tokens, 1)
-    recogniser = pipeline("automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
-                          feature_extractor=processor.feature_extractor, device="cpu")
+    recogniser = pipeline(
+        "automatic-speech-recognition",
+        model=model,
+        tokenizer=processor.tokenizer,
+        feature_extractor=processor.feature_extractor,
+        device="cpu",
+    )
     metric = load_metric("wer")
     results = {}
     for batch_size in (int(b) for b in args.batch_sizes.split(",")):
@@ -68,16 +72,27 @@ def main() -> None:
         results[f"batch_{batch_size}"] = {
             "real_time_factor": {k: round(v, 4) for k, v in rtf.items()},
             "speed_ratio_omnitune_over_pipeline": round(rtf["transformers_pipeline"] / rtf["omnitune"], 3),
-            "wer": {name: round(metric.compute(predictions=texts, references=list(rows["text"]))["wer"], 4)
-                    for name, texts in outputs.items()},
+            "wer": {
+                name: round(metric.compute(predictions=texts, references=list(rows["text"]))["wer"], 4)
+                for name, texts in outputs.items()
+            },
             "seconds": {k: [round(x, 2) for x in v] for k, v in timings.items()},
         }
         print(batch_size, json.dumps(results[f"batch_{batch_size}"]), flush=True)
-    best = {name: min(r["real_time_factor"][name] for r in results.values())
-            for name in ("omnitune", "transformers_pipeline")}
-    result = {"benchmark": "asr_real_time_factor", "model": args.model, "clips": len(clips),
-              "audio_seconds": round(audio_seconds, 1), "by_batch_size": results, "best_real_time_factor": best,
-              "repeats": args.repeats, "machine": machine()}
+    best = {
+        name: min(r["real_time_factor"][name] for r in results.values())
+        for name in ("omnitune", "transformers_pipeline")
+    }
+    result = {
+        "benchmark": "asr_real_time_factor",
+        "model": args.model,
+        "clips": len(clips),
+        "audio_seconds": round(audio_seconds, 1),
+        "by_batch_size": results,
+        "best_real_time_factor": best,
+        "repeats": args.repeats,
+        "machine": machine(),
+    }
     save(result, RESULTS / f"asr_real_time_factor_{Path(args.model).name}.json")
 
 

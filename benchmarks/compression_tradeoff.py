@@ -48,8 +48,11 @@ def _tensor_bytes(tensor) -> int:
         names, _ = tensor.__tensor_flatten__()
         return sum(_tensor_bytes(getattr(tensor, name)) for name in names)
     if tensor.is_quantized:
-        return tensor.numel() + 8 * (tensor.q_per_channel_scales().numel() if tensor.qscheme() in
-                                     (torch.per_channel_affine, torch.per_channel_symmetric) else 1)
+        return tensor.numel() + 8 * (
+            tensor.q_per_channel_scales().numel()
+            if tensor.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric)
+            else 1
+        )
     return tensor.numel() * tensor.element_size()
 
 
@@ -70,18 +73,29 @@ def build_peer(name: str, task, built, params):
         def hook(_module, args):
             seen, _ = absmax.get(name, (0.0, 0))
             absmax[name] = (max(seen, args[0].detach().abs().max().item()), args[0].ndim)
+
         return hook
 
-    hooks = [m.register_forward_pre_hook(observe(n)) for n, m in model.named_modules()
-             if isinstance(m, torch.nn.Linear)]
+    hooks = [
+        m.register_forward_pre_hook(observe(n)) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
+    ]
     with torch.inference_mode():
         for batch in training_batches(task, built, params, 256):
             model(**{k: v for k, v in batch.items() if not k.endswith(("positions", "labels"))})
     for hook in hooks:
         hook.remove()
-    quantize_(model, FqnToConfig({name: Int8StaticActivationInt8WeightConfig(
-        act_quant_scale=torch.full([1] * ndim, value / 127.0), granularity=[PerTensor(), PerRow()])
-        for name, (value, ndim) in absmax.items()}), filter_fn=None)
+    quantize_(
+        model,
+        FqnToConfig(
+            {
+                name: Int8StaticActivationInt8WeightConfig(
+                    act_quant_scale=torch.full([1] * ndim, value / 127.0), granularity=[PerTensor(), PerRow()]
+                )
+                for name, (value, ndim) in absmax.items()
+            }
+        ),
+        filter_fn=None,
+    )
     return model
 
 
@@ -111,8 +125,8 @@ def forward_latency_ms(task, built, params) -> float | None:
 
 def measure(task_name: str, parent: str, variant: str) -> dict:
     """One variant, in this process: what the parent table row needs."""
-    from shared.parameters import params_for_model
     from evaluation.harness import evaluate_loaded, weights_size_mb
+    from shared.parameters import params_for_model
     from shared.pretrained import resolve
     from tasks.registry import get_task
 
@@ -127,15 +141,18 @@ def measure(task_name: str, parent: str, variant: str) -> dict:
     report = evaluate_loaded(task, built, examples, params, variant, log=lambda *_: None)
     facts_file = Path(path).parent / "compression.json"  # path is the run's model/ folder
     facts = json.loads(facts_file.read_text()) if facts_file.is_file() else {}
-    return {"variant": variant if variant in PEERS or variant == "fp32" else Path(variant).name,
-            "metric": report.metrics[task.primary_metric],
-            "size_mb": None if variant in PEERS else round(weights_size_mb(Path(path)), 1),
-            "zlib_compressed_mb": facts.get("zlib_compressed_mb"),
-            "linear_weights_mb": round(linear_weight_mb(built.model), 1),
-            "forward_ms_batch1": forward_latency_ms(task, built, params),
-            "latency_p50_ms": round(report.speed.latency_p50_ms, 1),
-            "throughput": round(report.speed.throughput, 1), "best_batch": report.speed.best_batch,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return {
+        "variant": variant if variant in PEERS or variant == "fp32" else Path(variant).name,
+        "metric": report.metrics[task.primary_metric],
+        "size_mb": None if variant in PEERS else round(weights_size_mb(Path(path)), 1),
+        "zlib_compressed_mb": facts.get("zlib_compressed_mb"),
+        "linear_weights_mb": round(linear_weight_mb(built.model), 1),
+        "forward_ms_batch1": forward_latency_ms(task, built, params),
+        "latency_p50_ms": round(report.speed.latency_p50_ms, 1),
+        "throughput": round(report.speed.throughput, 1),
+        "best_batch": report.speed.best_batch,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def main() -> None:
@@ -154,29 +171,44 @@ def main() -> None:
     rows = []
     for variant in ["fp32", *args.peers, *args.variants]:
         print(f"measuring {variant}...", file=sys.stderr, flush=True)
-        done = subprocess.run([sys.executable, __file__, "--task", args.task, "--parent", args.parent,
-                               "--measure", variant], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [sys.executable, __file__, "--task", args.task, "--parent", args.parent, "--measure", variant],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode:
             raise SystemExit(f"{variant} failed:\n{done.stderr[-3000:]}")
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     base = rows[0]
     for row in rows:
         row["metric_delta"] = round(row["metric"] - base["metric"], 2)
-        row["forward_speedup"] = round(base["forward_ms_batch1"] / row["forward_ms_batch1"], 2) \
-            if row["forward_ms_batch1"] else None
+        row["forward_speedup"] = (
+            round(base["forward_ms_batch1"] / row["forward_ms_batch1"], 2) if row["forward_ms_batch1"] else None
+        )
         row["end_to_end_speedup"] = round(base["latency_p50_ms"] / row["latency_p50_ms"], 2)
         row["linear_weights_smaller"] = round(base["linear_weights_mb"] / row["linear_weights_mb"], 2)
-    result = {"task": args.task, "parent": args.parent, "threads": torch.get_num_threads(),
-              "machine": platform.processor() or platform.machine(), "torch": torch.__version__, "rows": rows}
+    result = {
+        "task": args.task,
+        "parent": args.parent,
+        "threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "rows": rows,
+    }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2))
-    print(f"{'variant':40} {'metric':>7} {'delta':>6} {'MB':>6} {'linMB':>6} {'fwd ms':>7} {'x':>5} "
-          f"{'p50 ms':>7} {'x':>5} {'ex/s':>6} {'RSS MB':>7}")
+    print(
+        f"{'variant':40} {'metric':>7} {'delta':>6} {'MB':>6} {'linMB':>6} {'fwd ms':>7} {'x':>5} "
+        f"{'p50 ms':>7} {'x':>5} {'ex/s':>6} {'RSS MB':>7}"
+    )
     for row in rows:
-        print(f"{row['variant']:40} {row['metric']:7.2f} {row['metric_delta']:6.2f} {row['size_mb'] or 0:6.1f} "
-              f"{row['linear_weights_mb']:6.1f} {row['forward_ms_batch1'] or 0:7.1f} {row['forward_speedup'] or 0:5.2f} "
-              f"{row['latency_p50_ms']:7.1f} {row['end_to_end_speedup']:5.2f} {row['throughput']:6.1f} "
-              f"{row['peak_rss_mb']:7.1f}")
+        print(
+            f"{row['variant']:40} {row['metric']:7.2f} {row['metric_delta']:6.2f} {row['size_mb'] or 0:6.1f} "
+            f"{row['linear_weights_mb']:6.1f} {row['forward_ms_batch1'] or 0:7.1f} {row['forward_speedup'] or 0:5.2f} "
+            f"{row['latency_p50_ms']:7.1f} {row['end_to_end_speedup']:5.2f} {row['throughput']:6.1f} "
+            f"{row['peak_rss_mb']:7.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def attention_op(variant: str, length: int):
 
     query, key, value = (torch.randn(1, HEADS, length, HEAD_DIM) for _ in range(3))
     if variant == "eager":
-        return lambda: torch.softmax(query @ key.transpose(-1, -2) * HEAD_DIM ** -0.5, dim=-1) @ value
+        return lambda: torch.softmax(query @ key.transpose(-1, -2) * HEAD_DIM**-0.5, dim=-1) @ value
     if variant == "sdpa":
         return lambda: F.scaled_dot_product_attention(query, key, value)
     if variant.startswith("linformer"):
@@ -52,6 +52,7 @@ def attention_op(variant: str, length: int):
             keys, slots = linformer._project(projection, key, keep)
             values, _ = linformer._project(projection, value, keep)
             return F.scaled_dot_product_attention(query, keys, values, attn_mask=slots)
+
         return run
     window = int(variant.split("-")[1])
     return lambda: sparse.banded_attention(query, key, value, window, 1, None)
@@ -64,14 +65,18 @@ def encoder(variant: str, length: int):
     from shared.attention.positions import extend_positions
     from shared.pretrained import resolve
 
-    model = AutoModel.from_pretrained(resolve("minilm-l6", log=lambda *_: None),
-                                      attn_implementation="eager" if variant == "eager" else "sdpa").eval()
+    model = AutoModel.from_pretrained(
+        resolve("minilm-l6", log=lambda *_: None), attn_implementation="eager" if variant == "eager" else "sdpa"
+    ).eval()
     extend_positions(model, max(length, 512))
     if variant.startswith("linformer"):
         linformer.attach(model, int(variant.split("-")[1]), max(length, 512))
     elif variant.startswith("sliding"):
-        model.config.omnitune_attention = {"kind": "sliding-window", "window": int(variant.split("-")[1]),
-                                           "global_tokens": 1}
+        model.config.omnitune_attention = {
+            "kind": "sliding-window",
+            "window": int(variant.split("-")[1]),
+            "global_tokens": 1,
+        }
         model.set_attn_implementation(sparse.NAME)
     ids = torch.randint(1000, 20000, (1, length))
     return lambda: model(input_ids=ids, attention_mask=torch.ones_like(ids))
@@ -84,15 +89,19 @@ def vit(variant: str, length: int):
     from shared.attention import linformer, sparse
     from shared.pretrained import resolve
 
-    side = 14 * round(length ** 0.5)
-    model = AutoModel.from_pretrained(resolve("dinov2-small", log=lambda *_: None),
-                                      attn_implementation="eager" if variant == "eager" else "sdpa").eval()
+    side = 14 * round(length**0.5)
+    model = AutoModel.from_pretrained(
+        resolve("dinov2-small", log=lambda *_: None), attn_implementation="eager" if variant == "eager" else "sdpa"
+    ).eval()
     tokens = (side // 14) ** 2 + 1  # patches + [CLS]
     if variant.startswith("linformer"):
         linformer.attach(model, int(variant.split("-")[1]), tokens)
     elif variant.startswith("sliding"):
-        model.config.omnitune_attention = {"kind": "sliding-window", "window": int(variant.split("-")[1]),
-                                           "global_tokens": 1}
+        model.config.omnitune_attention = {
+            "kind": "sliding-window",
+            "window": int(variant.split("-")[1]),
+            "global_tokens": 1,
+        }
         model.set_attn_implementation(sparse.NAME)
     pixels = torch.randn(1, 3, side, side)
     return lambda: model(pixel_values=pixels)
@@ -113,8 +122,13 @@ def measure(scope: str, variant: str, length: int, repeats: int) -> dict:
             start = time.perf_counter()
             run()
             times.append(time.perf_counter() - start)
-    return {"scope": scope, "variant": variant, "length": length, "ms": round(statistics.median(times) * 1000, 2),
-            "peak_mb": round(peak, 1)}
+    return {
+        "scope": scope,
+        "variant": variant,
+        "length": length,
+        "ms": round(statistics.median(times) * 1000, 2),
+        "peak_mb": round(peak, 1),
+    }
 
 
 def crossover(rows: list[dict]) -> dict:
@@ -134,8 +148,13 @@ def crossover(rows: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="*", default=list(LENGTHS))
-    parser.add_argument("--scopes", nargs="*", default=["op", "encoder"], choices=tuple(SCOPES),
-                        help="vit: DINOv2-S on images of about n patches (side 14 * sqrt(n) px)")
+    parser.add_argument(
+        "--scopes",
+        nargs="*",
+        default=["op", "encoder"],
+        choices=tuple(SCOPES),
+        help="vit: DINOv2-S on images of about n patches (side 14 * sqrt(n) px)",
+    )
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)  # internal: scope variant length
@@ -150,25 +169,47 @@ def main() -> None:
     for scope in args.scopes:
         for length in args.lengths:
             for variant in args.variants:
-                done = subprocess.run([sys.executable, __file__, "--measure", scope, variant, str(length),
-                                       "--repeats", str(args.repeats)], capture_output=True, text=True, check=False)
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--measure",
+                        scope,
+                        variant,
+                        str(length),
+                        "--repeats",
+                        str(args.repeats),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 if done.returncode:
                     raise SystemExit(f"{scope} {variant} {length} failed:\n{done.stderr[-2000:]}")
                 row = json.loads(done.stdout.strip().splitlines()[-1])
                 rows.append(row)
-                print(f"{scope:8} n={length:5} {variant:14} {row['ms']:10.1f} ms {row['peak_mb']:9.1f} MB",
-                      flush=True)
+                print(f"{scope:8} n={length:5} {variant:14} {row['ms']:10.1f} ms {row['peak_mb']:9.1f} MB", flush=True)
     summary = {}
     for scope in args.scopes:
         for length in args.lengths:
             at = {r["variant"]: r for r in rows if r["scope"] == scope and r["length"] == length}
             sdpa = at.get("sdpa")
             if sdpa:
-                summary[f"{scope}@{length}"] = {v: {"speedup_vs_sdpa": round(sdpa["ms"] / r["ms"], 2),
-                                                    "memory_ratio_vs_sdpa": round(sdpa["peak_mb"] / r["peak_mb"], 2)
-                                                    if r["peak_mb"] > 0 else None} for v, r in at.items()}
-    result = {"machine": platform.processor() or platform.machine(), "threads": 1, "torch": torch.__version__,
-              "rows": rows, "versus_sdpa": summary, "crossover": crossover(rows)}
+                summary[f"{scope}@{length}"] = {
+                    v: {
+                        "speedup_vs_sdpa": round(sdpa["ms"] / r["ms"], 2),
+                        "memory_ratio_vs_sdpa": round(sdpa["peak_mb"] / r["peak_mb"], 2) if r["peak_mb"] > 0 else None,
+                    }
+                    for v, r in at.items()
+                }
+    result = {
+        "machine": platform.processor() or platform.machine(),
+        "threads": 1,
+        "torch": torch.__version__,
+        "rows": rows,
+        "versus_sdpa": summary,
+        "crossover": crossover(rows),
+    }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2))
 

@@ -64,15 +64,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:  # a cold cache, so the first extraction is counted
         os.environ["OMNITUNE_HOME"] = home
         started = time.perf_counter()
-        cached = linear_probe.cached_features(model, ["benchmark"], list(rows["label"]),
-                                              lambda _share: (b["pixel_values"] for b in loader), log=lambda m: None)
+        cached = linear_probe.cached_features(
+            model,
+            ["benchmark"],
+            list(rows["label"]),
+            lambda _share: (b["pixel_values"] for b in loader),
+            log=lambda m: None,
+        )
         extraction = time.perf_counter() - started
-    probe = linear_probe.train_head(cached, None, classes, epochs=args.epochs, learning_rate=1e-3,
-                                    weight_decay=0.0, batch_size=32, seed=0)
+    probe = linear_probe.train_head(
+        cached, None, classes, epochs=args.epochs, learning_rate=1e-3, weight_decay=0.0, batch_size=32, seed=0
+    )
     omnitune_total = extraction + probe.seconds_per_epoch * args.epochs
     plain_epoch = sum(plain) / len(plain)
     result = {
-        "model": args.model, "images": len(rows), "image_size": args.image_size, "epochs": args.epochs,
+        "model": args.model,
+        "images": len(rows),
+        "image_size": args.image_size,
+        "epochs": args.epochs,
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
         "plain_loop_seconds_per_epoch": plain_epoch,
         "omnitune_feature_extraction_seconds": extraction,

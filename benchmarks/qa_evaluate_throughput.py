@@ -12,25 +12,40 @@ import time
 
 import numpy as np
 import torch
-
 from report import RESULTS, machine, save
 
 from shared.pretrained import resolve
 from tasks.registry import get_task
 
 
-def plain_transformers_loop(model, tokenizer, examples, batch_size: int, max_length: int, stride: int,
-                            n_best: int = 20, max_answer_length: int = 96) -> list[str]:
+def plain_transformers_loop(
+    model,
+    tokenizer,
+    examples,
+    batch_size: int,
+    max_length: int,
+    stride: int,
+    n_best: int = 20,
+    max_answer_length: int = 96,
+) -> list[str]:
     """The peer: the usual hand-written loop (Hugging Face course, chapter 7, question answering)."""
-    inputs = tokenizer(examples["question"], examples["context"], truncation="only_second", max_length=max_length,
-                       stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True, padding=True,
-                       return_tensors="pt")
+    inputs = tokenizer(
+        examples["question"],
+        examples["context"],
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=True,
+        return_tensors="pt",
+    )
     mapping = inputs.pop("overflow_to_sample_mapping")
     offsets = inputs.pop("offset_mapping")
     starts, ends = [], []
     with torch.inference_mode():
         for i in range(0, len(mapping), batch_size):
-            out = model(**{k: v[i:i + batch_size] for k, v in inputs.items()})
+            out = model(**{k: v[i : i + batch_size] for k, v in inputs.items()})
             starts.append(out.start_logits.numpy())
             ends.append(out.end_logits.numpy())
     starts, ends = np.concatenate(starts), np.concatenate(ends)
@@ -39,14 +54,14 @@ def plain_transformers_loop(model, tokenizer, examples, batch_size: int, max_len
         best, best_text = -np.inf, ""
         for feature in np.where(mapping.numpy() == example_index)[0]:
             sequence_ids = inputs.sequence_ids(int(feature))
-            for s in np.argsort(starts[feature])[-1:-n_best - 1:-1]:
-                for e in np.argsort(ends[feature])[-1:-n_best - 1:-1]:
+            for s in np.argsort(starts[feature])[-1 : -n_best - 1 : -1]:
+                for e in np.argsort(ends[feature])[-1 : -n_best - 1 : -1]:
                     if sequence_ids[s] != 1 or sequence_ids[e] != 1 or e < s or e - s + 1 > max_answer_length:
                         continue
                     score = starts[feature][s] + ends[feature][e]
                     if score > best:
                         best = score
-                        best_text = context[offsets[feature][s][0]:offsets[feature][e][1]]
+                        best_text = context[offsets[feature][s][0] : offsets[feature][e][1]]
         answers.append(best_text)
     return answers
 
@@ -71,17 +86,23 @@ def main() -> None:
         ours = task.predict(built, examples, params, args.batch_size)
         timings["omnitune"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        theirs = plain_transformers_loop(model, tokenizer, examples, args.batch_size, params.max_seq_length,
-                                         params.doc_stride)
+        theirs = plain_transformers_loop(
+            model, tokenizer, examples, args.batch_size, params.max_seq_length, params.doc_stride
+        )
         timings["plain_transformers_loop"].append(time.perf_counter() - start)
     agreement = float(np.mean([a.text == b for a, b in zip(ours, theirs)]))
     rates = {name: args.examples / statistics.median(values) for name, values in timings.items()}
     result = {
-        "benchmark": "qa_evaluate_throughput", "model": args.model, "examples": args.examples,
-        "batch_size": args.batch_size, "max_seq_length": params.max_seq_length, "doc_stride": params.doc_stride,
+        "benchmark": "qa_evaluate_throughput",
+        "model": args.model,
+        "examples": args.examples,
+        "batch_size": args.batch_size,
+        "max_seq_length": params.max_seq_length,
+        "doc_stride": params.doc_stride,
         "examples_per_second": {k: round(v, 2) for k, v in rates.items()},
         "ratio_omnitune_over_peer": round(rates["omnitune"] / rates["plain_transformers_loop"], 3),
-        "same_answers_share": round(agreement, 3), "repeats": args.repeats,
+        "same_answers_share": round(agreement, 3),
+        "repeats": args.repeats,
         "seconds": {k: [round(x, 2) for x in v] for k, v in timings.items()},
         "machine": machine(),
     }

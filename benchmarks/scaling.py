@@ -26,21 +26,43 @@ CONFIGURATIONS = (("1 process x 2 threads", 1, 2), ("1 process x 1 thread", 1, 1
 
 
 def run_once(model: str, processes: int, threads: int, steps: int, global_batch: int, folder: Path) -> dict:
-    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)] \
-        if processes > 1 else []
-    command = [sys.executable, *launcher, "-m", "apps.cli", "train", "question-answering", "--model", model,
-               "--max_steps", str(steps), "--per_device_train_batch_size", str(global_batch // processes),
-               "--max_train_samples", str(steps * global_batch), "--eval_strategy", "no",
-               "--output_dir", str(folder / "run"), "--db", str(folder / "leaderboard.db")]
+    launcher = (
+        ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)] if processes > 1 else []
+    )
+    command = [
+        sys.executable,
+        *launcher,
+        "-m",
+        "apps.cli",
+        "train",
+        "question-answering",
+        "--model",
+        model,
+        "--max_steps",
+        str(steps),
+        "--per_device_train_batch_size",
+        str(global_batch // processes),
+        "--max_train_samples",
+        str(steps * global_batch),
+        "--eval_strategy",
+        "no",
+        "--output_dir",
+        str(folder / "run"),
+        "--db",
+        str(folder / "leaderboard.db"),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-4000:]}")
     log = [json.loads(line) for line in (folder / "run" / "train_log.jsonl").read_text().splitlines()]
     test = json.loads((folder / "run" / "metrics.json").read_text())["test"]
-    return {"train_samples_per_second": log[-1]["train_samples_per_second"],
-            "eval_examples_per_second": test["examples_per_second"], "test_f1": test["metrics"]["f1"],
-            "eval_examples": test["examples"]}
+    return {
+        "train_samples_per_second": log[-1]["train_samples_per_second"],
+        "eval_examples_per_second": test["examples_per_second"],
+        "test_f1": test["metrics"]["f1"],
+        "eval_examples": test["examples"],
+    }
 
 
 def summary(values: list[float]) -> dict:
@@ -66,10 +88,13 @@ def main() -> None:
     rows = {}
     for name, processes, threads in CONFIGURATIONS:
         runs = measured[name]
-        rows[name] = {"processes": processes, "threads_per_process": threads,
-                      "train_samples_per_second": summary([r["train_samples_per_second"] for r in runs]),
-                      "eval_examples_per_second": summary([r["eval_examples_per_second"] for r in runs]),
-                      "test_f1": [r["test_f1"] for r in runs]}
+        rows[name] = {
+            "processes": processes,
+            "threads_per_process": threads,
+            "train_samples_per_second": summary([r["train_samples_per_second"] for r in runs]),
+            "eval_examples_per_second": summary([r["eval_examples_per_second"] for r in runs]),
+            "test_f1": [r["test_f1"] for r in runs],
+        }
     two_threads, one_thread, two_processes = (rows[name] for name, _, _ in CONFIGURATIONS)
 
     def ratio(a: dict, b: dict, key: str) -> float:
@@ -77,8 +102,12 @@ def main() -> None:
 
     result = {
         "benchmark": "QA training and evaluation throughput by processes and threads (same global batch)",
-        "model": args.model, "steps": args.steps, "global_batch": args.global_batch, "repeats": args.repeats,
-        "eval_examples": measured[CONFIGURATIONS[0][0]][0]["eval_examples"], "machine": machine(),
+        "model": args.model,
+        "steps": args.steps,
+        "global_batch": args.global_batch,
+        "repeats": args.repeats,
+        "eval_examples": measured[CONFIGURATIONS[0][0]][0]["eval_examples"],
+        "machine": machine(),
         "configurations": rows,
         "ratios": {
             "train_2x1_vs_1x1": ratio(two_processes, one_thread, "train_samples_per_second"),

@@ -12,7 +12,6 @@ import statistics
 import time
 
 import torch
-
 from report import RESULTS, machine, save
 
 from shared.pretrained import resolve
@@ -27,10 +26,11 @@ def plain_transformers_loop(model, tokenizers, texts, settings, max_source_lengt
     outputs = []
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
-            chunk = texts[start:start + batch_size]
+            chunk = texts[start : start + batch_size]
             inputs = generation.encode_sources(tokenizers, chunk, condition, max_source_length)
-            ids = model.generate(**inputs, **generation.decoder_prompt(model, condition, len(chunk)),
-                                 generation_config=config)
+            ids = model.generate(
+                **inputs, **generation.decoder_prompt(model, condition, len(chunk)), generation_config=config
+            )
             outputs += [t.strip() for t in tokenizers.target.batch_decode(ids, skip_special_tokens=True)]
     return outputs
 
@@ -55,21 +55,27 @@ def main() -> None:
     timings = {"omnitune": [], "plain_transformers_loop": []}
     for _ in range(args.repeats):  # interleaved, so that drift on the machine hits both alike
         start = time.perf_counter()
-        ours = generation.generate(model, tokenizers, texts, tokenizers.condition, settings, params.max_source_length,
-                                   args.batch_size)
+        ours = generation.generate(
+            model, tokenizers, texts, tokenizers.condition, settings, params.max_source_length, args.batch_size
+        )
         timings["omnitune"].append(time.perf_counter() - start)
         start = time.perf_counter()
         theirs = plain_transformers_loop(model, tokenizers, texts, settings, params.max_source_length, args.batch_size)
         timings["plain_transformers_loop"].append(time.perf_counter() - start)
     rates = {name: len(texts) / statistics.median(values) for name, values in timings.items()}
     result = {
-        "benchmark": "seq2seq_generation_throughput", "task": args.task, "model": args.model,
-        "examples": len(texts), "batch_size": args.batch_size, "generation": settings.model_dump(),
+        "benchmark": "seq2seq_generation_throughput",
+        "task": args.task,
+        "model": args.model,
+        "examples": len(texts),
+        "batch_size": args.batch_size,
+        "generation": settings.model_dump(),
         "examples_per_second": {k: round(v, 2) for k, v in rates.items()},
         "ratio_omnitune_over_peer": round(rates["omnitune"] / rates["plain_transformers_loop"], 3),
         # beam search over differently padded batches may break ties differently
         "same_output_share": round(sum(a == b for a, b in zip(ours, theirs)) / len(texts), 3),
-        "repeats": args.repeats, "seconds": {k: [round(x, 2) for x in v] for k, v in timings.items()},
+        "repeats": args.repeats,
+        "seconds": {k: [round(x, 2) for x in v] for k, v in timings.items()},
         "machine": machine(),
     }
     save(result, RESULTS / f"{args.task}_generation_throughput.json")

@@ -52,8 +52,15 @@ def score(task: Task, answers: list, examples: Dataset, params: TrainParams, met
     return metric.compute(**task.metric_inputs(answers, examples, params))
 
 
-def evaluate(task: Task, model_ref: str, params: TrainParams, split: str = "test", with_speed: bool = True,
-             log=print, artifacts: Path | None = None) -> Report:
+def evaluate(
+    task: Task,
+    model_ref: str,
+    params: TrainParams,
+    split: str = "test",
+    with_speed: bool = True,
+    log=print,
+    artifacts: Path | None = None,
+) -> Report:
     """The task metric on `split`; with `artifacts`, a task that draws (e.g. a confusion matrix) writes there."""
     examples = task.load_examples(params, split)  # checked before the model is loaded
     with distributed.main_first():  # a shelf entry is prepared (written) once, by the main process
@@ -64,8 +71,17 @@ def evaluate(task: Task, model_ref: str, params: TrainParams, split: str = "test
     return report
 
 
-def evaluate_loaded(task: Task, built: Built, examples: Dataset, params: TrainParams, model_ref: str,
-                    split: str = "test", with_speed: bool = True, log=print, artifacts: Path | None = None) -> Report:
+def evaluate_loaded(
+    task: Task,
+    built: Built,
+    examples: Dataset,
+    params: TrainParams,
+    model_ref: str,
+    split: str = "test",
+    with_speed: bool = True,
+    log=print,
+    artifacts: Path | None = None,
+) -> Report:
     """As `evaluate`, for a model already in memory (size on disk unknown: 0 until the caller sets it).
 
     Under a distributed launcher each rank predicts its contiguous share of the examples and the answers are
@@ -73,20 +89,36 @@ def evaluate_loaded(task: Task, built: Built, examples: Dataset, params: TrainPa
     main process scores, measures speed and writes artifacts; every rank returns the same report."""
     log = distributed.main_log(log)
     processes = distributed.world_size()
-    log(f"evaluating {model_ref} on {len(examples)} {split} examples"
-        + (f", sharded over {processes} processes" if processes > 1 else "") + "...")
+    log(
+        f"evaluating {model_ref} on {len(examples)} {split} examples"
+        + (f", sharded over {processes} processes" if processes > 1 else "")
+        + "..."
+    )
     started = time.perf_counter()
     answers = distributed.map_sharded(
-        lambda share: task.predict(built, share, params, params.per_device_eval_batch_size), examples)
+        lambda share: task.predict(built, share, params, params.per_device_eval_batch_size), examples
+    )
     seconds = time.perf_counter() - started
-    report = distributed.from_main(lambda: _report(task, built, examples, answers, seconds, params,
-                                                   model_ref, split, with_speed, log, artifacts))
+    report = distributed.from_main(
+        lambda: _report(task, built, examples, answers, seconds, params, model_ref, split, with_speed, log, artifacts)
+    )
     report.processes = processes
     return report
 
 
-def _report(task: Task, built: Built, examples: Dataset, answers: list, seconds: float, params: TrainParams,
-            model_ref: str, split: str, with_speed: bool, log, artifacts: Path | None) -> Report:
+def _report(
+    task: Task,
+    built: Built,
+    examples: Dataset,
+    answers: list,
+    seconds: float,
+    params: TrainParams,
+    model_ref: str,
+    split: str,
+    with_speed: bool,
+    log,
+    artifacts: Path | None,
+) -> Report:
     """Score the gathered answers and measure speed: the main process's part of an evaluation."""
     metrics = score(task, answers, examples, params)
     media_seconds = task.input_seconds(examples)
@@ -99,18 +131,31 @@ def _report(task: Task, built: Built, examples: Dataset, answers: list, seconds:
     if trivial is not None:
         name, outputs = trivial
         baseline = {"name": name, "metrics": _plain(score(task, outputs, examples, params))}
-        log(f"baseline '{name}' on the same examples: {task.primary_metric} "
-            f"{baseline['metrics'][task.primary_metric]:.2f}")
+        log(
+            f"baseline '{name}' on the same examples: {task.primary_metric} "
+            f"{baseline['metrics'][task.primary_metric]:.2f}"
+        )
     speed = None
     if with_speed:
         # a generating task samples fewer examples: each one costs a whole generation, not one forward pass;
         # latency is a one-process figure, so under a launcher it is measured by the main process alone
-        speed = measure_speed(lambda rows, batch: task.predict(built, _columns(rows), params, batch),
-                              examples, **task.speed_sample)
-    return Report(task=task.name, model=model_ref, dataset=dataset_name(task, params), split=split,
-                  examples=len(examples), metrics=_plain(metrics), seconds=seconds,
-                  examples_per_second=len(examples) / seconds, size_mb=0.0,
-                  parameters=_parameters(built.model), speed=speed, baseline=baseline)
+        speed = measure_speed(
+            lambda rows, batch: task.predict(built, _columns(rows), params, batch), examples, **task.speed_sample
+        )
+    return Report(
+        task=task.name,
+        model=model_ref,
+        dataset=dataset_name(task, params),
+        split=split,
+        examples=len(examples),
+        metrics=_plain(metrics),
+        seconds=seconds,
+        examples_per_second=len(examples) / seconds,
+        size_mb=0.0,
+        parameters=_parameters(built.model),
+        speed=speed,
+        baseline=baseline,
+    )
 
 
 def _parameters(model) -> int:
@@ -131,15 +176,15 @@ def weights_size_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in files) / 1e6
 
 
-def record(report: Report, task: Task, *, base_model: str | None, run: Path | None,
-           board: Leaderboard | None = None) -> int | None:
+def record(
+    report: Report, task: Task, *, base_model: str | None, run: Path | None, board: Leaderboard | None = None
+) -> int | None:
     """Add the report to the run folder's metrics.json (if any) and a row to the leaderboard. Under a
     distributed launcher only the main process writes (one row per run); every rank gets the row's id."""
     return distributed.from_main(lambda: _record(report, task, base_model=base_model, run=run, board=board))
 
 
-def _record(report: Report, task: Task, *, base_model: str | None, run: Path | None,
-            board: Leaderboard | None) -> int:
+def _record(report: Report, task: Task, *, base_model: str | None, run: Path | None, board: Leaderboard | None) -> int:
     primary = report.metrics.get(task.primary_metric)
     if run is not None:
         existing = layout.read_metrics(run)
@@ -150,10 +195,19 @@ def _record(report: Report, task: Task, *, base_model: str | None, run: Path | N
         (run / layout.METRICS).write_text(json.dumps(existing, indent=2))
     board = board or Leaderboard()
     speed = report.speed
-    return board.record(task=report.task, model=report.model, base_model=base_model, dataset=report.dataset,
-                        split=report.split, primary_metric=task.primary_metric, score=primary,
-                        metrics=report.metrics, size_mb=report.size_mb, parameters=report.parameters,
-                        latency_p50_ms=speed.latency_p50_ms if speed else None,
-                        latency_p95_ms=speed.latency_p95_ms if speed else None,
-                        throughput=speed.throughput if speed else None,
-                        run_id=str(run.resolve()) if run else None)
+    return board.record(
+        task=report.task,
+        model=report.model,
+        base_model=base_model,
+        dataset=report.dataset,
+        split=report.split,
+        primary_metric=task.primary_metric,
+        score=primary,
+        metrics=report.metrics,
+        size_mb=report.size_mb,
+        parameters=report.parameters,
+        latency_p50_ms=speed.latency_p50_ms if speed else None,
+        latency_p95_ms=speed.latency_p95_ms if speed else None,
+        throughput=speed.throughput if speed else None,
+        run_id=str(run.resolve()) if run else None,
+    )

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, event, select
@@ -22,12 +22,43 @@ from evaluation.metrics import higher_is_better
 from shared.errors import OmnituneError
 from shared.paths import omnitune_home
 
-COLUMNS = ("id", "task", "model", "base_model", "dataset", "split", "primary_metric", "score", "metrics",
-           "size_mb", "parameters", "latency_p50_ms", "latency_p95_ms", "throughput", "created_at", "run_id")
+COLUMNS = (
+    "id",
+    "task",
+    "model",
+    "base_model",
+    "dataset",
+    "split",
+    "primary_metric",
+    "score",
+    "metrics",
+    "size_mb",
+    "parameters",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "throughput",
+    "created_at",
+    "run_id",
+)
 # What people compare first comes first; the full run path and the metric breakdown come last.
-DISPLAY_COLUMNS = ("task", "model", "dataset", "split", "primary_metric", "score", "size_mb", "latency_p50_ms",
-                   "latency_p95_ms", "throughput", "parameters", "base_model", "created_at", "metrics", "run_id",
-                   "id")
+DISPLAY_COLUMNS = (
+    "task",
+    "model",
+    "dataset",
+    "split",
+    "primary_metric",
+    "score",
+    "size_mb",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "throughput",
+    "parameters",
+    "base_model",
+    "created_at",
+    "metrics",
+    "run_id",
+    "id",
+)
 
 
 class Base(DeclarativeBase):
@@ -78,14 +109,15 @@ class Leaderboard:
     def __init__(self, url: str | None = None):
         self.url = database_url(url)
         if self.url.startswith("sqlite:///"):
-            os.makedirs(os.path.dirname(os.path.abspath(self.url[len("sqlite:///"):])), exist_ok=True)
+            os.makedirs(os.path.dirname(os.path.abspath(self.url[len("sqlite:///") :])), exist_ok=True)
         try:
-            self.engine: Engine = create_engine(self.url,
-                                                connect_args={"timeout": 30} if "sqlite" in self.url else {})
+            self.engine: Engine = create_engine(self.url, connect_args={"timeout": 30} if "sqlite" in self.url else {})
         except ArgumentError:
-            raise OmnituneError(f"{self.url!r} is not a database URL",
-                                "give a SQLite file path (--db runs/leaderboard.db) or a SQLAlchemy URL such as "
-                                "postgresql://user@host/omnitune") from None
+            raise OmnituneError(
+                f"{self.url!r} is not a database URL",
+                "give a SQLite file path (--db runs/leaderboard.db) or a SQLAlchemy URL such as "
+                "postgresql://user@host/omnitune",
+            ) from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
@@ -97,8 +129,9 @@ class Leaderboard:
             session.flush()
             return row.id
 
-    def rows(self, task: str | None = None, dataset: str | None = None, sort_by: str = "score",
-             descending: bool = True) -> list[dict[str, Any]]:
+    def rows(
+        self, task: str | None = None, dataset: str | None = None, sort_by: str = "score", descending: bool = True
+    ) -> list[dict[str, Any]]:
         if sort_by not in COLUMNS:
             sort_by = "score"
         query = select(Evaluation)
@@ -135,8 +168,9 @@ def as_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         flat = {column: row[column] for column in DISPLAY_COLUMNS}
         if row["run_id"] and row["model"] == row["run_id"]:
             flat["model"] = Path(row["run_id"]).name  # the run's name; run_id keeps the full path
-        flat["metrics"] = json.dumps({k: round(v, 2) if isinstance(v, float) else v
-                                      for k, v in (row["metrics"] or {}).items()})
+        flat["metrics"] = json.dumps(
+            {k: round(v, 2) if isinstance(v, float) else v for k, v in (row["metrics"] or {}).items()}
+        )
         flat["created_at"] = row["created_at"].strftime("%Y-%m-%d %H:%M") if row["created_at"] else ""
         for key in ("score", "size_mb", "latency_p50_ms", "latency_p95_ms", "throughput"):
             if isinstance(flat[key], float):

@@ -21,8 +21,9 @@ class Speed:
     best_batch: int
 
 
-def measure_speed(predict, examples, latency_examples: int = LATENCY_EXAMPLES,
-                  throughput_examples: int = THROUGHPUT_EXAMPLES) -> Speed:
+def measure_speed(
+    predict, examples, latency_examples: int = LATENCY_EXAMPLES, throughput_examples: int = THROUGHPUT_EXAMPLES
+) -> Speed:
     """`predict(rows, batch_size)` answers a list of examples; timing includes everything a user waits for."""
     rows = list(examples.select(range(min(throughput_examples, len(examples)))))
     for row in rows[:WARMUP]:

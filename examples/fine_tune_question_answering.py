@@ -22,19 +22,33 @@ def main() -> None:
 
     # LoRA with its own learning-rate rule (1e-3 unless given), exactly as `omnitune train ... --peft lora`
     # a budget in steps: no time limit, so a busy machine gives the same model
-    outcome = omnitune.train("question-answering", model=args.model, data=args.data, peft="lora",
-                             max_steps=args.max_steps, max_train_minutes=None, db=args.db)
-    print(f"run folder {outcome.train.run}: test F1 {outcome.report.metrics['f1']:.1f} "
-          f"({outcome.train.trainable_parameters / 1e6:.2f}M parameters trained)")
+    outcome = omnitune.train(
+        "question-answering",
+        model=args.model,
+        data=args.data,
+        peft="lora",
+        max_steps=args.max_steps,
+        max_train_minutes=None,
+        db=args.db,
+    )
+    print(
+        f"run folder {outcome.train.run}: test F1 {outcome.report.metrics['f1']:.1f} "
+        f"({outcome.train.trainable_parameters / 1e6:.2f}M parameters trained)"
+    )
 
-    answer = omnitune.predict("question-answering", str(outcome.train.run),
-                              question="Which call creates a new process?",
-                              context="The fork() call creates a new process by duplicating the calling process.")
+    answer = omnitune.predict(
+        "question-answering",
+        str(outcome.train.run),
+        question="Which call creates a new process?",
+        context="The fork() call creates a new process by duplicating the calling process.",
+    )
     print(f"answer: {answer['text']!r} (score {answer['score']:.2f})")
 
     compressed = omnitune.compress(str(outcome.train.run), quantize="dynamic-int8", db=args.db)
-    print(f"dynamic int8: test F1 {compressed['report']['metrics']['f1']:.1f}, "
-          f"{compressed['report']['size_mb']:.1f} MB on disk -> {compressed['run']}")
+    print(
+        f"dynamic int8: test F1 {compressed['report']['metrics']['f1']:.1f}, "
+        f"{compressed['report']['size_mb']:.1f} MB on disk -> {compressed['run']}"
+    )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,9 @@ def read_audio(source: str | Path | bytes, rate: int | None = 16_000) -> Clip:
     """Decode a file path (or its bytes) to mono float32 at `rate` (None: keep the file's own rate)."""
     name = "uploaded audio" if isinstance(source, bytes) else str(source)
     try:
-        audio, source_rate = soundfile.read(io.BytesIO(source) if isinstance(source, bytes) else source,
-                                            dtype="float32", always_2d=True)
+        audio, source_rate = soundfile.read(
+            io.BytesIO(source) if isinstance(source, bytes) else source, dtype="float32", always_2d=True
+        )
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         raise OmnituneError(f"{name}: not a readable audio file ({error})", UNREADABLE_HINT) from None
     channels = audio.shape[1]

@@ -22,7 +22,9 @@ from shared.errors import OmnituneError
 class TrainParams(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    model: str | None = Field(None, description="shelf entry, local save_pretrained folder or Hub id (task default if unset)")
+    model: str | None = Field(
+        None, description="shelf entry, local save_pretrained folder or Hub id (task default if unset)"
+    )
     data: str | None = Field(None, description="data file/folder or Hub dataset id (bundled data if unset)")
     train_split: str = "train"
     eval_split: str = "validation"
@@ -55,18 +57,23 @@ class TrainParams(BaseModel):
     group_by_length: bool = Field(True, description="batch examples of similar length together (less padding)")
     remove_unused_columns: bool = Field(True, description="Trainer drops inputs the model's forward does not take")
     attention_dropout: float | None = Field(
-        0.0, description="attention-probability dropout while fine-tuning; None keeps the model's own. 0 by "
-        "default: with dropout, PyTorch's fused CPU attention falls back to a path 2.5x slower (measured)")
+        0.0,
+        description="attention-probability dropout while fine-tuning; None keeps the model's own. 0 by "
+        "default: with dropout, PyTorch's fused CPU attention falls back to a path 2.5x slower (measured)",
+    )
     # devices and scale (Trainer's names); the device is found: CUDA, else MPS, else the CPU
     bf16: bool = Field(False, description="bfloat16 mixed precision (GPUs with bf16; slow on most CPUs)")
     fp16: bool = Field(False, description="float16 mixed precision with loss scaling (CUDA)")
-    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: less "
-                                         "memory for about a third more compute")
+    gradient_checkpointing: bool = Field(
+        False, description="recompute activations in the backward pass: less memory for about a third more compute"
+    )
     torch_compile: bool = Field(False, description="compile the model with torch.compile before training")
     optim: str = Field("adamw_torch", description="Trainer's optimizer name, e.g. adamw_torch_fused, adafactor")
     ddp_find_unused_parameters: bool | None = Field(
-        None, description="DDP looks for parameters that got no gradient in each step (an extra autograd traversal "
-        "per step); unset: only for a model that may skip some of its own (LayerDrop, SpecAugment embeddings)")
+        None,
+        description="DDP looks for parameters that got no gradient in each step (an extra autograd traversal "
+        "per step); unset: only for a model that may skip some of its own (LayerDrop, SpecAugment embeddings)",
+    )
     # transfer learning
     peft: Literal["none", "lora"] = "none"
     lora_r: int = 16
@@ -74,21 +81,26 @@ class TrainParams(BaseModel):
     lora_dropout: float = 0.1
     lora_target_modules: list[str] | None = Field(None, description="found automatically when unset")
     lora_scope: Literal["all-linear", "attention"] = Field(
-        "all-linear", description="which Linear layers LoRA adapts when lora_target_modules is unset")
+        "all-linear", description="which Linear layers LoRA adapts when lora_target_modules is unset"
+    )
     merge_lora: bool = Field(True, description="also export a merged model next to the adapter")
     # efficient attention (shared/attention): on the encoder, for long inputs
     attention: Literal["dense", "linformer", "sliding-window"] = Field(
-        "dense", description="dense (the model's own), linformer (keys/values projected to linformer_k), or "
-        "sliding-window (each token sees attention_window neighbours each side + global_tokens)")
+        "dense",
+        description="dense (the model's own), linformer (keys/values projected to linformer_k), or "
+        "sliding-window (each token sees attention_window neighbours each side + global_tokens)",
+    )
     linformer_k: int = Field(128, ge=1, description="Linformer: projected length of keys and values")
     linformer_sharing: Literal["layer", "head", "key-value"] = "layer"
     attention_window: int = Field(128, ge=1, description="sliding-window: neighbours seen on each side")
     global_tokens: int = Field(1, ge=0, description="sliding-window: leading tokens that see and are seen by all")
-    max_positions: int | None = Field(None, description="grow the position table to this length (copies of the "
-                                      "pretrained positions), for inputs past the pretrained 512")
+    max_positions: int | None = Field(
+        None,
+        description="grow the position table to this length (copies of the "
+        "pretrained positions), for inputs past the pretrained 512",
+    )
     # safety
     allow_pickle: bool = Field(False, description="allow loading pickled (.bin/.pt) weights; safetensors otherwise")
-
 
     def split_name(self, role: str) -> str:
         """The data split that plays `role` ("train", "eval", "test"; any other name is taken as a split)."""
@@ -123,8 +135,9 @@ def read_config(config_file: str | Path) -> dict[str, Any]:
     return loaded
 
 
-def load_params(params_class: type[TrainParams], config_file: str | Path | None = None,
-                overrides: dict[str, Any] | None = None) -> TrainParams:
+def load_params(
+    params_class: type[TrainParams], config_file: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> TrainParams:
     """YAML file first, command-line overrides on top (an explicit None too: `--max_train_minutes none` lifts a
     default time limit); anything unknown or ill-typed is a clear error."""
     values: dict[str, Any] = read_config(config_file) if config_file else {}
@@ -139,8 +152,9 @@ def load_params(params_class: type[TrainParams], config_file: str | Path | None 
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise OmnituneError(f"option '{where}': {first['msg']} (got {first.get('input')!r})",
-                            f"give '{where}' a valid value") from None
+        raise OmnituneError(
+            f"option '{where}': {first['msg']} (got {first.get('input')!r})", f"give '{where}' a valid value"
+        ) from None
 
 
 def from_text(name: str, text: str, annotation: Any) -> Any:
@@ -152,18 +166,27 @@ def from_text(name: str, text: str, annotation: Any) -> Any:
         return None
     try:
         if dict in shapes:
-            value = json.loads(text) if text.lstrip().startswith("{") else \
-                dict(pair.split("=", 1) for pair in text.split(",") if pair)
+            value = (
+                json.loads(text)
+                if text.lstrip().startswith("{")
+                else dict(pair.split("=", 1) for pair in text.split(",") if pair)
+            )
         elif list in shapes:
             value = json.loads(text) if text.lstrip().startswith("[") else [item for item in text.split(",") if item]
         else:
             value = text
         return TypeAdapter(annotation).validate_python(value)
     except (ValueError, ValidationError):  # ValidationError first: it is a ValueError too
-        form = "key=value pairs (a=b,c=d) or a JSON object" if dict in shapes else \
-            "comma-separated values" if list in shapes else _type_name(annotation)
-        raise OmnituneError(f"option '{name}': cannot read {text!r} as {form}",
-                            f"give --{name} {_example(annotation, shapes)}") from None
+        form = (
+            "key=value pairs (a=b,c=d) or a JSON object"
+            if dict in shapes
+            else "comma-separated values"
+            if list in shapes
+            else _type_name(annotation)
+        )
+        raise OmnituneError(
+            f"option '{name}': cannot read {text!r} as {form}", f"give --{name} {_example(annotation, shapes)}"
+        ) from None
 
 
 def _members(annotation: Any) -> tuple:

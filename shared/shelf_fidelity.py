@@ -46,8 +46,9 @@ def dinov2_matches_onnx(onnx_member: str, max_abs_diff: float = 1e-4) -> Callabl
         graph.graph.output.append(onnx.helper.make_tensor_value_info(LAST_HIDDEN_STATE, onnx.TensorProto.FLOAT, None))
         session = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
         pixels = np.random.default_rng(0).standard_normal((2, 3, 224, 224)).astype(np.float32)
-        expected = np.concatenate([session.run([LAST_HIDDEN_STATE], {"input_image": pixels[i:i + 1]})[0]
-                                   for i in range(len(pixels))])
+        expected = np.concatenate(
+            [session.run([LAST_HIDDEN_STATE], {"input_image": pixels[i : i + 1]})[0] for i in range(len(pixels))]
+        )
         model = Dinov2Model.from_pretrained(folder, local_files_only=True).eval()
         with torch.no_grad():
             actual = model(pixel_values=torch.from_numpy(pixels)).last_hidden_state.numpy()
@@ -84,15 +85,20 @@ def efficientnet_matches_state_dict(pth_member: str) -> Callable[[Path, list[Pat
         from transformers import AutoImageProcessor, AutoModelForImageClassification
 
         wrapped = AutoModelForImageClassification.from_pretrained(folder, local_files_only=True).eval()
-        inputs = AutoImageProcessor.from_pretrained(folder, local_files_only=True)(sample_photos(),
-                                                                                   return_tensors="pt")
+        inputs = AutoImageProcessor.from_pretrained(folder, local_files_only=True)(sample_photos(), return_tensors="pt")
         with torch.no_grad():
             via_transformers = wrapped(**inputs).logits
         labels = json.loads((folder / "config.json").read_text())["label_names"]
         top1 = converted.argmax(-1).tolist()
         same = top1 == reference.argmax(-1).tolist() == via_transformers.argmax(-1).tolist()
-        return Fidelity(same, {"top1": ", ".join(labels[i] for i in top1), "same_top1_original_timm_transformers": same,
-                               "max_logit_diff": float((converted - reference).abs().max())})
+        return Fidelity(
+            same,
+            {
+                "top1": ", ".join(labels[i] for i in top1),
+                "same_top1_original_timm_transformers": same,
+                "max_logit_diff": float((converted - reference).abs().max()),
+            },
+        )
 
     return check
 
@@ -101,8 +107,11 @@ def transcribe(model_folder: Path, clips: list[np.ndarray], **options) -> list[d
     from transformers import pipeline
 
     recognise = pipeline("automatic-speech-recognition", model=str(model_folder))
-    kwargs = {"generate_kwargs": {"language": "en", "task": "transcribe"}} \
-        if recognise.model.generation_config.is_multilingual else {}
+    kwargs = (
+        {"generate_kwargs": {"language": "en", "task": "transcribe"}}
+        if recognise.model.generation_config.is_multilingual
+        else {}
+    )
     return [recognise({"raw": clip, "sampling_rate": 16_000}, **options, **kwargs) for clip in clips]
 
 

@@ -22,8 +22,14 @@ class TaskDefaults:
     speed_sample: dict[str, int] = {}  # measure_speed's own sample sizes
     quickstart_overrides: dict[str, Any] = {}
 
-    def train(self, params: TrainParams, scorer: Scorer | None, run: Path, resume: bool = False,
-              log: Callable[[str], None] = print) -> TrainResult:
+    def train(
+        self,
+        params: TrainParams,
+        scorer: Scorer | None,
+        run: Path,
+        resume: bool = False,
+        log: Callable[[str], None] = print,
+    ) -> TrainResult:
         return fine_tune(self, params, scorer, run, resume=resume, log=log)
 
     def training_generation(self, built: Built, params: TrainParams) -> Any:
@@ -44,8 +50,7 @@ class TaskDefaults:
     def input_seconds(self, examples: Dataset) -> float | None:
         return None
 
-    def write_artifacts(self, answers: list, examples: Dataset, params: TrainParams, folder: Path,
-                        split: str) -> None:
+    def write_artifacts(self, answers: list, examples: Dataset, params: TrainParams, folder: Path, split: str) -> None:
         return None
 
     def example_from_inputs(self, inputs: dict[str, Any]) -> dict[str, list]:

@@ -76,8 +76,9 @@ class Task(Protocol):
 
     # 3. pretrained model + processor, for these examples: `training` may give the model a new head for their
     # labels or vocabulary; otherwise a model that cannot answer them is refused
-    def build(self, model_path: str, params: TrainParams, examples: Dataset | None = None,
-              training: bool = False) -> Built: ...
+    def build(
+        self, model_path: str, params: TrainParams, examples: Dataset | None = None, training: bool = False
+    ) -> Built: ...
 
     # 2. examples -> model inputs; `for_eval` keeps what decoding needs (offsets, ids)
     def features(self, examples: Dataset, built: Built, params: TrainParams, for_eval: bool) -> Any: ...
@@ -85,8 +86,14 @@ class Task(Protocol):
     def collator(self, built: Built, params: TrainParams) -> Any: ...
 
     # training: the default is shared.training.fine_tune; a task with its own path (a linear probe) overrides it
-    def train(self, params: TrainParams, scorer: Scorer | None, run: Path, resume: bool = False,
-              log: Callable[[str], None] = print) -> TrainResult: ...
+    def train(
+        self,
+        params: TrainParams,
+        scorer: Scorer | None,
+        run: Path,
+        resume: bool = False,
+        log: Callable[[str], None] = print,
+    ) -> TrainResult: ...
 
     def training_generation(self, built: Built, params: TrainParams) -> Any: ...  # None: no generation
 
@@ -108,8 +115,9 @@ class Task(Protocol):
 
     def input_seconds(self, examples: Dataset) -> float | None: ...  # media duration, for a real-time factor
 
-    def write_artifacts(self, answers: list, examples: Dataset, params: TrainParams, folder: Path,
-                        split: str) -> None: ...  # what a user would rather see than read (plots, samples)
+    def write_artifacts(
+        self, answers: list, examples: Dataset, params: TrainParams, folder: Path, split: str
+    ) -> None: ...  # what a user would rather see than read (plots, samples)
 
     # the command line: values given as --name -> one example; one answer -> what is printed
     def example_from_inputs(self, inputs: dict[str, Any]) -> dict[str, list]: ...

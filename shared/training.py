@@ -7,11 +7,17 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
-from transformers import (EarlyStoppingCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainerCallback,
-                          TrainingArguments, set_seed)
+from transformers import (
+    EarlyStoppingCallback,
+    Seq2SeqTrainer,
+    Seq2SeqTrainingArguments,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from shared import distributed
@@ -65,8 +71,14 @@ class TimeBudget(TrainerCallback):
             self.stopped = control.should_training_stop = control.should_save = True
 
 
-def training_arguments(params: TrainParams, run: Path, has_eval: bool, generation=None,
-                       skips_parameters: bool = False, greater_is_better: bool | None = None) -> TrainingArguments:
+def training_arguments(
+    params: TrainParams,
+    run: Path,
+    has_eval: bool,
+    generation=None,
+    skips_parameters: bool = False,
+    greater_is_better: bool | None = None,
+) -> TrainingArguments:
     """Trainer's arguments from omnitune's parameters; with a `generation` config, Seq2Seq arguments that
     evaluate by generating with it. `skips_parameters`: the model may leave some trainable parameters out of a
     step (see may_skip_parameters). `greater_is_better`: the direction of metric_for_best_model."""
@@ -77,34 +89,50 @@ def training_arguments(params: TrainParams, run: Path, has_eval: bool, generatio
     early = params.early_stopping_patience is not None and eval_strategy != "no"
     arguments_class, extra = TrainingArguments, {}
     if generation is not None:
-        arguments_class, extra = Seq2SeqTrainingArguments, {"predict_with_generate": True,
-                                                             "generation_config": generation}
+        arguments_class, extra = (
+            Seq2SeqTrainingArguments,
+            {"predict_with_generate": True, "generation_config": generation},
+        )
     return arguments_class(
         output_dir=str(run / layout.CHECKPOINTS),
-        learning_rate=params.learning_rate, num_train_epochs=params.num_train_epochs, max_steps=params.max_steps,
+        learning_rate=params.learning_rate,
+        num_train_epochs=params.num_train_epochs,
+        max_steps=params.max_steps,
         per_device_train_batch_size=params.per_device_train_batch_size,
         per_device_eval_batch_size=params.per_device_eval_batch_size,
         gradient_accumulation_steps=params.gradient_accumulation_steps,
         # transformers 5 folds warmup_ratio into warmup_steps: a float below 1 is a share of the steps
         warmup_steps=params.warmup_steps or params.warmup_ratio,
-        weight_decay=params.weight_decay, lr_scheduler_type=params.lr_scheduler_type, seed=params.seed,
-        data_seed=params.seed, eval_strategy=eval_strategy, eval_steps=params.eval_steps,
+        weight_decay=params.weight_decay,
+        lr_scheduler_type=params.lr_scheduler_type,
+        seed=params.seed,
+        data_seed=params.seed,
+        eval_strategy=eval_strategy,
+        eval_steps=params.eval_steps,
         # early stopping keeps the best checkpoint, which needs saving in step with evaluation
         save_strategy=eval_strategy if early else "steps",
         save_steps=params.eval_steps if early and eval_strategy == "steps" else params.save_steps,
-        save_total_limit=params.save_total_limit, logging_steps=params.logging_steps,
-        load_best_model_at_end=early, metric_for_best_model=best if early else None,
+        save_total_limit=params.save_total_limit,
+        logging_steps=params.logging_steps,
+        load_best_model_at_end=early,
+        metric_for_best_model=best if early else None,
         greater_is_better=None if best is None else greater_is_better,
         train_sampling_strategy="group_by_length" if params.group_by_length else "random",
-        report_to=params.report_to, remove_unused_columns=params.remove_unused_columns,
-        dataloader_num_workers=0, disable_tqdm=False,
+        report_to=params.report_to,
+        remove_unused_columns=params.remove_unused_columns,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
         # CUDA, else MPS, else the CPU (where more than one process forms a gloo group)
         use_cpu=not distributed.accelerator_available(),
-        bf16=params.bf16, fp16=params.fp16, activation_checkpointing=params.gradient_checkpointing,
-        torch_compile=params.torch_compile, optim=params.optim,
+        bf16=params.bf16,
+        fp16=params.fp16,
+        activation_checkpointing=params.gradient_checkpointing,
+        torch_compile=params.torch_compile,
+        optim=params.optim,
         # DDP: a model that uses all of its trainable parameters in each step does not need the extra autograd
         # traversal that hunts for unused ones (Trainer's default turns it on for every model)
-        ddp_find_unused_parameters=find_unused, **extra,
+        ddp_find_unused_parameters=find_unused,
+        **extra,
     )
 
 
@@ -123,9 +151,16 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path, resume: bool = False,
-              log: Callable[[str], None] = print, callbacks: list[TrainerCallback] | None = None,
-              prepare: Callable[[Built], None] | None = None) -> TrainResult:
+def fine_tune(
+    task: Task,
+    params: TrainParams,
+    scorer: Scorer | None,
+    run: Path,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+    callbacks: list[TrainerCallback] | None = None,
+    prepare: Callable[[Built], None] | None = None,
+) -> TrainResult:
     """Train `task` as `params` say, into the run folder `run`. Under a distributed launcher every rank trains
     (Trainer's DDP, FSDP or DeepSpeed, as the launcher configured it) and only the main process logs and writes.
     `prepare` adjusts the built model before training (e.g. installs a linear probe's head)."""
@@ -141,15 +176,24 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     if prepare is not None:
         prepare(built)
     if params.peft == "lora":
-        built.model = apply_lora(built.model, params.lora_r, params.lora_alpha, params.lora_dropout,
-                                 params.lora_target_modules, task.head_modules, params.lora_scope)
+        built.model = apply_lora(
+            built.model,
+            params.lora_r,
+            params.lora_alpha,
+            params.lora_dropout,
+            params.lora_target_modules,
+            task.head_modules,
+            params.lora_scope,
+        )
     model = built.model
     trainable, total = trainable_share(model)
     processes = distributed.world_size()
     global_batch = params.per_device_train_batch_size * processes * params.gradient_accumulation_steps
-    log(f"{task.name}: {len(train_examples)} training examples, model {base_model} "
+    log(
+        f"{task.name}: {len(train_examples)} training examples, model {base_model} "
         f"({trainable / 1e6:.2f}M of {total / 1e6:.2f}M parameters trainable)"
-        + (f"; {processes} processes, global batch {global_batch}" if processes > 1 else ""))
+        + (f"; {processes} processes, global batch {global_batch}" if processes > 1 else "")
+    )
 
     if distributed.is_main():
         run.mkdir(parents=True, exist_ok=True)
@@ -158,9 +202,11 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
     eval_features = task.features(eval_examples, built, params, for_eval=True) if eval_examples else None
 
     scores = scorer is not None and task.scores_during_training
+
     def compute_metrics(prediction) -> dict[str, float]:
-        return scorer.score(task.decode(eval_examples, eval_features, prediction.predictions, built, params),
-                            eval_examples)
+        return scorer.score(
+            task.decode(eval_examples, eval_features, prediction.predictions, built, params), eval_examples
+        )
 
     if params.metric_for_best_model is None and scores:
         params = params.model_copy(update={"metric_for_best_model": task.primary_metric})
@@ -171,19 +217,31 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
         callbacks.append(budget)
     # a task that generates text (translation, summarization) is evaluated by generating during training
     generation = task.training_generation(built, params)
-    args = training_arguments(params, run, has_eval=eval_features is not None, generation=generation,
-                              skips_parameters=may_skip_parameters(model),
-                              greater_is_better=None if best is None else _higher_is_better(best, scorer))
+    args = training_arguments(
+        params,
+        run,
+        has_eval=eval_features is not None,
+        generation=generation,
+        skips_parameters=may_skip_parameters(model),
+        greater_is_better=None if best is None else _higher_is_better(best, scorer),
+    )
     if args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=params.early_stopping_patience))
     # a task may bring its own optimizer (e.g. layer-wise learning rates); Trainer then makes only the schedule
     optimizer = task.optimizer(model, params)
     trainer_class = _Seq2SeqTrainer if generation is not None else _Trainer
-    trainer = trainer_class(model=model, args=args, train_dataset=train_features, eval_dataset=eval_features,
-                            optimizers=(optimizer, None), compute_loss_func=task.loss_function(),
-                            data_collator=task.collator(built, params), processing_class=built.processor,
-                            compute_metrics=compute_metrics if eval_features is not None and scores else None,
-                            callbacks=callbacks)
+    trainer = trainer_class(
+        model=model,
+        args=args,
+        train_dataset=train_features,
+        eval_dataset=eval_features,
+        optimizers=(optimizer, None),
+        compute_loss_func=task.loss_function(),
+        data_collator=task.collator(built, params),
+        processing_class=built.processor,
+        compute_metrics=compute_metrics if eval_features is not None and scores else None,
+        callbacks=callbacks,
+    )
     checkpoint = layout.last_checkpoint(run) if resume else None
     if resume:
         log(f"resuming from {checkpoint}")
@@ -200,12 +258,21 @@ def fine_tune(task: Task, params: TrainParams, scorer: Scorer | None, run: Path,
         plot_loss_curve(history, run / layout.LOSS_CURVE, primary=f"eval_{task.primary_metric}")
     distributed.wait()  # the other ranks go on to read what the main process saved
     if budget and budget.stopped:
-        log(f"stopped by the time limit (max_train_minutes {params.max_train_minutes}) at step "
-            f"{trainer.state.global_step}; the model was saved there")
-    return TrainResult(run=run, model_dir=model_dir, base_model=base_model, train_seconds=seconds,
-                       train_examples=len(train_examples), trainable_parameters=trainable,
-                       total_parameters=total, stopped_by_budget=bool(budget and budget.stopped),
-                       processes=processes)
+        log(
+            f"stopped by the time limit (max_train_minutes {params.max_train_minutes}) at step "
+            f"{trainer.state.global_step}; the model was saved there"
+        )
+    return TrainResult(
+        run=run,
+        model_dir=model_dir,
+        base_model=base_model,
+        train_seconds=seconds,
+        train_examples=len(train_examples),
+        trainable_parameters=trainable,
+        total_parameters=total,
+        stopped_by_budget=bool(budget and budget.stopped),
+        processes=processes,
+    )
 
 
 def _higher_is_better(metric: str, scorer: Scorer | None) -> bool:

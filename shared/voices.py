@@ -34,7 +34,8 @@ class HibariVoice:
         package = folder / "hibari"
         if "hibari" not in sys.modules:
             spec = importlib.util.spec_from_file_location(
-                "hibari", package / "__init__.py", submodule_search_locations=[str(package)])
+                "hibari", package / "__init__.py", submodule_search_locations=[str(package)]
+            )
             module = importlib.util.module_from_spec(spec)
             sys.modules["hibari"] = module
             spec.loader.exec_module(module)
@@ -58,18 +59,22 @@ class PiperVoice:
         self._ids = self.config["phoneme_id_map"]
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(str(next(folder.glob("*.onnx"))), options,
-                                                     providers=["CPUExecutionProvider"])
+        self._session = onnxruntime.InferenceSession(
+            str(next(folder.glob("*.onnx"))), options, providers=["CPUExecutionProvider"]
+        )
 
     def phonemes(self, sentence: str) -> str:
         espeak = shutil.which("espeak-ng")
         if espeak is None:
-            raise OmnituneError("the piper-joe voice needs the espeak-ng program for its phonemes, and it is not "
-                                "installed", "install it (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew "
-                                "install espeak-ng), or use the hibari voice")
+            raise OmnituneError(
+                "the piper-joe voice needs the espeak-ng program for its phonemes, and it is not installed",
+                "install it (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew "
+                "install espeak-ng), or use the hibari voice",
+            )
         voice = self.config["espeak"]["voice"]
-        result = subprocess.run([espeak, "-q", "--ipa", "-v", voice, sentence], capture_output=True, text=True,
-                                check=True)
+        result = subprocess.run(
+            [espeak, "-q", "--ipa", "-v", voice, sentence], capture_output=True, text=True, check=True
+        )
         # espeak-ng prints one line per clause and drops punctuation: put the pauses back
         clauses = [line.strip() for line in result.stdout.splitlines() if line.strip()]
         ending = sentence.rstrip()[-1:] if sentence.rstrip()[-1:] in ".!?" else "."
@@ -88,8 +93,9 @@ class PiperVoice:
         chunks = []
         for sentence in split_sentences(text):
             ids = np.array([self.ids(self.phonemes(sentence))], dtype=np.int64)
-            audio = self._session.run(None, {"input": ids, "input_lengths": np.array([ids.shape[1]], np.int64),
-                                             "scales": scales})[0]
+            audio = self._session.run(
+                None, {"input": ids, "input_lengths": np.array([ids.shape[1]], np.int64), "scales": scales}
+            )[0]
             chunks.append(audio.reshape(-1))
         return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
 
@@ -102,6 +108,8 @@ def load_voice(name: str):
 
     backend = shelf.entry(name).extra.get("voice_backend")
     if backend is None:
-        raise OmnituneError(f"'{name}' is not a voice", "choose one of: " + ", ".join(
-            n for n, e in shelf.SHELF.items() if e.extra.get("voice_backend")))
+        raise OmnituneError(
+            f"'{name}' is not a voice",
+            "choose one of: " + ", ".join(n for n, e in shelf.SHELF.items() if e.extra.get("voice_backend")),
+        )
     return BACKENDS[backend](shelf.prepare(name))

@@ -25,6 +25,14 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    # datasets and huggingface_hub read the variables when first imported (here: at collection), so the
+    # in-process flags are set too; otherwise a Hub id is retried online for a minute before it fails
+    import datasets.config
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     yield
 
 
@@ -93,10 +101,18 @@ def tiny_qa_model(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-bert-qa")
     vocab = folder / "vocab.txt"
     vocab.write_text("\n".join(dict.fromkeys(_vocabulary())) + "\n")
-    tokenizer = BertTokenizerFast(vocab=str(vocab), do_lower_case=True, model_max_length=512)  # v5: `vocab`, not vocab_file
+    tokenizer = BertTokenizerFast(
+        vocab=str(vocab), do_lower_case=True, model_max_length=512
+    )  # v5: `vocab`, not vocab_file
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
     BertForQuestionAnswering(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -105,20 +121,49 @@ def tiny_qa_model(tmp_path_factory) -> Path:
 @pytest.fixture
 def small_squad_file(tmp_path) -> Path:
     """SQuAD v2 official layout: two articles, answerable and unanswerable questions."""
-    document = {"version": "v2.0", "data": [
-        {"title": "ls", "paragraphs": [{"context": "-a, --all\nDo not ignore entries starting with a dot.\n\n"
-                                                   "-l\nUse a long listing format.",
-                                        "qas": [
-                                            {"id": "q1", "question": "What does the -a option of ls do?",
-                                             "answers": [{"text": "Do not ignore entries starting with a dot.",
-                                                          "answer_start": 10}], "is_impossible": False},
-                                            {"id": "q2", "question": "What does the -z option of ls do?",
-                                             "answers": [], "is_impossible": True}]}]},
-        {"title": "cp", "paragraphs": [{"context": "-r\nCopy directories recursively.",
-                                        "qas": [{"id": "q3", "question": "What is -r of cp for?",
-                                                 "answers": [{"text": "Copy directories recursively.",
-                                                              "answer_start": 3}]}]}]},
-    ]}
+    document = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": "ls",
+                "paragraphs": [
+                    {
+                        "context": "-a, --all\nDo not ignore entries starting with a dot.\n\n"
+                        "-l\nUse a long listing format.",
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": "What does the -a option of ls do?",
+                                "answers": [{"text": "Do not ignore entries starting with a dot.", "answer_start": 10}],
+                                "is_impossible": False,
+                            },
+                            {
+                                "id": "q2",
+                                "question": "What does the -z option of ls do?",
+                                "answers": [],
+                                "is_impossible": True,
+                            },
+                        ],
+                    }
+                ],
+            },
+            {
+                "title": "cp",
+                "paragraphs": [
+                    {
+                        "context": "-r\nCopy directories recursively.",
+                        "qas": [
+                            {
+                                "id": "q3",
+                                "question": "What is -r of cp for?",
+                                "answers": [{"text": "Copy directories recursively.", "answer_start": 3}],
+                            }
+                        ],
+                    }
+                ],
+            },
+        ],
+    }
     path = tmp_path / "squad.json"
     path.write_text(json.dumps(document))
     return path
@@ -147,12 +192,20 @@ def tiny_vit(tmp_path):
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
 
     torch.manual_seed(0)
-    config = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                       intermediate_size=64, num_labels=3)
+    config = ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=3,
+    )
     folder = tmp_path / "tiny-vit"
     ViTForImageClassification(config).save_pretrained(folder)
-    ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.2, 0.3, 0.4],
-                      image_std=[0.5, 0.5, 0.5]).save_pretrained(folder)
+    ViTImageProcessor(
+        size={"height": 32, "width": 32}, image_mean=[0.2, 0.3, 0.4], image_std=[0.5, 0.5, 0.5]
+    ).save_pretrained(folder)
     return folder
 
 

@@ -25,7 +25,7 @@ def test_qa_demo_answers_with_a_span_of_the_context(qa_demo):
     if details["no_answer"]:
         assert answer.startswith("(no answer")
     else:
-        assert CONTEXT[details["start"]:details["end"]] == answer
+        assert CONTEXT[details["start"] : details["end"]] == answer
         assert any(item["class_or_confidence"] == "answer" for item in highlighted)
 
 
@@ -39,11 +39,14 @@ def test_qa_demo_draws_the_models_attention_and_keeps_answering(qa_demo):
     assert client.predict(CONTEXT, "What does -l do?", api_name="/answer") == before  # same model, same answer
 
 
-@pytest.mark.parametrize("context, question, message", [
-    ("", "What?", "context is empty"),
-    (CONTEXT, "   ", "question is empty"),
-    ("x" * 100_001, "What?", "limit is 100,000"),
-])
+@pytest.mark.parametrize(
+    "context, question, message",
+    [
+        ("", "What?", "context is empty"),
+        (CONTEXT, "   ", "question is empty"),
+        ("x" * 100_001, "What?", "limit is 100,000"),
+    ],
+)
 def test_qa_demo_explains_bad_input(qa_demo, context, question, message):
     client = Client(qa_demo.local_url, verbose=False)
     with pytest.raises(Exception, match=message):
@@ -59,8 +62,11 @@ def test_demo_for_a_missing_model_is_a_clear_error(tmp_path):
 
 def test_leaderboard_app_filters_and_sorts(tmp_path, serve):
     board = Leaderboard(f"sqlite:///{tmp_path / 'b.db'}")
-    for model, task, score in (("a", "question-answering", 50.0), ("b", "question-answering", 70.0),
-                               ("c", "translation", 20.0)):
+    for model, task, score in (
+        ("a", "question-answering", 50.0),
+        ("b", "question-answering", 70.0),
+        ("c", "translation", 20.0),
+    ):
         board.record(task=task, model=model, dataset="d", split="test", primary_metric="f1", score=score, metrics={})
     app = serve(build_leaderboard_app(board))
     client = Client(app.local_url, verbose=False)
@@ -72,8 +78,17 @@ def test_leaderboard_app_filters_and_sorts(tmp_path, serve):
 def test_leaderboard_app_plots_the_trade_off_for_one_task(tmp_path, serve):
     board = Leaderboard(f"sqlite:///{tmp_path / 'b.db'}")
     for model, latency, size in (("fp32", 90.0, 90.0), ("int8", 45.0, 58.0)):
-        board.record(task="question-answering", model=model, dataset="d", split="test", primary_metric="f1",
-                     score=91.0, metrics={}, latency_p50_ms=latency, size_mb=size)
+        board.record(
+            task="question-answering",
+            model=model,
+            dataset="d",
+            split="test",
+            primary_metric="f1",
+            score=91.0,
+            metrics={},
+            latency_p50_ms=latency,
+            size_mb=size,
+        )
     app = serve(build_leaderboard_app(board))
     client = Client(app.local_url, verbose=False)
     assert client.predict("question-answering", "(all)", "score", True, api_name="/rows")["data"]
@@ -81,4 +96,3 @@ def test_leaderboard_app_plots_the_trade_off_for_one_task(tmp_path, serve):
     assert "Pick a task" in hint
     plot, hint = client.predict("question-answering", "(all)", api_name="/trade_off")
     assert plot and not hint
-

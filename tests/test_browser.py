@@ -11,8 +11,16 @@ from apps.demos import build_demo
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # The flags keep Chromium off the network it cannot reach here (see the README's test notes).
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture

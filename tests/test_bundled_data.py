@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from shared.audio import read_audio
 from shared.data_files import load_table, split_file
 from tasks.speech_recognition.data import BUNDLED as SPEECH
-from shared.audio import read_audio
 from tasks.speech_recognition.data import load_split
 
 ROOT = Path(__file__).resolve().parents[1] / "tasks"
@@ -59,10 +59,13 @@ def test_speech_clips_read_at_16_khz_and_near_duplicates_share_a_split():
     assert audio.ndim == 1 and len(audio) == pytest.approx(rows[0]["seconds"] * 16_000, abs=160)
 
 
-@pytest.mark.parametrize("name, classes, per_split", [
-    ("fashion-mnist", 10, {"train": 2000, "validation": 500, "test": 1000}),
-    ("clipart", 10, None),
-])
+@pytest.mark.parametrize(
+    "name, classes, per_split",
+    [
+        ("fashion-mnist", 10, {"train": 2000, "validation": 500, "test": 1000}),
+        ("clipart", 10, None),
+    ],
+)
 def test_image_sets_load_as_imagefolders(name, classes, per_split):
     import datasets
 

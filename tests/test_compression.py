@@ -7,7 +7,6 @@ import json
 
 import pytest
 import torch
-from conftest import bundled_subset
 from transformers import (
     AutoModelForQuestionAnswering,
     Dinov2Config,
@@ -16,6 +15,7 @@ from transformers import (
 
 from apps.cli import main
 from apps.compression import training_batches
+from conftest import bundled_subset
 from evaluation.leaderboard import Leaderboard
 from shared.compression.pruning import (
     SparsityCallback,
@@ -36,8 +36,10 @@ QA = get_task("question-answering")
 
 def _inputs(seed=0, batch=2, length=24):
     generator = torch.Generator().manual_seed(seed)
-    return {"input_ids": torch.randint(5, 2000, (batch, length), generator=generator),
-            "attention_mask": torch.ones(batch, length, dtype=torch.long)}
+    return {
+        "input_ids": torch.randint(5, 2000, (batch, length), generator=generator),
+        "attention_mask": torch.ones(batch, length, dtype=torch.long),
+    }
 
 
 def _logits(model, inputs):
@@ -88,8 +90,7 @@ def test_an_int8_model_is_refused_clearly_without_torchao_or_with_another_versio
         resolve(str(tmp_path / "int8"))
 
 
-def test_global_magnitude_pruning_zeros_the_smallest_weights_and_the_zeros_survive_save_and_load(qa_model,
-                                                                                                  tmp_path):
+def test_global_magnitude_pruning_zeros_the_smallest_weights_and_the_zeros_survive_save_and_load(qa_model, tmp_path):
     layers = prunable_linears(qa_model, QA.head_modules)
     assert "qa_outputs" not in layers and layers  # the new task head is left whole
     threshold = torch.cat([m.weight.abs().flatten() for m in layers.values()]).quantile(0.5)
@@ -109,8 +110,9 @@ def test_global_magnitude_pruning_zeros_the_smallest_weights_and_the_zeros_survi
 def test_taylor_pruning_keeps_the_weights_the_loss_depends_on(qa_model, tiny_qa_model, tmp_path):
     from transformers import AutoTokenizer
 
-    params = QA.params_class(model=str(tiny_qa_model), data=str(bundled_subset(tmp_path / "data", 16)),
-                             max_seq_length=96, doc_stride=32)
+    params = QA.params_class(
+        model=str(tiny_qa_model), data=str(bundled_subset(tmp_path / "data", 16)), max_seq_length=96, doc_stride=32
+    )
     built = Built(qa_model, AutoTokenizer.from_pretrained(tiny_qa_model))
     layers = prunable_linears(qa_model, QA.head_modules)
     scores = taylor_importance(qa_model, training_batches(QA, built, params, 16, 4), layers)
@@ -131,8 +133,9 @@ def test_ffn_pruning_removes_the_neurons_it_ranks_lowest_and_nothing_else(qa_mod
     original.load_state_dict(qa_model.state_dict())
     original.eval()
     pairs = feed_forward_pairs(original)
-    assert [(u, d) for u, _, d, _ in pairs] == [(f"bert.encoder.layer.{i}.intermediate.dense",
-                                                 f"bert.encoder.layer.{i}.output.dense") for i in range(2)]
+    assert [(u, d) for u, _, d, _ in pairs] == [
+        (f"bert.encoder.layer.{i}.intermediate.dense", f"bert.encoder.layer.{i}.output.dense") for i in range(2)
+    ]
     scores = [up.weight.norm(dim=1) * down.weight.norm(dim=0) for _, up, _, down in pairs]
     report = prune_feed_forward(qa_model, 0.5)
     assert (report.neurons_before, report.neurons_after) == (64, 32)
@@ -157,8 +160,17 @@ def test_ffn_pruning_of_vision_transformers_states_the_new_width_in_their_config
     vit = AutoModelForImageClassification.from_pretrained(tiny_vit)
     prune_feed_forward(vit, 0.25)
     assert vit.config.intermediate_size == 48
-    dino = Dinov2ForImageClassification(Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                                     mlp_ratio=4, image_size=28, patch_size=14, num_labels=3))
+    dino = Dinov2ForImageClassification(
+        Dinov2Config(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            mlp_ratio=4,
+            image_size=28,
+            patch_size=14,
+            num_labels=3,
+        )
+    )
     dino.config.intermediate_size = 128  # unused by DINOv2, but present in the shelf's converted config
     prune_feed_forward(dino, 0.3)  # 30% of 128 -> 89.6, to a whole multiple of hidden_size: 96 = 3 x 32
     dino.save_pretrained(tmp_path / "dino")
@@ -185,16 +197,25 @@ def test_recovery_keeps_the_zeros_and_gradual_pruning_reaches_its_target(tiny_qa
     from shared.training import fine_tune
 
     data = bundled_subset(tmp_path / "data", 16)
-    params = QA.params_class(model=str(tiny_qa_model), data=str(data), max_seq_length=96, doc_stride=32,
-                             per_device_train_batch_size=4, max_steps=6, save_steps=100, eval_strategy="no",
-                             learning_rate=1e-3)
+    params = QA.params_class(
+        model=str(tiny_qa_model),
+        data=str(data),
+        max_seq_length=96,
+        doc_stride=32,
+        per_device_train_batch_size=4,
+        max_steps=6,
+        save_steps=100,
+        eval_strategy="no",
+        learning_rate=1e-3,
+    )
     held = SparsityCallback(QA.head_modules)
     model = QA.build(str(tiny_qa_model), params).model
     prune_unstructured(model, 0.5, "magnitude", QA.head_modules)
     model.save_pretrained(tmp_path / "pruned")
     QA.build(str(tiny_qa_model), params).processor.save_pretrained(tmp_path / "pruned")
-    result = fine_tune(QA, params.model_copy(update={"model": str(tmp_path / "pruned")}), None, tmp_path / "held",
-                       callbacks=[held])
+    result = fine_tune(
+        QA, params.model_copy(update={"model": str(tmp_path / "pruned")}), None, tmp_path / "held", callbacks=[held]
+    )
     trained = AutoModelForQuestionAnswering.from_pretrained(result.model_dir)
     for name, layer in prunable_linears(trained, QA.head_modules).items():
         assert torch.equal(layer.weight != 0, held.masks[name]), name  # zeros stayed zeros, nothing else did
@@ -210,11 +231,44 @@ def test_compress_command_makes_an_evaluated_run_next_to_its_parent(tiny_qa_mode
     data = bundled_subset(tmp_path / "data", 24)
     parent = tmp_path / "runs" / "parent"
     common = ["--data", str(data), "--max_seq_length", "96", "--doc_stride", "32"]
-    assert main(["train", "question-answering", "--model", str(tiny_qa_model), *common, "--max_steps", "2",
-                 "--eval_strategy", "no", "--output_dir", str(parent)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "question-answering",
+                "--model",
+                str(tiny_qa_model),
+                *common,
+                "--max_steps",
+                "2",
+                "--eval_strategy",
+                "no",
+                "--output_dir",
+                str(parent),
+            ]
+        )
+        == 0
+    )
     child = tmp_path / "runs" / "child"
-    assert main(["compress", str(parent), "--prune", "magnitude", "--sparsity", "0.4", "--recovery_steps", "2",
-                 "--quantize", "dynamic-int8", "--output_dir", str(child)]) == 0  # the task is read from the run
+    assert (
+        main(
+            [
+                "compress",
+                str(parent),
+                "--prune",
+                "magnitude",
+                "--sparsity",
+                "0.4",
+                "--recovery_steps",
+                "2",
+                "--quantize",
+                "dynamic-int8",
+                "--output_dir",
+                str(child),
+            ]
+        )
+        == 0
+    )  # the task is read from the run
     assert "test split: f1" in capsys.readouterr().out
     facts = json.loads((child / "compression.json").read_text())
     assert facts["unstructured_pruning"]["achieved"] == pytest.approx(0.4, abs=0.01)
@@ -226,8 +280,27 @@ def test_compress_command_makes_an_evaluated_run_next_to_its_parent(tiny_qa_mode
     assert rows[str(child.resolve())]["base_model"] == str(parent.resolve())
     assert rows[str(child.resolve())]["latency_p50_ms"] > 0
     both = tmp_path / "runs" / "both"  # structured, then Taylor-ranked unstructured on the shrunk matrices
-    assert main(["compress", str(parent), "--ffn_ratio", "0.5", "--importance", "taylor", "--prune", "taylor",
-                 "--sparsity", "0.3", "--calibration_examples", "8", "--output_dir", str(both)]) == 0
+    assert (
+        main(
+            [
+                "compress",
+                str(parent),
+                "--ffn_ratio",
+                "0.5",
+                "--importance",
+                "taylor",
+                "--prune",
+                "taylor",
+                "--sparsity",
+                "0.3",
+                "--calibration_examples",
+                "8",
+                "--output_dir",
+                str(both),
+            ]
+        )
+        == 0
+    )
     facts = json.loads((both / "compression.json").read_text())
     assert facts["ffn_pruning"]["neurons_after"] == 32 and facts["unstructured_pruning"]["achieved"] > 0.29
     assert main(["compress", str(parent), "--prune", "magnitude", "--gradual"]) == 2  # needs recovery steps
@@ -241,10 +314,17 @@ def test_demo_header_states_size_latency_and_how_the_model_was_compressed(tmp_pa
     (run / "model").mkdir(parents=True)
     (run / "model" / "config.json").write_text("{}")
     (run / "model" / "model.safetensors").write_bytes(b"\0" * 2_500_000)
-    (run / "metrics.json").write_text(json.dumps({"test": {"speed": {
-        "latency_p50_ms": 31.2, "throughput": 59.1, "best_batch": 8}}}))
-    (run / "compression.json").write_text(json.dumps({"parent": "/runs/qa-parent", "plan": {
-        "ffn_ratio": 0.3, "prune": None, "sparsity": 0.5, "quantize": "dynamic-int8"}}))
+    (run / "metrics.json").write_text(
+        json.dumps({"test": {"speed": {"latency_p50_ms": 31.2, "throughput": 59.1, "best_batch": 8}}})
+    )
+    (run / "compression.json").write_text(
+        json.dumps(
+            {
+                "parent": "/runs/qa-parent",
+                "plan": {"ffn_ratio": 0.3, "prune": None, "sparsity": 0.5, "quantize": "dynamic-int8"},
+            }
+        )
+    )
     line = model_facts(str(run))
     assert "size on disk 2.5 MB" in line and "latency p50 31.2 ms" in line
     assert "compressed (FFN -30%, dynamic-int8) from `qa-parent`" in line
@@ -266,15 +346,22 @@ def test_a_warm_started_summarizer_prunes_and_quantizes_and_still_generates(tiny
     tokenizers.save_pretrained(tmp_path / "int8")
     built = summarization.build(str(tmp_path / "int8"), params)
     assert is_quantized(built.model.encoder.encoder.layer[0].attention.self.query.weight)
-    outputs = summarization.predict(built, Dataset.from_list(
-        [{"source": "The fork call creates a new process.", "target": "create a process"}]), params, 1)
+    outputs = summarization.predict(
+        built,
+        Dataset.from_list([{"source": "The fork call creates a new process.", "target": "create a process"}]),
+        params,
+        1,
+    )
     assert len(outputs) == 1 and isinstance(outputs[0], str)
 
 
 def _tiny_dino(heads=4):
     torch.manual_seed(0)
-    return Dinov2ForImageClassification(Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=heads,
-                                                     image_size=28, patch_size=14, num_labels=3)).eval()
+    return Dinov2ForImageClassification(
+        Dinov2Config(
+            hidden_size=32, num_hidden_layers=2, num_attention_heads=heads, image_size=28, patch_size=14, num_labels=3
+        )
+    ).eval()
 
 
 def test_head_pruning_removes_the_least_important_heads_and_states_it_in_the_config(tmp_path):
@@ -282,8 +369,13 @@ def test_head_pruning_removes_the_least_important_heads_and_states_it_in_the_con
 
     model = _tiny_dino()
     original = _tiny_dino()
-    batches = [{"pixel_values": torch.rand(4, 3, 28, 28, generator=torch.Generator().manual_seed(i)),
-                "labels": torch.tensor([0, 1, 2, 0])} for i in range(2)]
+    batches = [
+        {
+            "pixel_values": torch.rand(4, 3, 28, 28, generator=torch.Generator().manual_seed(i)),
+            "labels": torch.tensor([0, 1, 2, 0]),
+        }
+        for i in range(2)
+    ]
     scores = head_importance(model, batches)
     assert all(score.shape == (4,) and score.sum() > 0 for score in scores.values())
     report = prune_heads(model, 0.5, scores)
@@ -295,10 +387,11 @@ def test_head_pruning_removes_the_least_important_heads_and_states_it_in_the_con
         for name, removed in report.removed.items():
             o_proj = original.get_submodule(name).o_proj
             for head in removed:
-                o_proj.weight[:, head * 8:(head + 1) * 8] = 0
+                o_proj.weight[:, head * 8 : (head + 1) * 8] = 0
     pixels = torch.rand(2, 3, 28, 28)
-    torch.testing.assert_close(model(pixel_values=pixels).logits, original(pixel_values=pixels).logits,
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        model(pixel_values=pixels).logits, original(pixel_values=pixels).logits, rtol=1e-5, atol=1e-5
+    )
     model.save_pretrained(tmp_path / "heads")
     reloaded = Dinov2ForImageClassification.from_pretrained(tmp_path / "heads")
     assert reloaded.dinov2.encoder.layer[0].attention.q_proj.out_features == 16

@@ -22,8 +22,15 @@ def test_yaml_then_command_line_overrides(tmp_path):
     assert params.version_2_with_negative is False and params.report_to == ["tensorboard"]
 
 
-@pytest.mark.parametrize("key, suggestion", [("learning_rat", "learning_rate"), ("doc_strid", "doc_stride"),
-                                             ("warmup_ration", "warmup_ratio"), ("num_epochs", "num_train_epochs")])
+@pytest.mark.parametrize(
+    "key, suggestion",
+    [
+        ("learning_rat", "learning_rate"),
+        ("doc_strid", "doc_stride"),
+        ("warmup_ration", "warmup_ratio"),
+        ("num_epochs", "num_train_epochs"),
+    ],
+)
 def test_unknown_key_suggests_the_closest_valid_one(key, suggestion):
     with pytest.raises(OmnituneError) as error:
         load_params(QAParams, None, {key: 1})
@@ -43,19 +50,45 @@ def test_ill_typed_value_names_the_option():
 
 
 def test_override_parsing_of_scalars_flags_lists_and_mappings():
-    values = parse_overrides(["--learning-rate", "3e-5", "--version_2_with_negative=false", "--report_to",
-                              "tensorboard,wandb", "--column_mapping", "question=q,context=c", "--allow_pickle",
-                              "--max_eval_samples", "none", "--question", "1e5"], QAParams)
-    assert values == {"learning_rate": 3e-5, "version_2_with_negative": False, "report_to": ["tensorboard", "wandb"],
-                      "column_mapping": {"question": "q", "context": "c"}, "allow_pickle": True,
-                      "max_eval_samples": None, "question": "1e5"}  # a task input stays text
+    values = parse_overrides(
+        [
+            "--learning-rate",
+            "3e-5",
+            "--version_2_with_negative=false",
+            "--report_to",
+            "tensorboard,wandb",
+            "--column_mapping",
+            "question=q,context=c",
+            "--allow_pickle",
+            "--max_eval_samples",
+            "none",
+            "--question",
+            "1e5",
+        ],
+        QAParams,
+    )
+    assert values == {
+        "learning_rate": 3e-5,
+        "version_2_with_negative": False,
+        "report_to": ["tensorboard", "wandb"],
+        "column_mapping": {"question": "q", "context": "c"},
+        "allow_pickle": True,
+        "max_eval_samples": None,
+        "question": "1e5",
+    }  # a task input stays text
     # the JSON form the error hints print is accepted too
     assert parse_overrides(["--column_mapping", '{"question": "q"}'], QAParams) == {"column_mapping": {"question": "q"}}
 
 
-@pytest.mark.parametrize("option, value, named", [
-    ("learning_rate", "fast", "as float"), ("column_mapping", "garbage", "key=value pairs"),
-    ("eval_strategy", "sometimes", "Literal"), ("per_device_train_batch_size", "3.5", "as int")])
+@pytest.mark.parametrize(
+    "option, value, named",
+    [
+        ("learning_rate", "fast", "as float"),
+        ("column_mapping", "garbage", "key=value pairs"),
+        ("eval_strategy", "sometimes", "Literal"),
+        ("per_device_train_batch_size", "3.5", "as int"),
+    ],
+)
 def test_an_unreadable_command_line_value_names_the_option_and_the_form(option, value, named, capsys):
     with pytest.raises(OmnituneError, match=f"option '{option}': cannot read .*{named}"):
         parse_overrides([f"--{option}", value], QAParams)
@@ -72,8 +105,9 @@ def test_cli_reports_user_errors_without_a_traceback(capsys):
 
 
 def test_console_script_is_installed_and_lists_the_shelf():
-    result = subprocess.run([sys.executable, "-m", "apps.cli", "models", "list"], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "apps.cli", "models", "list"], capture_output=True, text=True, check=True
+    )
     assert "minilm-l6" in result.stdout and "Apache-2.0" in result.stdout and "not prepared" in result.stdout
 
 
@@ -81,10 +115,25 @@ def test_predict_prints_the_span_with_offsets(tiny_qa_model, capsys):
     import json
 
     context = "-a, --all\ndo not ignore entries starting with a dot"
-    assert main(["predict", "question-answering", "--model", str(tiny_qa_model), "--question",
-                 "What does -a do?", "--context", context, "--version_2_with_negative", "false"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "question-answering",
+                "--model",
+                str(tiny_qa_model),
+                "--question",
+                "What does -a do?",
+                "--context",
+                context,
+                "--version_2_with_negative",
+                "false",
+            ]
+        )
+        == 0
+    )
     answer = json.loads(capsys.readouterr().out)
-    assert answer["text"] and context[answer["start"]:answer["end"]] == answer["text"]
+    assert answer["text"] and context[answer["start"] : answer["end"]] == answer["text"]
     assert main(["predict", "question-answering", "--model", str(tiny_qa_model), "--question", "x"]) == 2
     assert "needs --context" in capsys.readouterr().err
 
@@ -117,5 +166,7 @@ def test_yaml_no_is_the_strategy_not_false(tmp_path):
     config = tmp_path / "qa.yaml"
     config.write_text("eval_strategy: no\n")
     assert load_params(QAParams, config).eval_strategy == "no"
-    assert parse_overrides(["--eval_strategy", "no", "--model", "1.0"], QAParams) == {"eval_strategy": "no",
-                                                                                      "model": "1.0"}
+    assert parse_overrides(["--eval_strategy", "no", "--model", "1.0"], QAParams) == {
+        "eval_strategy": "no",
+        "model": "1.0",
+    }

@@ -14,18 +14,32 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import bundled_subset
 from safetensors.torch import load_file
 
 from apps.cli import main
 from apps.launch import accelerate_command
+from conftest import bundled_subset
 from evaluation.harness import evaluate
 from evaluation.leaderboard import Leaderboard
 from shared import distributed
 from tasks.registry import get_task
 
-QA_OPTIONS = ["--max_seq_length", "96", "--doc_stride", "32", "--per_device_eval_batch_size", "8",
-              "--eval_strategy", "no", "--learning_rate", "1e-3", "--seed", "7", "--group_by_length", "false"]
+QA_OPTIONS = [
+    "--max_seq_length",
+    "96",
+    "--doc_stride",
+    "32",
+    "--per_device_eval_batch_size",
+    "8",
+    "--eval_strategy",
+    "no",
+    "--learning_rate",
+    "1e-3",
+    "--seed",
+    "7",
+    "--group_by_length",
+    "false",
+]
 
 
 def _launch(*launcher: str, args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
@@ -61,9 +75,25 @@ def qa_setup(tiny_qa_model, tmp_path):
 
 def test_torchrun_two_processes_make_one_run_evaluated_as_one_process_would(qa_setup, tmp_path):
     model, data = qa_setup
-    done = _launch("torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                   args=["train", "question-answering", "--model", str(model), "--data", str(data),
-                         "--max_steps", "2", "--per_device_train_batch_size", "4", *QA_OPTIONS])
+    done = _launch(
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        args=[
+            "train",
+            "question-answering",
+            "--model",
+            str(model),
+            "--data",
+            str(data),
+            "--max_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "4",
+            *QA_OPTIONS,
+        ],
+    )
     runs = _runs(tmp_path / "runs")
     assert len(runs) == 1, runs  # the main process named the run folder for both
     run = runs[0]
@@ -76,32 +106,74 @@ def test_torchrun_two_processes_make_one_run_evaluated_as_one_process_would(qa_s
 
     # the gathered, sharded evaluation scores exactly as one process does on the same model
     task = get_task("question-answering")
-    params = task.params_class(model=str(model), data=str(data), max_seq_length=96, doc_stride=32,
-                               per_device_eval_batch_size=8)
+    params = task.params_class(
+        model=str(model), data=str(data), max_seq_length=96, doc_stride=32, per_device_eval_batch_size=8
+    )
     alone = evaluate(task, str(run / "model"), params, with_speed=False, log=lambda *_: None)
     assert alone.metrics == metrics["test"]["metrics"]
 
 
 def test_a_ddp_step_across_two_nodes_equals_one_process_on_the_same_global_batch(qa_setup, tmp_path):
     """Two torchrun "nodes" (node ranks 0 and 1, one process each, master 127.0.0.1) take one step with 4
-    examples each; one process takes one step with 8 (length-grouped, as by default). Plain SGD, so that the update is the gradient itself
+    examples each; one process takes one step with 8 (length-grouped, as by default). Plain SGD, so that the
+    update is the gradient itself
     (Adam's first step is about lr x sign(gradient) and would hide a wrong gradient). The updated weights agree
     to float tolerance, and a step on only half of the batch does not."""
     model, data = qa_setup
-    common = ["train", "question-answering", "--model", str(model), "--data", str(data), "--max_steps", "1",
-              *QA_OPTIONS, "--optim", "sgd", "--learning_rate", "1.0", "--group_by_length", "true"]
+    common = [
+        "train",
+        "question-answering",
+        "--model",
+        str(model),
+        "--data",
+        str(data),
+        "--max_steps",
+        "1",
+        *QA_OPTIONS,
+        "--optim",
+        "sgd",
+        "--learning_rate",
+        "1.0",
+        "--group_by_length",
+        "true",
+    ]
     for name, batch in (("one", "8"), ("half", "4")):
         assert main([*common, "--per_device_train_batch_size", batch, "--output_dir", str(tmp_path / name)]) == 0
 
     port = str(_free_port())
     nodes = []
     for node_rank in ("0", "1"):
-        command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", node_rank,
-                   "--nproc_per_node", "1", "--master_addr", "127.0.0.1", "--master_port", port,
-                   "-m", "apps.cli", *common, "--per_device_train_batch_size", "4",
-                   "--output_dir", str(tmp_path / "two")]
-        nodes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                      env={**os.environ, "OMP_NUM_THREADS": "1"}))
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "2",
+            "--node_rank",
+            node_rank,
+            "--nproc_per_node",
+            "1",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            port,
+            "-m",
+            "apps.cli",
+            *common,
+            "--per_device_train_batch_size",
+            "4",
+            "--output_dir",
+            str(tmp_path / "two"),
+        ]
+        nodes.append(
+            subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "OMP_NUM_THREADS": "1"},
+            )
+        )
     for node in nodes:
         out, err = node.communicate(timeout=300)
         assert node.returncode == 0, out[-2000:] + err[-4000:]
@@ -115,16 +187,32 @@ def test_a_ddp_step_across_two_nodes_equals_one_process_on_the_same_global_batch
     assert max((half[k] - one[k]).abs().max().item() for k in one) > 1e-3  # the batch split matters
     # the two-node run is one run: one row, next to the single-process runs' rows
     assert sorted(r["run_id"] for r in Leaderboard().rows()) == sorted(
-        str((tmp_path / name).resolve()) for name in ("half", "one", "two"))
+        str((tmp_path / name).resolve()) for name in ("half", "one", "two")
+    )
 
 
 def test_image_probe_through_accelerate_launch_extracts_each_share_once_and_matches_one_process(
-        tiny_vit, colour_folder, tmp_path):
-    common = ["train", "image-classification", "--model", str(tiny_vit), "--data", str(colour_folder),
-              "--probe_epochs", "30", "--per_device_eval_batch_size", "4"]
-    done = subprocess.run([sys.executable, "-m", "apps.cli", *common, "--num_processes", "2",
-                           "--output_dir", str(tmp_path / "two")], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    tiny_vit, colour_folder, tmp_path
+):
+    common = [
+        "train",
+        "image-classification",
+        "--model",
+        str(tiny_vit),
+        "--data",
+        str(colour_folder),
+        "--probe_epochs",
+        "30",
+        "--per_device_eval_batch_size",
+        "4",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "apps.cli", *common, "--num_processes", "2", "--output_dir", str(tmp_path / "two")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
     assert "accelerate.commands.launch --num_processes 2" in done.stdout
     assert "on 2 processes" in done.stdout  # features were extracted in shares
@@ -169,31 +257,72 @@ def _every_task_case(case: str, tmp_path: Path, family_folder, tiny_bert2bert) -
     from tests import test_seq2seq
     from tests.tiny_speech import save_tiny_speecht5, save_tiny_wav2vec2, save_tiny_whisper, write_audiofolder
 
-    speech = {"train": ["press one", "press two", "goodbye", "hello there"] * 2,
-              "validation": ["press one", "goodbye"], "test": ["hello there", "press two", "goodbye"]}
+    speech = {
+        "train": ["press one", "press two", "goodbye", "hello there"] * 2,
+        "validation": ["press one", "goodbye"],
+        "test": ["hello there", "press two", "goodbye"],
+    }
     generation = ["--max_new_tokens", "3", "--num_beams", "1"]
     if case == "translation":
-        return "translation", ["--model", str(family_folder("marian")), "--data",
-                               str(test_seq2seq.pair_file(tmp_path, test_seq2seq.PAIRS * 3)), *generation]
+        return "translation", [
+            "--model",
+            str(family_folder("marian")),
+            "--data",
+            str(test_seq2seq.pair_file(tmp_path, test_seq2seq.PAIRS * 3)),
+            *generation,
+        ]
     if case == "summarization":
-        return "summarization", ["--model", str(tiny_bert2bert[1]), "--data",
-                                 str(test_seq2seq.summary_folder(tmp_path)), *generation]
+        return "summarization", [
+            "--model",
+            str(tiny_bert2bert[1]),
+            "--data",
+            str(test_seq2seq.summary_folder(tmp_path)),
+            *generation,
+        ]
     audio = str(write_audiofolder(tmp_path / "speech", speech, seconds=0.5))
     if case == "text-to-speech":
-        return "text-to-speech", ["--model", str(save_tiny_speecht5(tmp_path / "voice")), "--data", audio,
-                                  "--judge", str(save_tiny_whisper(tmp_path / "judge"))]
+        return "text-to-speech", [
+            "--model",
+            str(save_tiny_speecht5(tmp_path / "voice")),
+            "--data",
+            audio,
+            "--judge",
+            str(save_tiny_whisper(tmp_path / "judge")),
+        ]
     builder = save_tiny_whisper if case == "whisper" else save_tiny_wav2vec2
-    return "automatic-speech-recognition", ["--model", str(builder(tmp_path / case)), "--data", audio,
-                                            "--max_new_tokens", "3"]
+    return "automatic-speech-recognition", [
+        "--model",
+        str(builder(tmp_path / case)),
+        "--data",
+        audio,
+        "--max_new_tokens",
+        "3",
+    ]
 
 
 @pytest.mark.parametrize("case", ["translation", "summarization", "whisper", "ctc", "text-to-speech"])
 def test_every_task_trains_and_evaluates_as_one_run_on_two_processes(case, tmp_path, family_folder, tiny_bert2bert):
     task_name, options = _every_task_case(case, tmp_path, family_folder, tiny_bert2bert)
     run = tmp_path / "run"
-    _launch("torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-            args=["train", task_name, *options, "--max_steps", "2", "--per_device_train_batch_size", "2",
-                  "--eval_strategy", "no", "--output_dir", str(run)])
+    _launch(
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        args=[
+            "train",
+            task_name,
+            *options,
+            "--max_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "2",
+            "--eval_strategy",
+            "no",
+            "--output_dir",
+            str(run),
+        ],
+    )
     report = json.loads((run / "metrics.json").read_text())
     assert report["training"]["processes"] == 2 and report["test"]["processes"] == 2
     assert len(Leaderboard().rows()) == 1
@@ -210,9 +339,29 @@ def test_every_task_trains_and_evaluates_as_one_run_on_two_processes(case, tmp_p
 def test_compress_recovery_steps_run_as_one_run_on_two_processes(qa_setup, tmp_path):
     model, data = qa_setup
     run = tmp_path / "pruned"
-    _launch("torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-            args=["compress", str(model), "--task", "question-answering", "--prune", "magnitude", "--sparsity", "0.5",
-                  "--recovery_steps", "2", "--output_dir", str(run), "--data", str(data), *QA_OPTIONS])
+    _launch(
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        args=[
+            "compress",
+            str(model),
+            "--task",
+            "question-answering",
+            "--prune",
+            "magnitude",
+            "--sparsity",
+            "0.5",
+            "--recovery_steps",
+            "2",
+            "--output_dir",
+            str(run),
+            "--data",
+            str(data),
+            *QA_OPTIONS,
+        ],
+    )
     facts = json.loads((run / "compression.json").read_text())
     assert 0.45 < facts["unstructured_pruning"]["achieved"] < 0.55
     assert not (run / "pruned").exists()  # the starting point was removed once, after every rank had loaded
@@ -220,8 +369,10 @@ def test_compress_recovery_steps_run_as_one_run_on_two_processes(qa_setup, tmp_p
     assert len(Leaderboard().rows()) == 1
 
 
-@pytest.mark.parametrize("name, kind", [("multi_gpu", "MULTI_GPU"), ("fsdp", "FSDP"),
-                                        ("deepspeed_zero3", "DEEPSPEED"), ("two_machines", "MULTI_GPU")])
+@pytest.mark.parametrize(
+    "name, kind",
+    [("multi_gpu", "MULTI_GPU"), ("fsdp", "FSDP"), ("deepspeed_zero3", "DEEPSPEED"), ("two_machines", "MULTI_GPU")],
+)
 def test_shipped_accelerate_configs_load_with_accelerate_itself(name, kind):
     from accelerate.commands.config.config_args import load_config_from_file
 

@@ -16,9 +16,17 @@ from tasks.image_classification.task import ImageClassificationTask, ImageParams
 @pytest.fixture
 def tiny_dino():
     torch.manual_seed(0)
-    return Dinov2ForImageClassification(Dinov2Config(hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
-                                                     intermediate_size=64, patch_size=4, image_size=16,
-                                                     num_labels=3)).eval()
+    return Dinov2ForImageClassification(
+        Dinov2Config(
+            hidden_size=32,
+            num_hidden_layers=3,
+            num_attention_heads=2,
+            intermediate_size=64,
+            patch_size=4,
+            image_size=16,
+            num_labels=3,
+        )
+    ).eval()
 
 
 def _head_input(model, pixel_values):
@@ -38,7 +46,7 @@ def test_layers_regions_and_mirror_shape_the_features(tiny_dino):
     features = _head_input(probe, pixels)
     assert features.shape == (2, 32 * (2 + 4) * 2) == (2, probe.config.feature_size())
     # the last layer's [class, mean patch] block, averaged over the image and its mirror, is the head's input
-    last = features[:, 32 * 6:32 * 8]
+    last = features[:, 32 * 6 : 32 * 8]
     plain = (_head_input(tiny_dino, pixels) + _head_input(tiny_dino, pixels.flip(-1))) / 2
     assert torch.allclose(last, plain, atol=1e-5)
     assert torch.allclose(_head_input(probe, pixels.flip(-1)), features, atol=1e-5)  # flip-invariant
@@ -64,15 +72,27 @@ def test_the_task_trains_caches_and_evaluates_a_probe(tiny_vit, colour_folder, t
 
     task = ImageClassificationTask()
     messages = []
-    params = ImageParams(data=str(colour_folder), model=str(tiny_vit), probe_epochs=30, probe_layers=2,
-                         probe_regions=2, probe_mirror=True)
+    params = ImageParams(
+        data=str(colour_folder),
+        model=str(tiny_vit),
+        probe_epochs=30,
+        probe_layers=2,
+        probe_regions=2,
+        probe_mirror=True,
+    )
     result = task.train(params, None, tmp_path / "run", log=messages.append)
     assert any("probe features: last 2 layers, 2 x 2 regions" in m for m in messages)
     assert sum("computed" in m for m in messages) == 2
     reloaded = AutoModelForImageClassification.from_pretrained(result.model_dir)
     assert isinstance(reloaded, FeatureProbeForImageClassification)
-    report = evaluate(task, str(result.model_dir), ImageParams(data=str(colour_folder)), split="test",
-                      with_speed=False, log=lambda m: None)
+    report = evaluate(
+        task,
+        str(result.model_dir),
+        ImageParams(data=str(colour_folder)),
+        split="test",
+        with_speed=False,
+        log=lambda m: None,
+    )
     assert report.metrics["accuracy"] == 100.0, report.metrics  # red vs blue squares
     messages.clear()
     task.train(params.model_copy(update={"probe_mirror": False}), None, tmp_path / "run2", log=messages.append)
@@ -88,16 +108,24 @@ def test_a_cnn_asked_for_probe_features_uses_its_own_heads(colour_folder, tmp_pa
 
     torch.manual_seed(0)
     folder = tmp_path / "cnn"
-    TimmWrapperForImageClassification(TimmWrapperConfig(
-        architecture="test_efficientnet", num_labels=2,
-        pretrained_cfg=dict(timm.create_model("test_efficientnet").pretrained_cfg))).save_pretrained(folder)
+    TimmWrapperForImageClassification(
+        TimmWrapperConfig(
+            architecture="test_efficientnet",
+            num_labels=2,
+            pretrained_cfg=dict(timm.create_model("test_efficientnet").pretrained_cfg),
+        )
+    ).save_pretrained(folder)
     messages = []
     result = ImageClassificationTask().train(
         ImageParams(data=str(colour_folder), model=str(folder), probe_epochs=5, probe_layers=4, probe_mirror=True),
-        None, tmp_path / "run", log=messages.append)
+        None,
+        tmp_path / "run",
+        log=messages.append,
+    )
     assert any("not a Vision Transformer" in m for m in messages)
-    assert isinstance(AutoModelForImageClassification.from_pretrained(result.model_dir),
-                      TimmWrapperForImageClassification)
+    assert isinstance(
+        AutoModelForImageClassification.from_pretrained(result.model_dir), TimmWrapperForImageClassification
+    )
 
 
 def test_structured_pruning_of_a_probe_states_the_backbones_new_shape_and_reloads(tiny_dino, tmp_path):
@@ -121,7 +149,10 @@ def test_structured_pruning_of_a_probe_states_the_backbones_new_shape_and_reload
 def test_a_transformer_without_a_class_token_is_not_probed_as_if_it_had_one():
     from transformers import SwinConfig, SwinForImageClassification
 
-    swin = SwinForImageClassification(SwinConfig(image_size=32, patch_size=4, embed_dim=16, depths=[1, 1],
-                                                 num_heads=[1, 2], window_size=4, num_labels=2))
+    swin = SwinForImageClassification(
+        SwinConfig(
+            image_size=32, patch_size=4, embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=4, num_labels=2
+        )
+    )
     with pytest.raises(TypeError, match="class token"):
         FeatureProbeForImageClassification.around(swin, layers=2, regions=2, mirror=False)

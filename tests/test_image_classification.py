@@ -18,18 +18,20 @@ from transformers import (
     ViTImageProcessor,
 )
 
-from shared.errors import OmnituneError
 from conftest import COLOURS
+from shared.errors import OmnituneError
 from tasks.image_classification import data
 from tasks.image_classification.preprocessing import from_processor, to_rgb, transform
 from tasks.image_classification.task import ImageClassificationTask, ImageParams
+
 
 def _tiny_timm_folder(tmp_path, architecture: str):
     torch.manual_seed(0)
     cfg = dict(timm.create_model(architecture).pretrained_cfg)  # these need their own input size
     folder = tmp_path / architecture
-    TimmWrapperForImageClassification(TimmWrapperConfig(architecture=architecture, num_labels=3,
-                                                        pretrained_cfg=cfg)).save_pretrained(folder)
+    TimmWrapperForImageClassification(
+        TimmWrapperConfig(architecture=architecture, num_labels=3, pretrained_cfg=cfg)
+    ).save_pretrained(folder)
     return folder
 
 
@@ -37,8 +39,7 @@ def _tiny_timm_folder(tmp_path, architecture: str):
 def test_timm_hybrid_families_go_through_the_same_path(architecture, colour_folder, tmp_path):
     """CoAtNet and MaxViT (convolution + attention) as any user would name them online (timm/...)."""
     task = ImageClassificationTask()
-    params = ImageParams(data=str(colour_folder), model=str(_tiny_timm_folder(tmp_path, architecture)),
-                         probe_epochs=50)
+    params = ImageParams(data=str(colour_folder), model=str(_tiny_timm_folder(tmp_path, architecture)), probe_epochs=50)
     result = task.train(params, None, tmp_path / "run")
     assert result.extra["linear_probe"]["validation_accuracy"] is not None
     assert (result.model_dir / "config.json").is_file()
@@ -50,8 +51,9 @@ def tiny_timm(tmp_path):
     cfg = dict(timm.create_model("test_efficientnet").pretrained_cfg)
     cfg.update(input_size=(3, 40, 40), crop_pct=0.8, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
     folder = tmp_path / "tiny-timm"
-    model = TimmWrapperForImageClassification(TimmWrapperConfig(architecture="test_efficientnet", num_labels=3,
-                                                                pretrained_cfg=cfg))
+    model = TimmWrapperForImageClassification(
+        TimmWrapperConfig(architecture="test_efficientnet", num_labels=3, pretrained_cfg=cfg)
+    )
     for module in model.modules():  # timm zero-initialises residual branches' last norm: features would be 0
         if isinstance(module, torch.nn.BatchNorm2d):
             torch.nn.init.ones_(module.weight)
@@ -84,17 +86,24 @@ def test_whole_image_keeps_what_the_centre_crop_cuts_and_survives_saving(kind, t
     folder = tiny_timm
     if kind == "transformers":  # DINOv2's own recipe: shorter side 256, centre crop 224
         folder = tmp_path / "tiny-dino"
-        Dinov2ForImageClassification(Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                                  intermediate_size=64, patch_size=4, image_size=32,
-                                                  num_labels=3)).save_pretrained(folder)
-        BitImageProcessor(size={"shortest_edge": 256}, crop_size={"height": 224, "width": 224},
-                          do_center_crop=True).save_pretrained(folder)
+        Dinov2ForImageClassification(
+            Dinov2Config(
+                hidden_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=64,
+                patch_size=4,
+                image_size=32,
+                num_labels=3,
+            )
+        ).save_pretrained(folder)
+        BitImageProcessor(
+            size={"shortest_edge": 256}, crop_size={"height": 224, "width": 224}, do_center_crop=True
+        ).save_pretrained(folder)
     task = ImageClassificationTask()
 
     def edge_brightness(params: ImageParams, source=folder) -> tuple[int, float]:
-        built = task.build(str(source), params)
-        model, processor = built.model, built.processor
-        spec = from_processor(processor)
+        spec = from_processor(task.build(str(source), params).processor)
         pixels = transform(spec, training=False)(_framed_image())
         wide = transform(spec, training=False)(_framed_image(width=56))  # squashed, not cropped, when whole
         assert wide.shape[-2:] == pixels.shape[-2:]
@@ -119,8 +128,11 @@ def test_any_image_mode_becomes_rgb(mode):
 
 def test_transparent_pixels_become_white():
     assert to_rgb(Image.new("RGBA", (4, 4), (0, 0, 0, 0))).getpixel((0, 0)) == (255, 255, 255)
-    assert transform(from_processor(ViTImageProcessor(size={"height": 16, "width": 16})), training=True,
-                     augmentation="trivialaugment")(Image.new("L", (28, 28))).shape == (3, 16, 16)
+    assert transform(
+        from_processor(ViTImageProcessor(size={"height": 16, "width": 16})),
+        training=True,
+        augmentation="trivialaugment",
+    )(Image.new("L", (28, 28))).shape == (3, 16, 16)
 
 
 def test_new_head_keeps_the_backbone_weights(tiny_vit, colour_folder):
@@ -137,43 +149,66 @@ def test_feature_cache_hits_and_is_invalidated_by_weights_or_preprocessing(tiny_
     task = ImageClassificationTask()
     messages = []
     run = tmp_path / "run"
-    task.train(ImageParams(data=str(colour_folder), model=str(tiny_vit), probe_epochs=5), None, run,
-               log=messages.append)
+    task.train(
+        ImageParams(data=str(colour_folder), model=str(tiny_vit), probe_epochs=5), None, run, log=messages.append
+    )
     assert sum("computed" in m for m in messages) == 2  # train and validation features
     messages.clear()
-    task.train(ImageParams(data=str(colour_folder), model=str(tiny_vit), probe_epochs=5), None, run,
-               log=messages.append)
+    task.train(
+        ImageParams(data=str(colour_folder), model=str(tiny_vit), probe_epochs=5), None, run, log=messages.append
+    )
     assert sum("cache hit" in m for m in messages) == 2
     messages.clear()
-    task.train(ImageParams(data=str(colour_folder), model=str(tiny_vit), probe_epochs=5, image_size=16), None,
-               run, log=messages.append)
+    task.train(
+        ImageParams(data=str(colour_folder), model=str(tiny_vit), probe_epochs=5, image_size=16),
+        None,
+        run,
+        log=messages.append,
+    )
     assert sum("computed" in m for m in messages) == 2  # other preprocessing, other features
     model = ViTForImageClassification.from_pretrained(tiny_vit)
     with torch.no_grad():
         model.vit.embeddings.patch_embeddings.projection.weight.mul_(2)
     model.save_pretrained(tiny_vit)
     messages.clear()
-    task.train(ImageParams(data=str(colour_folder), model=str(tiny_vit), probe_epochs=5), None, run,
-               log=messages.append)
+    task.train(
+        ImageParams(data=str(colour_folder), model=str(tiny_vit), probe_epochs=5), None, run, log=messages.append
+    )
     assert sum("computed" in m for m in messages) == 2  # other weights, other features
 
 
-@pytest.mark.parametrize("mode, extra, backbones", [
-    ("linear-probe", {"probe_epochs": 200}, ("tiny_vit", "tiny_timm")),
-    # a random CNN's batch-norm statistics need far more than 24 steps to settle: ViT only for fine-tuning
-    ("finetune", {"num_train_epochs": 8, "learning_rate": 3e-3}, ("tiny_vit",)),
-    ("finetune", {"num_train_epochs": 8, "learning_rate": 1e-2, "peft": "lora", "head_warmup": False},
-     ("tiny_vit",)),
-    ("finetune", {"num_train_epochs": 8, "learning_rate": 3e-3, "mixup_alpha": 0.2, "cutmix_alpha": 1.0},
-     ("tiny_vit",)),
-])
+@pytest.mark.parametrize(
+    "mode, extra, backbones",
+    [
+        ("linear-probe", {"probe_epochs": 200}, ("tiny_vit", "tiny_timm")),
+        # a random CNN's batch-norm statistics need far more than 24 steps to settle: ViT only for fine-tuning
+        ("finetune", {"num_train_epochs": 8, "learning_rate": 3e-3}, ("tiny_vit",)),
+        (
+            "finetune",
+            {"num_train_epochs": 8, "learning_rate": 1e-2, "peft": "lora", "head_warmup": False},
+            ("tiny_vit",),
+        ),
+        (
+            "finetune",
+            {"num_train_epochs": 8, "learning_rate": 3e-3, "mixup_alpha": 0.2, "cutmix_alpha": 1.0},
+            ("tiny_vit",),
+        ),
+    ],
+)
 def test_tiny_models_learn_the_colours(mode, extra, backbones, colour_folder, tmp_path, request):
     from evaluation.harness import evaluate
 
     for model in (request.getfixturevalue(name) for name in backbones):
         task = ImageClassificationTask()
-        params = ImageParams(data=str(colour_folder), model=str(model), mode=mode, eval_strategy="no",
-                             per_device_train_batch_size=8, save_steps=1000, **extra)
+        params = ImageParams(
+            data=str(colour_folder),
+            model=str(model),
+            mode=mode,
+            eval_strategy="no",
+            per_device_train_batch_size=8,
+            save_steps=1000,
+            **extra,
+        )
         result = task.train(params, None, tmp_path / f"{mode}-{model.name}")
         report = evaluate(task, str(result.model_dir), params, split="test", with_speed=False, log=lambda m: None)
         assert report.metrics["accuracy"] == 100.0, (model.name, report.metrics)
@@ -205,8 +240,23 @@ def test_csv_listing_with_relative_paths_and_named_labels(colour_folder, tmp_pat
 def test_cli_trains_a_linear_probe_and_predicts_a_file(tiny_vit, colour_folder, capsys, tmp_path):
     from apps.cli import main
 
-    assert main(["train", "image-classification", "--model", str(tiny_vit), "--data", str(colour_folder),
-                 "--probe_epochs", "20", "--output_dir", str(tmp_path / "run-ic")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "image-classification",
+                "--model",
+                str(tiny_vit),
+                "--data",
+                str(colour_folder),
+                "--probe_epochs",
+                "20",
+                "--output_dir",
+                str(tmp_path / "run-ic"),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((tmp_path / "run-ic" / "metrics.json").read_text())
     probe = metrics["training"]["linear_probe"]
     # a tiny model extracts features in milliseconds; the 10x-and-more figure is measured on DINOv2 (README)
@@ -215,10 +265,9 @@ def test_cli_trains_a_linear_probe_and_predicts_a_file(tiny_vit, colour_folder, 
     assert Image.open(tmp_path / "run-ic" / "confusion_matrix_test.png").size[0] > 300
     capsys.readouterr()
     image = colour_folder / "test" / "red" / "0.png"
-    assert main(["predict", "image-classification", "--model", str(tmp_path / "run-ic"), "--image",
-                 str(image)]) == 0
+    assert main(["predict", "image-classification", "--model", str(tmp_path / "run-ic"), "--image", str(image)]) == 0
     printed = capsys.readouterr().out
-    labels = json.loads(printed[printed.index("{\n"):])["labels"]
+    labels = json.loads(printed[printed.index("{\n") :])["labels"]
     assert set(labels) == {"red", "blue"} and abs(sum(labels.values()) - 1) < 1e-4
 
 
@@ -242,8 +291,7 @@ def test_demo_returns_top_labels_and_an_explanation(image_demo, tmp_path):
     assert Image.open(explanation).size == (50, 40)
 
 
-@pytest.mark.parametrize("content, message", [(b"not an image at all", "not a readable image"),
-                                              (None, "No image")])
+@pytest.mark.parametrize("content, message", [(b"not an image at all", "not a readable image"), (None, "No image")])
 def test_demo_explains_bad_files(image_demo, tmp_path, content, message):
     from gradio_client import Client, handle_file
 
@@ -265,15 +313,29 @@ def test_hybrid_cnn_transformer_saves_loads_and_learns(colour_folder, tmp_path):
 
     torch.manual_seed(0)
     folder = tmp_path / "tiny-hybrid"
-    config = CnnTransformerConfig(cnn_architecture="test_efficientnet", cnn_stage=2, hidden_size=32,
-                                  num_attention_heads=2, intermediate_size=64, max_grid=4)
+    config = CnnTransformerConfig(
+        cnn_architecture="test_efficientnet",
+        cnn_stage=2,
+        hidden_size=32,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_grid=4,
+    )
     CnnTransformerForImageClassification(config).save_pretrained(folder)
     BitImageProcessor(size={"shortest_edge": 36}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
     reloaded = AutoModelForImageClassification.from_pretrained(folder)
     assert isinstance(reloaded, CnnTransformerForImageClassification)
     task = ImageClassificationTask()
-    params = ImageParams(data=str(colour_folder), model=str(folder), mode="finetune", eval_strategy="no",
-                         num_train_epochs=10, learning_rate=3e-3, per_device_train_batch_size=8, save_steps=1000)
+    params = ImageParams(
+        data=str(colour_folder),
+        model=str(folder),
+        mode="finetune",
+        eval_strategy="no",
+        num_train_epochs=10,
+        learning_rate=3e-3,
+        per_device_train_batch_size=8,
+        save_steps=1000,
+    )
     result = task.train(params, None, tmp_path / "hybrid-run")
     report = evaluate(task, str(result.model_dir), params, split="test", with_speed=False, log=lambda m: None)
     assert report.metrics["accuracy"] >= 75.0, report.metrics
@@ -293,8 +355,14 @@ def test_evaluating_a_model_on_data_with_other_classes_is_refused(tiny_vit, colo
     from evaluation.harness import evaluate
 
     with pytest.raises(OmnituneError, match="predicts 3 classes .* but the data has 2"):
-        evaluate(ImageClassificationTask(), str(tiny_vit), ImageParams(data=str(colour_folder)), split="test",
-                 with_speed=False, log=lambda m: None)
+        evaluate(
+            ImageClassificationTask(),
+            str(tiny_vit),
+            ImageParams(data=str(colour_folder)),
+            split="test",
+            with_speed=False,
+            log=lambda m: None,
+        )
 
 
 def test_mixing_collator_mixes_training_batches_only_and_the_loss_takes_both_label_kinds():
@@ -327,8 +395,15 @@ def test_fine_tuning_with_mixup_really_mixes_the_training_batches(tiny_vit, colo
         return batch
 
     monkeypatch.setattr(MixingCollator, "__call__", spy)
-    params = ImageParams(data=str(colour_folder), model=str(tiny_vit), mode="finetune", num_train_epochs=1,
-                         cutmix_alpha=1.0, per_device_train_batch_size=8, head_warmup=False)
+    params = ImageParams(
+        data=str(colour_folder),
+        model=str(tiny_vit),
+        mode="finetune",
+        num_train_epochs=1,
+        cutmix_alpha=1.0,
+        per_device_train_batch_size=8,
+        head_warmup=False,
+    )
     ImageClassificationTask().train(params, None, tmp_path / "run")
     assert 2 in seen and 1 in seen  # mixed training batches, untouched evaluation batches
 
@@ -337,9 +412,17 @@ def test_frozen_norm_statistics_stay_as_pretrained_while_the_rest_trains(tiny_ti
     from transformers import AutoModelForImageClassification
 
     before = AutoModelForImageClassification.from_pretrained(tiny_timm).state_dict()
-    params = ImageParams(data=str(colour_folder), model=str(tiny_timm), mode="finetune", num_train_epochs=1,
-                         learning_rate=1e-2, eval_strategy="no", per_device_train_batch_size=8,
-                         freeze_norm_statistics=True, head_warmup=False)
+    params = ImageParams(
+        data=str(colour_folder),
+        model=str(tiny_timm),
+        mode="finetune",
+        num_train_epochs=1,
+        learning_rate=1e-2,
+        eval_strategy="no",
+        per_device_train_batch_size=8,
+        freeze_norm_statistics=True,
+        head_warmup=False,
+    )
     result = ImageClassificationTask().train(params, None, tmp_path / "run")
     after = AutoModelForImageClassification.from_pretrained(result.model_dir).state_dict()
     statistics = [k for k in before if k.endswith(("running_mean", "running_var"))]

@@ -14,8 +14,15 @@ WRITERS, ROWS_EACH = 6, 25
 def _write_rows(url: str, writer: int) -> None:
     board = Leaderboard(url)
     for index in range(ROWS_EACH):
-        board.record(task="question-answering", model=f"m{writer}", dataset="d", split="test",
-                     primary_metric="f1", score=float(writer * 100 + index), metrics={"f1": float(index)})
+        board.record(
+            task="question-answering",
+            model=f"m{writer}",
+            dataset="d",
+            split="test",
+            primary_metric="f1",
+            score=float(writer * 100 + index),
+            metrics={"f1": float(index)},
+        )
     board.dispose()
 
 
@@ -36,19 +43,46 @@ def test_concurrent_writer_processes_lose_no_row(tmp_path):
 
 def test_filter_and_sort(tmp_path):
     board = Leaderboard(f"sqlite:///{tmp_path / 'b.db'}")
-    board.record(task="question-answering", model="a", dataset="x", split="test", primary_metric="f1", score=50.0,
-                 metrics={}, size_mb=10.0)
-    board.record(task="question-answering", model="b", dataset="y", split="test", primary_metric="f1", score=70.0,
-                 metrics={}, size_mb=5.0)
-    board.record(task="translation", model="c", dataset="x", split="test", primary_metric="bleu", score=20.0,
-                 metrics={})
+    board.record(
+        task="question-answering",
+        model="a",
+        dataset="x",
+        split="test",
+        primary_metric="f1",
+        score=50.0,
+        metrics={},
+        size_mb=10.0,
+    )
+    board.record(
+        task="question-answering",
+        model="b",
+        dataset="y",
+        split="test",
+        primary_metric="f1",
+        score=70.0,
+        metrics={},
+        size_mb=5.0,
+    )
+    board.record(
+        task="translation", model="c", dataset="x", split="test", primary_metric="bleu", score=20.0, metrics={}
+    )
     assert [r["model"] for r in board.rows()] == ["b", "a", "c"]
-    assert [r["model"] for r in board.rows(task="question-answering", sort_by="size_mb", descending=False)] == ["b", "a"]
+    assert [r["model"] for r in board.rows(task="question-answering", sort_by="size_mb", descending=False)] == [
+        "b",
+        "a",
+    ]
     assert [r["model"] for r in board.rows(dataset="x")] == ["a", "c"]
     assert [r["model"] for r in board.rows(sort_by="not-a-column")] == ["b", "a", "c"]
     for model, wer in (("tiny", 0.05), ("base", 0.04)):  # an error rate: best first means lowest first
-        board.record(task="automatic-speech-recognition", model=model, dataset="x", split="test",
-                     primary_metric="wer", score=wer, metrics={})
+        board.record(
+            task="automatic-speech-recognition",
+            model=model,
+            dataset="x",
+            split="test",
+            primary_metric="wer",
+            score=wer,
+            metrics={},
+        )
     assert [r["model"] for r in board.rows(task="automatic-speech-recognition")] == ["base", "tiny"]
     assert [r["model"] for r in board.rows(task="automatic-speech-recognition", descending=False)] == ["tiny", "base"]
 
@@ -60,20 +94,26 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
 
 
 def test_pareto_front_keeps_the_models_nothing_beats_on_both_speed_and_score():
-    from shared.plots import pareto_front, pareto_figure
+    from shared.plots import pareto_figure, pareto_front
 
     # (latency ms, score): c is slower and worse than b; d is fastest; a is best
     points = [(100.0, 92.0), (40.0, 91.8), (60.0, 90.0), (20.0, 80.0)]
     assert pareto_front(points) == [3, 1, 0]
-    rows = [{"model": name, "latency_p50_ms": x, "score": y, "size_mb": 90.0}
-            for name, (x, y) in zip("abcd", points)] + [{"model": "unmeasured", "latency_p50_ms": None, "score": 1.0}]
+    rows = [
+        {"model": name, "latency_p50_ms": x, "score": y, "size_mb": 90.0} for name, (x, y) in zip("abcd", points)
+    ] + [{"model": "unmeasured", "latency_p50_ms": None, "score": 1.0}]
     figure = pareto_figure(rows, "f1")
     axis = figure.axes[0]
     assert axis.get_xscale() == "log" and axis.get_ylabel() == "f1"
     assert [text.get_text() for text in axis.texts] == ["a", "b", "c", "d"]  # the unmeasured row is left out
     # an error rate: lower is better, so the front keeps the fastest and the lowest
     assert pareto_front([(100.0, 0.04), (40.0, 0.05), (60.0, 0.09), (20.0, 0.20)], higher_is_better=False) == [3, 1, 0]
-    assert "lower is better" in pareto_figure([{**r, "primary_metric": "wer"} for r in rows[:4]], "wer", better_up=False).axes[0].get_ylabel()
+    assert (
+        "lower is better"
+        in pareto_figure([{**r, "primary_metric": "wer"} for r in rows[:4]], "wer", better_up=False)
+        .axes[0]
+        .get_ylabel()
+    )
 
 
 def test_scoring_a_run_on_another_dataset_keeps_its_own_test_score(tmp_path):
@@ -88,9 +128,19 @@ def test_scoring_a_run_on_another_dataset_keeps_its_own_test_score(tmp_path):
     board = Leaderboard(f"sqlite:///{tmp_path / 'b.db'}")
 
     def report(dataset, f1):
-        return Report(task=task.name, model=str(run), dataset=dataset, split="test", examples=10,
-                      metrics={"f1": f1}, seconds=1.0, examples_per_second=10.0, size_mb=1.0, parameters=1,
-                      speed=None)
+        return Report(
+            task=task.name,
+            model=str(run),
+            dataset=dataset,
+            split="test",
+            examples=10,
+            metrics={"f1": f1},
+            seconds=1.0,
+            examples_per_second=10.0,
+            size_mb=1.0,
+            parameters=1,
+            speed=None,
+        )
 
     record(report("bundled", 92.0), task, base_model=None, run=run, board=board)
     record(report("/data/long-contexts", 75.0), task, base_model=None, run=run, board=board)
@@ -106,8 +156,15 @@ def test_db_takes_a_plain_file_path_and_refuses_nonsense_with_the_fix(tmp_path, 
     monkeypatch.chdir(tmp_path)
     board = Leaderboard("results/board.db")  # what users type after --db
     assert board.url == f"sqlite:///{tmp_path / 'results' / 'board.db'}"
-    board.record(task="image-classification", model="m", dataset="d", split="test", primary_metric="accuracy",
-                 score=90.0, metrics={})
+    board.record(
+        task="image-classification",
+        model="m",
+        dataset="d",
+        split="test",
+        primary_metric="accuracy",
+        score=90.0,
+        metrics={},
+    )
     assert [row["model"] for row in Leaderboard(str(tmp_path / "results" / "board.db")).rows()] == ["m"]
     with pytest.raises(OmnituneError, match="not a database URL") as error:
         Leaderboard("nonsense://")

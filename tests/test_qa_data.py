@@ -29,10 +29,22 @@ def test_single_file_is_split_by_article_so_no_title_is_in_two_splits(small_squa
 
 
 def test_flat_hub_layout_jsonl_and_parquet(tmp_path):
-    rows = [{"id": "a", "title": "t", "context": "The cat sat.", "question": "Who sat?",
-             "answers": {"text": ["The cat"], "answer_start": [0]}},
-            {"id": "b", "title": "u", "context": "Nothing here.", "question": "Who?",
-             "answers": {"text": [], "answer_start": []}}]
+    rows = [
+        {
+            "id": "a",
+            "title": "t",
+            "context": "The cat sat.",
+            "question": "Who sat?",
+            "answers": {"text": ["The cat"], "answer_start": [0]},
+        },
+        {
+            "id": "b",
+            "title": "u",
+            "context": "Nothing here.",
+            "question": "Who?",
+            "answers": {"text": [], "answer_start": []},
+        },
+    ]
     jsonl = tmp_path / "data" / "train.jsonl"
     jsonl.parent.mkdir()
     jsonl.write_text("\n".join(json.dumps(r) for r in rows))
@@ -42,8 +54,14 @@ def test_flat_hub_layout_jsonl_and_parquet(tmp_path):
 
 
 def test_csv_with_answer_text_and_start_columns_and_a_column_mapping(tmp_path):
-    frame = pd.DataFrame({"passage": ["The cat sat.", "No answer here."], "query": ["Who sat?", "Who?"],
-                          "answer_text": ["cat", None], "answer_start": [4, None]})
+    frame = pd.DataFrame(
+        {
+            "passage": ["The cat sat.", "No answer here."],
+            "query": ["Who sat?", "Who?"],
+            "answer_text": ["cat", None],
+            "answer_start": [4, None],
+        }
+    )
     (tmp_path / "d").mkdir()
     frame.to_csv(tmp_path / "d" / "train.csv", index=False)
     rows = load_examples(str(tmp_path / "d"), "train", {"context": "passage", "question": "query"})
@@ -72,11 +90,17 @@ def test_mapping_to_a_column_that_is_not_there_is_reported(tmp_path):
         load_examples(str(tmp_path / "train.csv"), "train", {"context": "pasage"})
 
 
-@pytest.mark.parametrize("row, expected", [
-    ({"context": "", "question": "q?", "answer_text": "", "answer_start": ""}, "empty 'context'"),
-    ({"context": "abc", "question": " ", "answer_text": "", "answer_start": ""}, "empty 'question'"),
-    ({"context": "abc", "question": "q?", "answer_text": "zz", "answer_start": 0}, "not found at their answer_start"),
-])
+@pytest.mark.parametrize(
+    "row, expected",
+    [
+        ({"context": "", "question": "q?", "answer_text": "", "answer_start": ""}, "empty 'context'"),
+        ({"context": "abc", "question": " ", "answer_text": "", "answer_start": ""}, "empty 'question'"),
+        (
+            {"context": "abc", "question": "q?", "answer_text": "zz", "answer_start": 0},
+            "not found at their answer_start",
+        ),
+    ],
+)
 def test_bad_rows_are_named(tmp_path, row, expected):
     path = tmp_path / "train.jsonl"
     path.write_text(json.dumps(row) + "\n")
@@ -105,8 +129,10 @@ def test_squad_articles_without_paragraphs_are_reported(tmp_path):
 
 
 def test_duplicate_ids_are_made_unique(tmp_path):
-    rows = [{"id": "same", "context": "a b", "question": q, "answers": {"text": [], "answer_start": []}}
-            for q in ("one?", "two?")]
+    rows = [
+        {"id": "same", "context": "a b", "question": q, "answers": {"text": [], "answer_start": []}}
+        for q in ("one?", "two?")
+    ]
     path = tmp_path / "train.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     assert len(set(load_examples(str(path), "train")["id"])) == 2

@@ -14,8 +14,12 @@ FILLER = " ".join(f"word{i % 7} option" for i in range(120))
 
 def _example(context: str, answer: str, qid: str = "x") -> dict:
     start = context.index(answer) if answer else None
-    return {"id": [qid], "question": ["What does the -z option do?"], "context": [context],
-            "answers": [{"text": [answer], "answer_start": [start]} if answer else {"text": [], "answer_start": []}]}
+    return {
+        "id": [qid],
+        "question": ["What does the -z option do?"],
+        "context": [context],
+        "answers": [{"text": [answer], "answer_start": [start]} if answer else {"text": [], "answer_start": []}],
+    }
 
 
 def _rows(batch: dict) -> list[dict]:
@@ -26,16 +30,16 @@ def test_labels_point_at_the_answer_tokens_in_every_window_that_holds_it(tiny_qa
     tokenizer = AutoTokenizer.from_pretrained(tiny_qa_model)
     answer = "use a long listing format"
     batch = _example(f"{FILLER} -l {answer}. {FILLER}", answer)
-    features = tokenize_batch(batch, tokenizer, max_seq_length=64, doc_stride=24, with_labels=True,
-                              keep_offsets=True)
+    features = tokenize_batch(batch, tokenizer, max_seq_length=64, doc_stride=24, with_labels=True, keep_offsets=True)
     assert len(features["input_ids"]) > 3  # the context really was split into windows
     holding = 0
-    for ids, start, end, offsets in zip(features["input_ids"], features["start_positions"],
-                                        features["end_positions"], features["offset_mapping"]):
+    for ids, start, end, offsets in zip(
+        features["input_ids"], features["start_positions"], features["end_positions"], features["offset_mapping"]
+    ):
         if start == 0:
             continue
         holding += 1
-        text = batch["context"][0][offsets[start][0]:offsets[end][1]]
+        text = batch["context"][0][offsets[start][0] : offsets[end][1]]
         assert text == answer
     assert holding >= 1
 
@@ -63,8 +67,11 @@ def _straddling_example(tokenizer, answer: str, max_len: int, stride: int):
         features = tokenize_batch(batch, tokenizer, max_len, stride, with_labels=True, keep_offsets=True)
         begin = context.index(answer)
         whole = [w for w, s in enumerate(features["start_positions"]) if s != 0]
-        cut = [w for w, offsets in enumerate(features["offset_mapping"])
-               if any(o and o[0] == begin for o in offsets) and w not in whole]
+        cut = [
+            w
+            for w, offsets in enumerate(features["offset_mapping"])
+            if any(o and o[0] == begin for o in offsets) and w not in whole
+        ]
         if whole and cut:
             return context, batch, features, whole, cut
     raise AssertionError("no straddling layout found")
@@ -78,7 +85,7 @@ def test_answer_across_a_window_border_is_found_in_the_window_that_holds_it_whol
     starts, ends = _logits_for(features, context, answer, in_window=whole[0])
     result = decode(_rows(batch), features, starts, ends, max_answer_length=30)[0]
     assert result.text == answer
-    assert context[result.start:result.end] == answer
+    assert context[result.start : result.end] == answer
 
 
 def test_no_answer_wins_when_the_null_score_beats_every_span(tiny_qa_model):

@@ -13,8 +13,10 @@ from tasks.summarization.task import SummarizationParams, SummarizationTask
 from tasks.translation.task import TranslationParams, TranslationTask
 from tests import tiny_seq2seq
 
-PAIRS = [{"translation": {"en": "In the beginning was the Word.", "es": "En el principio era el Verbo."}},
-         {"translation": {"en": "Jesus wept.", "es": "Y lloró Jesús."}}]
+PAIRS = [
+    {"translation": {"en": "In the beginning was the Word.", "es": "En el principio era el Verbo."}},
+    {"translation": {"en": "Jesus wept.", "es": "Y lloró Jesús."}},
+]
 
 
 def split_folder(folder, rows):
@@ -49,8 +51,9 @@ LANGUAGE_CASES = [
 @pytest.mark.parametrize("family,target_lang,expected", LANGUAGE_CASES)
 def test_language_codes_are_set_as_each_family_requires(family_folder, family, target_lang, expected, tmp_path):
     task = TranslationTask()
-    params = TranslationParams(data=str(pair_file(tmp_path)), source_lang="en", target_lang=target_lang,
-                               num_beams=1, max_new_tokens=4)
+    params = TranslationParams(
+        data=str(pair_file(tmp_path)), source_lang="en", target_lang=target_lang, num_beams=1, max_new_tokens=4
+    )
     built = task.build(family_folder(family), params)
     model, tokenizers = built.model, built.processor
     kind, code = expected.split(":")
@@ -61,8 +64,10 @@ def test_language_codes_are_set_as_each_family_requires(family_folder, family, t
     assert any(f"-> {tokenizers.source.tgt_lang}" in note for note in condition.notes)
     if kind == "forced_bos":
         assert condition.forced_bos_token_id == code_id
-        generated = model.generate(**tokenizers.source(["Jesus wept."], return_tensors="pt"),
-                                   generation_config=task.training_generation(built, params))
+        generated = model.generate(
+            **tokenizers.source(["Jesus wept."], return_tensors="pt"),
+            generation_config=task.training_generation(built, params),
+        )
         assert generated[0, 1].item() == code_id  # after the decoder start token comes the target language
     else:
         assert condition.decoder_start_token_id == code_id
@@ -83,7 +88,7 @@ def test_t5_task_prefixes_come_from_the_model_config(family_folder, tmp_path):
     params = TranslationParams(source_lang="en", target_lang="es")
     features = translation.features(_examples(translation, params, tmp_path), built, params, for_eval=False)
     prefix_ids = tokenizers.source("translate English to Spanish:", add_special_tokens=False).input_ids
-    assert features["input_ids"][0][:len(prefix_ids)] == prefix_ids
+    assert features["input_ids"][0][: len(prefix_ids)] == prefix_ids
     tokenizers = summarization.build(folder, SummarizationParams()).processor
     assert tokenizers.condition.source_prefix == "summarize: "
     # a user's prefix wins, and a model without task parameters gets none
@@ -96,8 +101,9 @@ def test_t5_task_prefixes_come_from_the_model_config(family_folder, tmp_path):
 @pytest.mark.parametrize("family", tiny_seq2seq.FAMILIES)
 def test_every_family_tokenises_pairs_trains_and_generates(family_folder, family, tmp_path):
     task = TranslationTask()
-    params = TranslationParams(data=str(pair_file(tmp_path)), source_lang="en", target_lang="es", num_beams=2,
-                               max_new_tokens=6)
+    params = TranslationParams(
+        data=str(pair_file(tmp_path)), source_lang="en", target_lang="es", num_beams=2, max_new_tokens=6
+    )
     built = task.build(family_folder(family), params)
     model, tokenizers = built.model, built.processor
     features = task.features(_examples(task, params, tmp_path), built, params, for_eval=False)
@@ -106,7 +112,7 @@ def test_every_family_tokenises_pairs_trains_and_generates(family_folder, family
     lengths = [len(ids) for ids in features["labels"]]
     assert batch["labels"].shape == (2, max(lengths))
     shorter = lengths.index(min(lengths))
-    assert (batch["labels"][shorter, min(lengths):] == -100).all()
+    assert (batch["labels"][shorter, min(lengths) :] == -100).all()
     start = model.generation_config.decoder_start_token_id or model.config.decoder_start_token_id
     if family != "mbart":  # mBART-cc25's labels end with the language code, which is also its start token
         assert all(ids[0] != start or start == tokenizers.source.bos_token_id for ids in features["labels"])
@@ -132,6 +138,7 @@ def test_marian_with_several_targets_gets_the_target_marker(family_folder):
 
 
 # -- warm starts -------------------------------------------------------------------------------------------------
+
 
 def test_bert2bert_copies_both_halves_and_adds_cross_attention(tiny_bert2bert):
     from transformers import BertModel
@@ -169,8 +176,9 @@ def test_freezing_keeps_the_joints_trainable(tiny_bert2bert, tmp_path):
     model = task.build(str(folder), SummarizationParams(freeze="decoder")).model
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert any("crossattention" in name for name in trainable)
-    assert not any(name.startswith("decoder.") and "crossattention" not in name and "transform" not in name
-                   for name in trainable)
+    assert not any(
+        name.startswith("decoder.") and "crossattention" not in name and "transform" not in name for name in trainable
+    )
     assert any(name.startswith("encoder.") for name in trainable)
     model = task.build(str(folder), SummarizationParams(freeze="encoder")).model
     assert not any(p.requires_grad for p in model.encoder.parameters())
@@ -180,26 +188,40 @@ def test_whisper_text_decoder_ignores_padded_source_tokens():
     from tasks.seq2seq.whisper_text_decoder import WhisperTextDecoder, WhisperTextDecoderConfig
 
     torch.manual_seed(0)
-    config = WhisperTextDecoderConfig(vocab_size=100, d_model=32, decoder_layers=2, decoder_attention_heads=2,
-                                      decoder_ffn_dim=64, encoder_layers=1, encoder_attention_heads=2,
-                                      max_target_positions=32, max_source_positions=32, is_decoder=True,
-                                      pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)
+    config = WhisperTextDecoderConfig(
+        vocab_size=100,
+        d_model=32,
+        decoder_layers=2,
+        decoder_attention_heads=2,
+        decoder_ffn_dim=64,
+        encoder_layers=1,
+        encoder_attention_heads=2,
+        max_target_positions=32,
+        max_source_positions=32,
+        is_decoder=True,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+    )
     decoder = WhisperTextDecoder(config).eval()
     states = torch.randn(1, 5, 32)
     padded = torch.cat([states, torch.randn(1, 3, 32) * 10], dim=1)  # garbage where the source is padding
     tokens = torch.tensor([[1, 7, 9]])
     with torch.no_grad():
         alone = decoder(input_ids=tokens, encoder_hidden_states=states).logits
-        masked = decoder(input_ids=tokens, encoder_hidden_states=padded,
-                         encoder_attention_mask=torch.tensor([[1] * 5 + [0] * 3])).logits
+        masked = decoder(
+            input_ids=tokens, encoder_hidden_states=padded, encoder_attention_mask=torch.tensor([[1] * 5 + [0] * 3])
+        ).logits
         unmasked = decoder(input_ids=tokens, encoder_hidden_states=padded).logits
     assert torch.allclose(alone, masked, atol=1e-5)
     assert not torch.allclose(alone, unmasked, atol=1e-3)  # the mask is what made the difference
 
 
-SUMMARIES = [{"document": f"The {w}() function returns the {w} of its argument. It never fails.",
-              "summary": f"compute the {w}"} for w in ("sine", "cosine", "tangent", "square root", "logarithm",
-                                                        "exponent", "absolute value", "floor")]
+SUMMARIES = [
+    {"document": f"The {w}() function returns the {w} of its argument. It never fails.", "summary": f"compute the {w}"}
+    for w in ("sine", "cosine", "tangent", "square root", "logarithm", "exponent", "absolute value", "floor")
+]
 
 
 def summary_folder(tmp_path, rows=SUMMARIES):
@@ -211,40 +233,69 @@ def test_loss_falls_when_overfitting_a_tiny_set(tiny_bert2bert, tmp_path):
 
     _, folder, _ = tiny_bert2bert
     task = SummarizationTask()
-    params = SummarizationParams(model=str(folder), data=str(summary_folder(tmp_path)), max_steps=150,
-                                 learning_rate=5e-3, per_device_train_batch_size=8, logging_steps=10,
-                                 eval_strategy="no", num_beams=1, max_new_tokens=8)
+    params = SummarizationParams(
+        model=str(folder),
+        data=str(summary_folder(tmp_path)),
+        max_steps=150,
+        learning_rate=5e-3,
+        per_device_train_batch_size=8,
+        logging_steps=10,
+        eval_strategy="no",
+        num_beams=1,
+        max_new_tokens=8,
+    )
     result = fine_tune(task, params, None, tmp_path / "run", log=lambda message: None)
     history = [json.loads(line) for line in (result.run / "train_log.jsonl").read_text().splitlines()]
     losses = [entry["loss"] for entry in history if "loss" in entry]
     assert losses[-1] < losses[0] / 3, losses
     built = task.build(str(result.model_dir), params)
-    model, tokenizers = built.model, built.processor
     outputs = task.predict(built, task.load_examples(params, "test"), params, batch_size=4)
     assert all(o.startswith("compute the") for o in outputs), outputs  # the target's pattern was learned
 
 
 # -- generation ----------------------------------------------------------------------------------------------------
 
+
 def test_generation_settings_come_from_the_command_line(family_folder):
-    from apps.cli import _field_types, parse_overrides
+    from apps.cli import parse_overrides
     from shared.config import load_params
     from tasks.seq2seq import generation
 
     task = TranslationTask()
-    overrides = parse_overrides(["--num_beams", "3", "--no_repeat_ngram_size", "2", "--length_penalty", "0.6",
-                                 "--max_new_tokens", "9", "--min_new_tokens", "2", "--early_stopping", "false"],
-                                _field_types(task.params_class))
+    overrides = parse_overrides(
+        [
+            "--num_beams",
+            "3",
+            "--no_repeat_ngram_size",
+            "2",
+            "--length_penalty",
+            "0.6",
+            "--max_new_tokens",
+            "9",
+            "--min_new_tokens",
+            "2",
+            "--early_stopping",
+            "false",
+        ],
+        task.params_class,
+    )
     params = load_params(task.params_class, None, overrides)
     built = task.build(family_folder("marian"), params)
     model, tokenizers = built.model, built.processor
     settings = generation.settings_of(params)
     config = generation.generation_config(model, settings, tokenizers.condition)
-    assert (config.num_beams, config.no_repeat_ngram_size, config.length_penalty, config.max_new_tokens,
-            config.min_new_tokens, config.early_stopping) == (3, 2, 0.6, 9, 2, False)
+    assert (
+        config.num_beams,
+        config.no_repeat_ngram_size,
+        config.length_penalty,
+        config.max_new_tokens,
+        config.min_new_tokens,
+        config.early_stopping,
+    ) == (3, 2, 0.6, 9, 2, False)
     config.validate(strict=True)  # no contradictory knobs
-    sampled = generation.generation_config(model, settings.model_copy(update={"num_beams": 1, "do_sample": True,
-                                                                              "top_p": 0.9}), tokenizers.condition)
+    sampled = generation.generation_config(
+        model, settings.model_copy(update={"num_beams": 1, "do_sample": True, "top_p": 0.9}), tokenizers.condition
+    )
     sampled.validate(strict=True)
     assert sampled.do_sample and sampled.top_p == 0.9
 
@@ -256,8 +307,12 @@ def test_sorted_batches_keep_the_input_order_and_streaming_ends_where_generation
     params = TranslationParams(num_beams=1, max_new_tokens=8, no_repeat_ngram_size=0)
     built = task.build(family_folder("marian"), params)
     model, tokenizers = built.model, built.processor
-    texts = ["Jesus wept.", "In the beginning was the Word, and the Word was with God.", "Amen.",
-             "He came to his own, and those who were his own did not receive him."]
+    texts = [
+        "Jesus wept.",
+        "In the beginning was the Word, and the Word was with God.",
+        "Amen.",
+        "He came to his own, and those who were his own did not receive him.",
+    ]
     settings = generation.GenerationParams(num_beams=1, max_new_tokens=8, no_repeat_ngram_size=0)
     one_by_one = [generation.generate(model, tokenizers, [t], tokenizers.condition, settings, 64, 1)[0] for t in texts]
     batched = generation.generate(model, tokenizers, texts, tokenizers.condition, settings, 64, batch_size=3)
@@ -268,6 +323,7 @@ def test_sorted_batches_keep_the_input_order_and_streaming_ends_where_generation
 
 
 # -- metrics and baselines ----------------------------------------------------------------------------------------
+
 
 def test_metrics_equal_sacrebleu_and_rouge_score_on_the_same_strings():
     import sacrebleu
@@ -291,14 +347,16 @@ def test_metrics_equal_sacrebleu_and_rouge_score_on_the_same_strings():
 def test_baselines_copy_the_source_and_take_the_lead_sentence():
     from tasks.summarization.task import first_sentence
 
-    assert first_sentence("The fork() call creates a process. It returns twice.") == \
-        "The fork() call creates a process."
+    assert (
+        first_sentence("The fork() call creates a process. It returns twice.") == "The fork() call creates a process."
+    )
     assert first_sentence("Values e.g. 1.5 are allowed. Next.") == "Values e.g. 1.5 are allowed."
     examples = {"source": ["a b", "c"], "target": ["x", "y"]}
     assert TranslationTask().baseline(examples, TranslationParams()) == ("copy the source", ["a b", "c"])
 
 
 # -- bad input -----------------------------------------------------------------------------------------------------
+
 
 def test_bad_data_gets_a_message_that_names_the_problem_and_the_fix(tmp_path):
     from tasks.seq2seq.data import load_pairs
@@ -328,6 +386,7 @@ def test_a_language_the_model_lacks_is_refused_with_the_codes_to_use(family_fold
 
 # -- demo ----------------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def summarization_demo(tiny_bert2bert, serve):
     from apps.demos import build_demo
@@ -348,11 +407,10 @@ def test_demo_generates_and_says_when_the_input_was_cut(summarization_demo):
     long = " ".join(["The fork() call creates a new process by duplicating the calling process."] * 4)
     output, status, details = client.predict(long, 2, 5, 0, 1.0, False, 1.0, 1.0, api_name="/generate")
     assert details["cut"] and "The input was cut" in status
-    assert long[details["read_up_to_character"]:].startswith(details["unread_tail"][:20])
+    assert long[details["read_up_to_character"] :].startswith(details["unread_tail"][:20])
 
 
-@pytest.mark.parametrize("text,message", [("   ", "The input is empty"),
-                                          ("x" * 20_001, "the limit is 20,000")])
+@pytest.mark.parametrize("text,message", [("   ", "The input is empty"), ("x" * 20_001, "the limit is 20,000")])
 def test_demo_explains_bad_input(summarization_demo, text, message):
     from gradio_client import Client
 
@@ -367,8 +425,16 @@ def test_lora_trains_new_joints_in_full_and_exports_a_merged_model(which, tiny_b
 
     folder = str(tiny_bert2bert[1]) if which == "bert2bert" else str(family_folder("marian"))
     task = SummarizationTask()
-    params = SummarizationParams(model=folder, data=str(summary_folder(tmp_path)), max_steps=3, peft="lora",
-                                 eval_strategy="no", per_device_train_batch_size=4, num_beams=1, max_new_tokens=4)
+    params = SummarizationParams(
+        model=folder,
+        data=str(summary_folder(tmp_path)),
+        max_steps=3,
+        peft="lora",
+        eval_strategy="no",
+        per_device_train_batch_size=4,
+        num_beams=1,
+        max_new_tokens=4,
+    )
     result = fine_tune(task, params, None, tmp_path / "run", log=lambda message: None)
     assert 0 < result.trainable_parameters < result.total_parameters
     built = task.build(str(result.model_dir), params)  # the merged export loads like any model

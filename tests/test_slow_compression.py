@@ -10,8 +10,8 @@ from evaluation.harness import score
 from shared import shelf
 from shared.compression.quantization import quantize
 from shared.compression.structured import prune_feed_forward
-from shared.training import fine_tune
 from shared.task_protocol import Built
+from shared.training import fine_tune
 from tasks.registry import get_task
 
 pytestmark = pytest.mark.slow
@@ -28,9 +28,19 @@ def _f1(model, tokenizer, params) -> float:
 def fine_tuned(in_shelf_home, tmp_path_factory):
     with in_shelf_home():
         path = shelf.prepare("minilm-l6")
-    params = TASK.params_class(model=str(path), max_train_samples=2000, max_seq_length=256, doc_stride=64,
-                               learning_rate=3e-4, warmup_ratio=0.1, num_train_epochs=1, eval_strategy="no",
-                               per_device_train_batch_size=16, seed=0, save_steps=1000)
+    params = TASK.params_class(
+        model=str(path),
+        max_train_samples=2000,
+        max_seq_length=256,
+        doc_stride=64,
+        learning_rate=3e-4,
+        warmup_ratio=0.1,
+        num_train_epochs=1,
+        eval_strategy="no",
+        per_device_train_batch_size=16,
+        seed=0,
+        save_steps=1000,
+    )
     set_seed(params.seed)
     result = fine_tune(TASK, params, None, tmp_path_factory.mktemp("qa-run"))
     return result.model_dir, params
@@ -60,8 +70,9 @@ def test_ffn_pruning_with_a_short_recovery_keeps_most_of_the_f1(fine_tuned, tmp_
     pruned = _f1(model, tokenizer, params)
     model.save_pretrained(tmp_path / "pruned")
     tokenizer.save_pretrained(tmp_path / "pruned")
-    recovery = params.model_copy(update={"model": str(tmp_path / "pruned"), "max_steps": 40, "warmup_ratio": 0.0,
-                                         "learning_rate": 1e-4})
+    recovery = params.model_copy(
+        update={"model": str(tmp_path / "pruned"), "max_steps": 40, "warmup_ratio": 0.0, "learning_rate": 1e-4}
+    )
     result = fine_tune(TASK, recovery, None, tmp_path / "recovery", callbacks=[SparsityCallback()])
     recovered_model = TASK.build(str(result.model_dir), recovery)
     recovered = _f1(recovered_model.model, recovered_model.processor, params)

@@ -32,8 +32,9 @@ def test_hybrid_shelf_entry_carries_the_pretrained_cnn(shelf_home, monkeypatch):
 
     monkeypatch.setenv("OMNITUNE_HOME", shelf_home)
     hybrid = AutoModelForImageClassification.from_pretrained(shelf.prepare("hybrid-lite0-transformer"))
-    lite0 = timm.create_model(f"local-dir:{shelf.prepare('efficientnet-lite0')}", pretrained=True,
-                              features_only=True, out_indices=(3,))
+    lite0 = timm.create_model(
+        f"local-dir:{shelf.prepare('efficientnet-lite0')}", pretrained=True, features_only=True, out_indices=(3,)
+    )
     for name, tensor in lite0.state_dict().items():
         assert torch.equal(tensor, hybrid.cnn.state_dict()[name]), name
 

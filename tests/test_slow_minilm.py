@@ -7,8 +7,8 @@ from transformers import set_seed
 
 from evaluation.harness import score
 from shared import shelf
-from shared.training import fine_tune
 from shared.task_protocol import Built
+from shared.training import fine_tune
 from tasks.registry import get_task
 
 pytestmark = pytest.mark.slow
@@ -39,9 +39,19 @@ def _f1(model, tokenizer, params) -> float:
 
 def test_brief_fine_tuning_lifts_f1_well_above_the_untrained_head(minilm, tmp_path):
     path, _ = minilm
-    params = TASK.params_class(model=str(path), max_train_samples=3000, max_seq_length=256, doc_stride=64,
-                               learning_rate=3e-4, warmup_ratio=0.1, num_train_epochs=1, eval_strategy="no",
-                               per_device_train_batch_size=16, seed=0, save_steps=1000)
+    params = TASK.params_class(
+        model=str(path),
+        max_train_samples=3000,
+        max_seq_length=256,
+        doc_stride=64,
+        learning_rate=3e-4,
+        warmup_ratio=0.1,
+        num_train_epochs=1,
+        eval_strategy="no",
+        per_device_train_batch_size=16,
+        seed=0,
+        save_steps=1000,
+    )
     set_seed(params.seed)
     built = TASK.build(str(path), params)
     model, tokenizer = built.model, built.processor

@@ -10,8 +10,7 @@ from safetensors.torch import load_file
 
 from shared import shelf
 from shared.training import fine_tune
-from tasks.registry import get_task
-from tasks.registry import all_tasks
+from tasks.registry import all_tasks, get_task
 
 all_tasks()  # the whole shelf: every task registers the entries it builds
 
@@ -21,8 +20,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="session")
 def warm_started(in_shelf_home):
     with in_shelf_home():
-        return {name: shelf.prepare(name) for name in ("minilm-l6", "whisper-base", "minilm2minilm",
-                                                        "minilm2whisper-base")}
+        return {
+            name: shelf.prepare(name) for name in ("minilm-l6", "whisper-base", "minilm2minilm", "minilm2whisper-base")
+        }
 
 
 def test_minilm2whisper_carries_both_pretrained_halves_and_a_new_projection(warm_started):
@@ -34,7 +34,9 @@ def test_minilm2whisper_carries_both_pretrained_halves_and_a_new_projection(warm
     minilm = load_file(str(warm_started["minilm-l6"] / "model.safetensors"))
     whisper = load_file(str(warm_started["whisper-base"] / "model.safetensors"))
     assert torch.equal(model.encoder.embeddings.word_embeddings.weight, minilm["embeddings.word_embeddings.weight"])
-    assert torch.equal(model.encoder.encoder.layer[5].output.dense.weight, minilm["encoder.layer.5.output.dense.weight"])
+    assert torch.equal(
+        model.encoder.encoder.layer[5].output.dense.weight, minilm["encoder.layer.5.output.dense.weight"]
+    )
     decoder = model.decoder.model.decoder
     for name in ("layers.0.encoder_attn.k_proj.weight", "layers.5.self_attn.q_proj.weight", "embed_tokens.weight"):
         assert torch.equal(decoder.get_parameter(name), whisper[f"model.decoder.{name}"]), name
@@ -50,13 +52,24 @@ def _mean_loss(model, batch) -> float:
         return model(**batch).loss.item()
 
 
-@pytest.mark.parametrize("task_name,entry,steps", [("translation", "minilm2whisper-base", 60),
-                                                    ("summarization", "minilm2minilm", 60)])
+@pytest.mark.parametrize(
+    "task_name,entry,steps", [("translation", "minilm2whisper-base", 60), ("summarization", "minilm2minilm", 60)]
+)
 def test_brief_training_lowers_held_out_loss(warm_started, task_name, entry, steps, tmp_path):
     task = get_task(task_name)
-    params = task.params_class(model=str(warm_started[entry]), max_train_samples=600, max_eval_samples=64,
-                               learning_rate=1e-4, warmup_ratio=0.05, max_steps=steps, eval_strategy="no",
-                               per_device_train_batch_size=8, max_source_length=256, save_steps=1000, seed=0)
+    params = task.params_class(
+        model=str(warm_started[entry]),
+        max_train_samples=600,
+        max_eval_samples=64,
+        learning_rate=1e-4,
+        warmup_ratio=0.05,
+        max_steps=steps,
+        eval_strategy="no",
+        per_device_train_batch_size=8,
+        max_source_length=256,
+        save_steps=1000,
+        seed=0,
+    )
     held_out = task.load_examples(params, "eval")
 
     def held_out_loss(folder) -> float:

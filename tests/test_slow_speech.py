@@ -11,8 +11,7 @@ import pytest
 from evaluation.harness import evaluate
 from shared import shelf
 from shared.audio import read_audio
-from tasks.registry import get_task
-from tasks.registry import all_tasks
+from tasks.registry import all_tasks, get_task
 
 all_tasks()  # the whole shelf: every task registers the entries it builds
 
@@ -46,8 +45,12 @@ def test_long_audio_is_transcribed_whole_in_long_form(speech_shelf):
     joined = np.concatenate([part for clip in clips for part in (clip, np.zeros(8_000, np.float32))])
     assert len(joined) > 30 * 16_000
     folder = speech_shelf["whisper-tiny.en"]
-    text = transcribe(WhisperForConditionalGeneration.from_pretrained(folder), WhisperProcessor.from_pretrained(folder),
-                      [joined], batch_size=1)[0]
+    text = transcribe(
+        WhisperForConditionalGeneration.from_pretrained(folder),
+        WhisperProcessor.from_pretrained(folder),
+        [joined],
+        batch_size=1,
+    )[0]
     from evaluation.metrics import load_metric
 
     wer = load_metric("wer").compute(predictions=[text], references=[" ".join(rows["text"])])["wer"]

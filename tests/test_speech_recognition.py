@@ -18,8 +18,11 @@ from tasks.speech_recognition.data import load_examples
 from tasks.speech_recognition.task import SpeechRecognitionTask
 from tests.tiny_speech import save_tiny_wav2vec2, save_tiny_whisper, write_audiofolder, write_tone
 
-TEXTS = {"train": ["press one", "press two", "goodbye", "hello there"] * 2,
-         "validation": ["press one", "goodbye"], "test": ["hello there", "press two"]}
+TEXTS = {
+    "train": ["press one", "press two", "goodbye", "hello there"] * 2,
+    "validation": ["press one", "goodbye"],
+    "test": ["hello there", "press two"],
+}
 
 
 @pytest.mark.parametrize("extension", ["wav", "flac", "ogg"])
@@ -64,8 +67,9 @@ def test_audiofolder_csv_and_hub_layouts_load_with_every_bad_file_listed(tmp_pat
     assert len(examples) == 8 and examples[0]["seconds"] == pytest.approx(1.0)
 
     table = tmp_path / "clips.csv"
-    table.write_text("path,sentence\n" + "".join(f"speech/train/train-{i}.wav,{t}\n" for i, t in
-                                                 enumerate(TEXTS["train"])))
+    table.write_text(
+        "path,sentence\n" + "".join(f"speech/train/train-{i}.wav,{t}\n" for i, t in enumerate(TEXTS["train"]))
+    )
     rows = list(load_examples(str(table), "train")["audio"]) + list(load_examples(str(table), "test")["audio"])
     assert sorted(rows) == sorted(str(folder / "train" / f"train-{i}.wav") for i in range(8))
 
@@ -74,7 +78,11 @@ def test_audiofolder_csv_and_hub_layouts_load_with_every_bad_file_listed(tmp_pat
     with pytest.raises(OmnituneError) as error:
         load_examples(str(folder), "train")
     message = str(error.value)
-    assert "2 unusable" in message and "train-1.wav: file not found" in message and "train-2.wav: not a readable" in message
+    assert (
+        "2 unusable" in message
+        and "train-1.wav: file not found" in message
+        and "train-2.wav: not a readable" in message
+    )
     assert "--bad_audio skip" in message
     with pytest.warns(UserWarning, match="skipped 2"):
         assert len(load_examples(str(folder), "train", bad_audio="skip")) == 6
@@ -87,8 +95,11 @@ def test_hub_audio_columns_are_read_from_their_bytes_without_datasets_decoding(t
 
     path = write_tone(tmp_path / "a.flac", seconds=0.5, rate=22_050)
     table = Dataset.from_dict({"audio": [str(path)], "sentence": ["hello"]}).cast_column("audio", Audio())
-    table = _undecoded(table.cast_column("audio", Audio(decode=False)).map(
-        lambda row: {"audio": {"bytes": path.read_bytes(), "path": None}}))
+    table = _undecoded(
+        table.cast_column("audio", Audio(decode=False)).map(
+            lambda row: {"audio": {"bytes": path.read_bytes(), "path": None}}
+        )
+    )
     row = _rows_of_table(table, None, base=None, where="hub")[0]
     assert isinstance(row["audio"], bytes) and row["text"] == "hello"
     assert read_audio(row["audio"]).seconds == pytest.approx(0.5, abs=0.01)
@@ -114,8 +125,9 @@ def test_ctc_vocabulary_comes_from_the_transcripts_and_decodes_back():
     assert set("press1pleasedon'tgo") <= set(vocabulary) and "," not in vocabulary and "P" not in vocabulary
     ids = processor.tokenizer(ctc.normalise("Press 1, please!")).input_ids
     assert processor.tokenizer.decode(ids, group_tokens=False) == "press 1 please"
-    batch = CTCCollator(processor)([{"audio": np.ones(400, np.float32), "labels": ids},
-                                    {"audio": np.ones(800, np.float32), "labels": ids[:3]}])
+    batch = CTCCollator(processor)(
+        [{"audio": np.ones(400, np.float32), "labels": ids}, {"audio": np.ones(800, np.float32), "labels": ids[:3]}]
+    )
     assert batch["input_values"].shape == (2, 800) and batch["attention_mask"][0, 400:].sum() == 0
     assert (batch["labels"][1, 3:] == -100).all()
 
@@ -126,12 +138,24 @@ def _train(tmp_path, model_folder, **overrides):
 
     task = SpeechRecognitionTask()
     data = write_audiofolder(tmp_path / "speech", TEXTS)
-    params = task.params_class(model=str(model_folder), data=str(data), max_steps=12, learning_rate=3e-3,
-                               per_device_train_batch_size=4, logging_steps=1, max_new_tokens=8,
-                               eval_strategy="no", save_steps=6, **overrides)
+    params = task.params_class(
+        model=str(model_folder),
+        data=str(data),
+        max_steps=12,
+        learning_rate=3e-3,
+        per_device_train_batch_size=4,
+        logging_steps=1,
+        max_new_tokens=8,
+        eval_strategy="no",
+        save_steps=6,
+        **overrides,
+    )
     outcome = train_and_evaluate(task, params, tmp_path / "run", board=Leaderboard(f"sqlite:///{tmp_path}/lb.db"))
-    losses = [e["loss"] for e in map(json.loads, (tmp_path / "run" / "train_log.jsonl").read_text().splitlines())
-              if "loss" in e]
+    losses = [
+        e["loss"]
+        for e in map(json.loads, (tmp_path / "run" / "train_log.jsonl").read_text().splitlines())
+        if "loss" in e
+    ]
     return outcome, losses
 
 
@@ -171,8 +195,9 @@ def test_frozen_encoder_and_spec_augment_are_applied(tmp_path):
 
 def test_multilingual_whisper_labels_carry_language_and_task_and_english_only_refuses_others(tmp_path):
     task = SpeechRecognitionTask()
-    processor = task.build(str(save_tiny_whisper(tmp_path / "multi", multilingual=True)),
-                           task.params_class(language="de")).processor
+    processor = task.build(
+        str(save_tiny_whisper(tmp_path / "multi", multilingual=True)), task.params_class(language="de")
+    ).processor
     prefix = processor.tokenizer.convert_ids_to_tokens(processor.tokenizer("hallo").input_ids[:4])
     assert prefix == ["<|startoftranscript|>", "<|de|>", "<|transcribe|>", "<|notimestamps|>"]
     with pytest.raises(OmnituneError, match="English-only"):
@@ -207,8 +232,11 @@ def test_unusable_training_clips_fail_listing_them_or_are_skipped(tmp_path):
     assert "train-0.wav: silent" in str(error.value) and "train-1.wav: too long" in str(error.value)
     with pytest.warns(UserWarning, match="skipped 2"):
         kept = task.features(examples, built, params.model_copy(update={"bad_audio": "skip"}), for_eval=False)
-    assert len(kept) == 6 and isinstance(kept[0]["audio"], np.ndarray) and torch.is_tensor(
-        task.collator(built, params)([kept[0]])["input_features"])
+    assert (
+        len(kept) == 6
+        and isinstance(kept[0]["audio"], np.ndarray)
+        and torch.is_tensor(task.collator(built, params)([kept[0]])["input_features"])
+    )
 
 
 @pytest.fixture
@@ -223,19 +251,24 @@ def test_demo_transcribes_an_uploaded_file_with_timestamps_and_a_picture(speech_
 
     path = write_tone(tmp_path / "stereo-44k.wav", seconds=2.0, rate=44_100, channels=2)
     client = Client(speech_demo.local_url, verbose=False)
-    transcript, timestamps, picture, details = client.predict(handle_file(str(path)), "segment",
-                                                              api_name="/transcribe")
+    transcript, timestamps, picture, details = client.predict(handle_file(str(path)), "segment", api_name="/transcribe")
     assert isinstance(transcript, str) and timestamps["headers"] == ["start (s)", "end (s)", "text"]
     assert details["seconds"] == pytest.approx(2.0, abs=0.01)
-    assert "resampled from 44100 Hz to 16000 Hz" in details["notes"] and "2 channels mixed down to mono" in details["notes"]
+    assert (
+        "resampled from 44100 Hz to 16000 Hz" in details["notes"]
+        and "2 channels mixed down to mono" in details["notes"]
+    )
     assert picture.endswith(".png")
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"RIFF not really", "not a readable audio file"),
-    ("silent", "silent"),
-    ("short", "too short"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"RIFF not really", "not a readable audio file"),
+        ("silent", "silent"),
+        ("short", "too short"),
+    ],
+)
 def test_demo_explains_bad_audio(speech_demo, tmp_path, content, message):
     from gradio_client import Client, handle_file
 

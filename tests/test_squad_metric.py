@@ -36,8 +36,7 @@ def test_normalisation_max_over_golds_and_no_answer(metric):
 
 
 def test_no_answer_probability_above_threshold_empties_the_prediction(metric):
-    result = metric.compute(predictions=[_pred("1", "wrong", 0.9)], references=[_ref("1")],
-                            no_answer_threshold=0.5)
+    result = metric.compute(predictions=[_pred("1", "wrong", 0.9)], references=[_ref("1")], no_answer_threshold=0.5)
     assert result["exact"] == 100.0
 
 

@@ -18,8 +18,7 @@ from shared.task_protocol import Task
 from tasks.registry import TASKS, get_task
 
 ROOT = Path(__file__).resolve().parents[1]
-PROTOCOL_METHODS = [name for name, member in vars(Task).items()
-                    if callable(member) and not name.startswith("_")]
+PROTOCOL_METHODS = [name for name, member in vars(Task).items() if callable(member) and not name.startswith("_")]
 PROTOCOL_ATTRIBUTES = [name for name in Task.__annotations__]
 
 
@@ -46,8 +45,12 @@ def test_shared_code_never_probes_a_task_for_undeclared_answers():
     probes = []
     for path in _shared_code():
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("hasattr", "getattr") \
-                    and node.args and getattr(node.args[0], "id", None) == "task":
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) in ("hasattr", "getattr")
+                and node.args
+                and getattr(node.args[0], "id", None) == "task"
+            ):
                 probes.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not probes, probes
 
@@ -55,15 +58,27 @@ def test_shared_code_never_probes_a_task_for_undeclared_answers():
 def test_tasks_keep_no_state_between_steps():
     """A task's methods never assign to `self`: what build makes travels in the Built it returns."""
     assignments = []
-    task_classes = [node for path in (ROOT / "tasks").rglob("task.py") for node in ast.parse(path.read_text()).body
-                    if isinstance(node, ast.ClassDef) and node.name.endswith("Task")]
+    task_classes = [
+        node
+        for path in (ROOT / "tasks").rglob("task.py")
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.ClassDef) and node.name.endswith("Task")
+    ]
     assert len(task_classes) >= len(TASKS) - 1  # translation and summarization share Seq2SeqTask's methods
-    for path, cls in ((path, node) for path in (ROOT / "tasks").rglob("task.py")
-                      for node in ast.parse(path.read_text()).body
-                      if isinstance(node, ast.ClassDef) and node.name.endswith("Task")):
+    for path, cls in (
+        (path, node)
+        for path in (ROOT / "tasks").rglob("task.py")
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.ClassDef) and node.name.endswith("Task")
+    ):
         for node in ast.walk(cls):
-            targets = node.targets if isinstance(node, ast.Assign) else \
-                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+                else []
+            )
             for target in targets:
                 if isinstance(target, ast.Attribute) and getattr(target.value, "id", None) == "self":
                     assignments.append(f"{path.relative_to(ROOT)}:{node.lineno} self.{target.attr}")
@@ -73,10 +88,21 @@ def test_tasks_keep_no_state_between_steps():
 def test_each_task_registers_its_own_offline_default():
     """Importing one task alone (as `omnitune train TASK` does) is enough for its default model to resolve:
     each task in a fresh interpreter, all at once."""
-    checks = {name: subprocess.Popen(
-        [sys.executable, "-c", f"from shared import shelf; from tasks.registry import get_task; "
-                               f"assert get_task('{name}').default_model in shelf.SHELF"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for name in TASKS}
+    checks = {
+        name: subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"from shared import shelf; from tasks.registry import get_task; "
+                f"assert get_task('{name}').default_model in shelf.SHELF",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in TASKS
+    }
     failed = {name: process.communicate()[1][-300:] for name, process in checks.items() if process.wait()}
     assert not failed, failed
 

@@ -17,22 +17,34 @@ from tasks.text_to_speech.normalise import normalise
 from tasks.text_to_speech.quality import mel_cepstral_distortion
 from tests.tiny_speech import save_tiny_speecht5, save_tiny_whisper, write_audiofolder
 
-TEXTS = {"train": ["press one", "press two", "goodbye", "hello there"] * 2, "validation": ["goodbye"],
-         "test": ["hello there", "press two"]}
+TEXTS = {
+    "train": ["press one", "press two", "goodbye", "hello there"] * 2,
+    "validation": ["goodbye"],
+    "test": ["hello there", "press two"],
+}
 
 
-@pytest.mark.parametrize("written, spoken", [
-    ("Press 1 for sales.", "Press one for sales."),
-    ("Dr. Smith paid $12.50 on 2026-11-28.", "Doctor Smith paid twelve dollars and fifty cents on November "
-                                             "twenty-eighth, twenty twenty-six."),
-    ("Meet me at 7:05 pm on 11/28/2026.", "Meet me at seven oh five p m on November twenty-eighth, twenty "
-                                          "twenty-six."),
-    ("The 3rd of 25 runs took 5 km, 25% less.", "The third of twenty-five runs took five kilometres, twenty-five "
-                                                "percent less."),
-    ("In 1999 it cost £1 & 10:00.", "In nineteen ninety-nine it cost one pound and ten o'clock."),
-    ("St. Mary lives on Main St.", "Saint Mary lives on Main Street."),
-    ("Pi is 3.14, e.g. -4 and 1,000.", "Pi is three point one four, for example minus four and one thousand."),
-])
+@pytest.mark.parametrize(
+    "written, spoken",
+    [
+        ("Press 1 for sales.", "Press one for sales."),
+        (
+            "Dr. Smith paid $12.50 on 2026-11-28.",
+            "Doctor Smith paid twelve dollars and fifty cents on November twenty-eighth, twenty twenty-six.",
+        ),
+        (
+            "Meet me at 7:05 pm on 11/28/2026.",
+            "Meet me at seven oh five p m on November twenty-eighth, twenty twenty-six.",
+        ),
+        (
+            "The 3rd of 25 runs took 5 km, 25% less.",
+            "The third of twenty-five runs took five kilometres, twenty-five percent less.",
+        ),
+        ("In 1999 it cost £1 & 10:00.", "In nineteen ninety-nine it cost one pound and ten o'clock."),
+        ("St. Mary lives on Main St.", "Saint Mary lives on Main Street."),
+        ("Pi is 3.14, e.g. -4 and 1,000.", "Pi is three point one four, for example minus four and one thousand."),
+    ],
+)
 def test_text_is_normalised_to_what_a_reader_says(written, spoken):
     assert normalise(written) == spoken
 
@@ -47,8 +59,9 @@ def test_speecht5_speaks_audio_of_the_expected_shape(tiny_voice):
     ids = synthesiser.processor(text="hello there", return_tensors="pt")["input_ids"]
     with torch.inference_mode():
         spectrogram = synthesiser.model.generate_speech(ids, synthesiser.speaker, minlenratio=2.0, maxlenratio=3.0)
-        audio = synthesiser.model.generate_speech(ids, synthesiser.speaker, minlenratio=2.0, maxlenratio=3.0,
-                                                  vocoder=synthesiser.vocoder)
+        audio = synthesiser.model.generate_speech(
+            ids, synthesiser.speaker, minlenratio=2.0, maxlenratio=3.0, vocoder=synthesiser.vocoder
+        )
     assert spectrogram.shape[1] == 80 and spectrogram.shape[0] >= 2 * ids.shape[1]
     assert audio.shape == (spectrogram.shape[0] * 16,)  # the vocoder upsamples each frame 4 x 4 times
     assert synthesiser.sample_rate == 16_000
@@ -85,7 +98,8 @@ def test_speaking_rate_shortens_speech_and_keeps_pitch():
 def test_mel_cepstral_distortion_is_zero_for_the_same_speech_and_grows_with_difference(tmp_path):
     rng = np.random.default_rng(0)
     voice = (np.sin(2 * np.pi * 150 * np.arange(16_000) / 16_000) * (1 + 0.3 * rng.normal(size=16_000))).astype(
-        np.float32) * 0.3
+        np.float32
+    ) * 0.3
     other = (0.3 * rng.normal(size=16_000)).astype(np.float32)
     assert mel_cepstral_distortion(voice, 16_000, voice, 16_000) == pytest.approx(0.0, abs=1e-6)
     slower = np.repeat(voice, 2)[::2]  # same content
@@ -100,9 +114,16 @@ def test_speecht5_fine_tuning_lowers_the_loss_and_the_run_speaks_and_is_judged(t
 
     task = TextToSpeechTask()
     data = write_audiofolder(tmp_path / "speech", TEXTS, seconds=0.5)
-    params = task.params_class(model=str(tiny_voice), data=str(data), max_steps=15, learning_rate=2e-3,
-                               per_device_train_batch_size=4, logging_steps=1, eval_strategy="no",
-                               judge=str(save_tiny_whisper(tmp_path / "judge")))
+    params = task.params_class(
+        model=str(tiny_voice),
+        data=str(data),
+        max_steps=15,
+        learning_rate=2e-3,
+        per_device_train_batch_size=4,
+        logging_steps=1,
+        eval_strategy="no",
+        judge=str(save_tiny_whisper(tmp_path / "judge")),
+    )
     outcome = train_and_evaluate(task, params, tmp_path / "run", board=Leaderboard(f"sqlite:///{tmp_path}/lb.db"))
     log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
     losses = [entry["loss"] for entry in log if "loss" in entry]
@@ -147,21 +168,33 @@ def test_demo_explains_bad_text(speech_demo, text, message):
         client.predict(text, 1.0, "(the model given)", api_name="/speak")
 
 
-
 def test_a_recording_becomes_the_speaker_embedding_through_a_speaker_model(tmp_path, tiny_voice):
     from transformers import Wav2Vec2FeatureExtractor, WavLMConfig, WavLMForXVector
 
     from tests.tiny_speech import write_tone
 
-    config = WavLMConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                         conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 4), num_conv_pos_embeddings=16,
-                         num_conv_pos_embedding_groups=2, tdnn_dim=(16, 16), tdnn_kernel=(3, 1),
-                         tdnn_dilation=(1, 1), xvector_output_dim=512, num_feat_extract_layers=2)
+    config = WavLMConfig(
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(16, 16),
+        conv_stride=(5, 4),
+        conv_kernel=(10, 4),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        tdnn_dim=(16, 16),
+        tdnn_kernel=(3, 1),
+        tdnn_dilation=(1, 1),
+        xvector_output_dim=512,
+        num_feat_extract_layers=2,
+    )
     WavLMForXVector(config).save_pretrained(tmp_path / "speaker-model")
     Wav2Vec2FeatureExtractor(sampling_rate=16_000).save_pretrained(tmp_path / "speaker-model")
     recording = write_tone(tmp_path / "me.flac", seconds=1.0, rate=44_100)
-    synthesiser = load_synthesiser(str(tiny_voice), speaker_embedding=str(recording),
-                                   speaker_model=str(tmp_path / "speaker-model"))
+    synthesiser = load_synthesiser(
+        str(tiny_voice), speaker_embedding=str(recording), speaker_model=str(tmp_path / "speaker-model")
+    )
     assert synthesiser.speaker.shape == (1, 512)
     assert float(synthesiser.speaker.norm()) == pytest.approx(1.0, abs=1e-4)
     with pytest.raises(OmnituneError, match="offline, give a .npy"):

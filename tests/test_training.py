@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import bundled_subset
 from safetensors.torch import load_file
 from transformers import AutoModelForQuestionAnswering, TrainerCallback
 
 from apps.cli import main
+from conftest import bundled_subset
 from evaluation.leaderboard import Leaderboard
 from shared.lora import find_target_modules
 from shared.task_protocol import Scorer
@@ -24,9 +24,20 @@ TASK = get_task("question-answering")
 
 
 def _params(tiny_qa_model, data, **extra):
-    values = dict(model=str(tiny_qa_model), data=str(data), max_seq_length=96, doc_stride=32,
-                  per_device_train_batch_size=4, per_device_eval_batch_size=8, max_steps=6, save_steps=2,
-                  logging_steps=1, eval_strategy="no", learning_rate=1e-3, seed=7)
+    values = dict(
+        model=str(tiny_qa_model),
+        data=str(data),
+        max_seq_length=96,
+        doc_stride=32,
+        per_device_train_batch_size=4,
+        per_device_eval_batch_size=8,
+        max_steps=6,
+        save_steps=2,
+        logging_steps=1,
+        eval_strategy="no",
+        learning_rate=1e-3,
+        seed=7,
+    )
     values.update(extra)
     return TASK.params_class(**values)
 
@@ -58,21 +69,51 @@ def test_interrupted_training_resumes_to_the_same_result(tiny_qa_model, tmp_path
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
     losses = [json.loads(line).get("loss") for line in (straight.run / "train_log.jsonl").read_text().splitlines()]
-    resumed_losses = [json.loads(line).get("loss") for line in
-                      (resumed.run / "train_log.jsonl").read_text().splitlines()]
+    resumed_losses = [
+        json.loads(line).get("loss") for line in (resumed.run / "train_log.jsonl").read_text().splitlines()
+    ]
     assert losses[-3:] == resumed_losses[-3:]
 
 
 def test_train_command_writes_a_complete_run_folder_and_a_leaderboard_row(tiny_qa_model, tmp_path, capsys):
     data = bundled_subset(tmp_path / "data", per_split=24)
     run = tmp_path / "runs" / "qa-run"
-    code = main(["train", "question-answering", "--model", str(tiny_qa_model), "--data", str(data),
-                 "--max_steps", "4", "--save_steps", "2", "--per_device_train_batch_size", "4",
-                 "--max_seq_length", "96", "--doc_stride", "32", "--eval_strategy", "steps", "--eval_steps", "2",
-                 "--output_dir", str(run)])
+    code = main(
+        [
+            "train",
+            "question-answering",
+            "--model",
+            str(tiny_qa_model),
+            "--data",
+            str(data),
+            "--max_steps",
+            "4",
+            "--save_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "4",
+            "--max_seq_length",
+            "96",
+            "--doc_stride",
+            "32",
+            "--eval_strategy",
+            "steps",
+            "--eval_steps",
+            "2",
+            "--output_dir",
+            str(run),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
-    for name in ("config.yaml", "metrics.json", "train_log.jsonl", "loss_curve.png", "model/model.safetensors",
-                 "model/tokenizer.json", "model/README.md"):
+    for name in (
+        "config.yaml",
+        "metrics.json",
+        "train_log.jsonl",
+        "loss_curve.png",
+        "model/model.safetensors",
+        "model/tokenizer.json",
+        "model/README.md",
+    ):
         assert (run / name).is_file(), name
     assert list((run / "checkpoints").glob("checkpoint-*"))
     assert yaml.safe_load((run / "config.yaml").read_text())["max_steps"] == 4
@@ -128,8 +169,16 @@ def test_metrics_during_training_match_the_harness_on_the_same_examples(tiny_qa_
     from evaluation.harness import score
 
     data = bundled_subset(tmp_path / "data", per_split=40)
-    params = _params(tiny_qa_model, data, max_steps=4, eval_strategy="steps", eval_steps=4, group_by_length=True,
-                     max_seq_length=64, doc_stride=16)
+    params = _params(
+        tiny_qa_model,
+        data,
+        max_steps=4,
+        eval_strategy="steps",
+        eval_steps=4,
+        group_by_length=True,
+        max_seq_length=64,
+        doc_stride=16,
+    )
     scorer = Scorer(lambda answers, examples: score(TASK, answers, examples, params), lambda key: True)
     result = fine_tune(TASK, params, scorer, tmp_path / "run")
     logged = [json.loads(line) for line in (result.run / "train_log.jsonl").read_text().splitlines()]
@@ -143,8 +192,22 @@ def test_metrics_during_training_match_the_harness_on_the_same_examples(tiny_qa_
 
 def test_resume_from_the_command_line_continues_the_newest_run(tiny_qa_model, tmp_path, capsys):
     data = bundled_subset(tmp_path / "data", per_split=24)
-    common = ["--model", str(tiny_qa_model), "--data", str(data), "--max_steps", "4", "--save_steps", "2",
-              "--max_seq_length", "64", "--doc_stride", "16", "--eval_strategy", "no"]
+    common = [
+        "--model",
+        str(tiny_qa_model),
+        "--data",
+        str(data),
+        "--max_steps",
+        "4",
+        "--save_steps",
+        "2",
+        "--max_seq_length",
+        "64",
+        "--doc_stride",
+        "16",
+        "--eval_strategy",
+        "no",
+    ]
     assert main(["train", "question-answering", *common]) == 0
     assert main(["train", "question-answering", "--resume"]) == 0
     out = capsys.readouterr().out
@@ -160,9 +223,9 @@ def test_offline_hub_ids_fail_with_a_clear_message(capsys):
     assert "could not read data 'someone/no-such-dataset'" in capsys.readouterr().err
 
 
-def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(tiny_qa_model, tiny_vit, tiny_bert2bert,
-                                                                              family_folder, monkeypatch, capsys,
-                                                                              tmp_path):
+def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(
+    tiny_qa_model, tiny_vit, tiny_bert2bert, family_folder, monkeypatch, capsys, tmp_path
+):
     from tasks.image_classification.task import ImageClassificationTask
     from tasks.question_answering.task import QuestionAnsweringTask
     from tasks.speech_recognition.task import SpeechRecognitionTask
@@ -172,32 +235,53 @@ def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(t
     from tests.tiny_speech import save_tiny_speecht5, save_tiny_whisper
 
     monkeypatch.setattr(ImageClassificationTask, "default_model", str(tiny_vit))
-    monkeypatch.setattr(ImageClassificationTask, "bundled_data_defaults",
-                        {"max_train_samples": 40, "max_eval_samples": 20, "probe_epochs": 5, "image_size": 32})
+    monkeypatch.setattr(
+        ImageClassificationTask,
+        "bundled_data_defaults",
+        {"max_train_samples": 40, "max_eval_samples": 20, "probe_epochs": 5, "image_size": 32},
+    )
     monkeypatch.setattr(QuestionAnsweringTask, "default_model", str(tiny_qa_model))
-    monkeypatch.setattr(QuestionAnsweringTask, "bundled_data_defaults",
-                        {"max_train_samples": 32, "max_eval_samples": 16, "max_seq_length": 64, "doc_stride": 16,
-                         "max_steps": 2})
-    tiny_generation = {"max_train_samples": 16, "max_eval_samples": 4, "max_steps": 2, "num_beams": 1,
-                       "max_new_tokens": 3, "max_source_length": 64}
+    monkeypatch.setattr(
+        QuestionAnsweringTask,
+        "bundled_data_defaults",
+        {"max_train_samples": 32, "max_eval_samples": 16, "max_seq_length": 64, "doc_stride": 16, "max_steps": 2},
+    )
+    tiny_generation = {
+        "max_train_samples": 16,
+        "max_eval_samples": 4,
+        "max_steps": 2,
+        "num_beams": 1,
+        "max_new_tokens": 3,
+        "max_source_length": 64,
+    }
     monkeypatch.setattr(TranslationTask, "default_model", str(family_folder("marian")))
     monkeypatch.setattr(TranslationTask, "bundled_data_defaults", tiny_generation)
     monkeypatch.setattr(SummarizationTask, "default_model", str(tiny_bert2bert[1]))
     monkeypatch.setattr(SummarizationTask, "bundled_data_defaults", tiny_generation)
     whisper = save_tiny_whisper(tmp_path / "whisper")
     monkeypatch.setattr(SpeechRecognitionTask, "default_model", str(whisper))
-    monkeypatch.setattr(SpeechRecognitionTask, "bundled_data_defaults",
-                        {"max_train_samples": 8, "max_eval_samples": 4, "max_steps": 2, "max_new_tokens": 3,
-                         "bad_audio": "skip"})
+    monkeypatch.setattr(
+        SpeechRecognitionTask,
+        "bundled_data_defaults",
+        {"max_train_samples": 8, "max_eval_samples": 4, "max_steps": 2, "max_new_tokens": 3, "bad_audio": "skip"},
+    )
     monkeypatch.setattr(TextToSpeechTask, "default_model", str(save_tiny_speecht5(tmp_path / "speecht5")))
     monkeypatch.setattr(TextToSpeechTask, "bundled_data_defaults", {"judge": str(whisper)})
     assert main(["quickstart", "--minutes-per-task", "1"]) == 0
     out = capsys.readouterr().out
     assert "Time budget" in out and "at most 1 min" in out
     assert "omnitune leaderboard (6 evaluations)" in out
-    assert all(f"omnitune demo {task} --model" in out
-               for task in ("question-answering", "image-classification", "translation", "summarization",
-                            "automatic-speech-recognition", "text-to-speech"))
+    assert all(
+        f"omnitune demo {task} --model" in out
+        for task in (
+            "question-answering",
+            "image-classification",
+            "translation",
+            "summarization",
+            "automatic-speech-recognition",
+            "text-to-speech",
+        )
+    )
     assert "text-to-speech: no offline weights to fine-tune" in out
     # the warm-started summarizer's model card says which weights came from where and what started new
     summarizer = re.search(r"omnitune demo summarization --model (\S+)", out).group(1)

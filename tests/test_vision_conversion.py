@@ -50,8 +50,9 @@ def test_dinov2_timm_mapping_loads_strictly_and_computes_the_same():
 
     config = {**dinov2.CONFIG, "num_hidden_layers": 2, "image_size": 56}
     hf = Dinov2Model(Dinov2Config(**config)).eval()
-    vit = timm.create_model("vit_small_patch14_dinov2", pretrained=False, num_classes=0, depth=2, img_size=56,
-                            init_values=1.0).eval()
+    vit = timm.create_model(
+        "vit_small_patch14_dinov2", pretrained=False, num_classes=0, depth=2, img_size=56, init_values=1.0
+    ).eval()
     state = {k: v for k, v in hf.state_dict().items() if k != "embeddings.mask_token"}
     vit.load_state_dict(dinov2.to_timm(state), strict=True)
     pixels = torch.randn(1, 3, 56, 56)

@@ -12,8 +12,16 @@ import torch
 import transformers as T
 
 VERSES = Path(__file__).resolve().parents[1] / "tasks" / "translation" / "data" / "validation.jsonl.gz"
-SIZES = {"d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
-         "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "max_position_embeddings": 128}
+SIZES = {
+    "d_model": 32,
+    "encoder_layers": 1,
+    "decoder_layers": 1,
+    "encoder_attention_heads": 2,
+    "decoder_attention_heads": 2,
+    "encoder_ffn_dim": 64,
+    "decoder_ffn_dim": 64,
+    "max_position_embeddings": 128,
+}
 FAMILIES = ("marian", "t5", "bart", "pegasus", "mbart", "mbart50", "m2m100", "nllb")
 
 
@@ -30,42 +38,76 @@ def sentencepiece_models(folder: Path) -> dict[str, Path]:
     models = {}
     for kind in ("unigram", "bpe"):
         sentencepiece.SentencePieceTrainer.train(
-            input=str(corpus), model_prefix=str(folder / kind), vocab_size=300, model_type=kind,
-            character_coverage=1.0, pad_id=-1, bos_id=0, eos_id=1, unk_id=2, minloglevel=2)
+            input=str(corpus),
+            model_prefix=str(folder / kind),
+            vocab_size=300,
+            model_type=kind,
+            character_coverage=1.0,
+            pad_id=-1,
+            bos_id=0,
+            eos_id=1,
+            unk_id=2,
+            minloglevel=2,
+        )
         models[kind] = folder / f"{kind}.model"
-    vocabulary = [sentencepiece.SentencePieceProcessor(model_file=str(models["bpe"])).id_to_piece(i)
-                  for i in range(3, 300)]
-    (folder / "vocab.json").write_text(json.dumps({p: i for i, p in enumerate(["<s>", "</s>", "<unk>", "<pad>",
-                                                                              *vocabulary])}))
+    vocabulary = [
+        sentencepiece.SentencePieceProcessor(model_file=str(models["bpe"])).id_to_piece(i) for i in range(3, 300)
+    ]
+    (folder / "vocab.json").write_text(
+        json.dumps({p: i for i, p in enumerate(["<s>", "</s>", "<unk>", "<pad>", *vocabulary])})
+    )
     return models
 
 
 def tokenizer_for(family: str, spm: dict[str, Path]):
     folder = spm["unigram"].parent
     if family == "marian":
-        return T.MarianTokenizer(source_spm=str(spm["unigram"]), target_spm=str(spm["unigram"]),
-                                 vocab=str(folder / "vocab.json"))
+        return T.MarianTokenizer(
+            source_spm=str(spm["unigram"]), target_spm=str(spm["unigram"]), vocab=str(folder / "vocab.json")
+        )
     if family == "m2m100":
         return T.M2M100Tokenizer(vocab_file=str(folder / "vocab.json"), spm_file=str(spm["bpe"]))
     if family == "nllb":
-        return T.NllbTokenizer.from_pretrained(folder, vocab_file=str(spm["bpe"]),
-                                               extra_special_tokens=["eng_Latn", "spa_Latn", "deu_Latn"])
-    classes = {"t5": (T.T5Tokenizer, "unigram"), "bart": (T.BartTokenizer, "bpe"),
-               "pegasus": (T.PegasusTokenizer, "unigram"), "mbart": (T.MBartTokenizer, "bpe"),
-               "mbart50": (T.MBart50Tokenizer, "bpe")}
+        return T.NllbTokenizer.from_pretrained(
+            folder, vocab_file=str(spm["bpe"]), extra_special_tokens=["eng_Latn", "spa_Latn", "deu_Latn"]
+        )
+    classes = {
+        "t5": (T.T5Tokenizer, "unigram"),
+        "bart": (T.BartTokenizer, "bpe"),
+        "pegasus": (T.PegasusTokenizer, "unigram"),
+        "mbart": (T.MBartTokenizer, "bpe"),
+        "mbart50": (T.MBart50Tokenizer, "bpe"),
+    }
     tokenizer_class, kind = classes[family]
     return tokenizer_class.from_pretrained(folder, vocab_file=str(spm[kind]))
 
 
 def model_for(family: str, tokenizer) -> torch.nn.Module:
     torch.manual_seed(0)
-    vocab = max(len(tokenizer), max(tokenizer.get_vocab().values()) + 1, *getattr(tokenizer, "lang_token_to_id", {0: 0}).values()) + 1
+    vocab = (
+        max(
+            len(tokenizer),
+            max(tokenizer.get_vocab().values()) + 1,
+            *getattr(tokenizer, "lang_token_to_id", {0: 0}).values(),
+        )
+        + 1
+    )
     special = {"pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
     if family == "t5":
-        config = T.T5Config(vocab_size=vocab, d_model=32, d_kv=16, d_ff=64, num_layers=1, num_heads=2,
-                            decoder_start_token_id=tokenizer.pad_token_id, **special,
-                            task_specific_params={"summarization": {"prefix": "summarize: "},
-                                                  "translation_en_to_de": {"prefix": "translate English to German: "}})
+        config = T.T5Config(
+            vocab_size=vocab,
+            d_model=32,
+            d_kv=16,
+            d_ff=64,
+            num_layers=1,
+            num_heads=2,
+            decoder_start_token_id=tokenizer.pad_token_id,
+            **special,
+            task_specific_params={
+                "summarization": {"prefix": "summarize: "},
+                "translation_en_to_de": {"prefix": "translate English to German: "},
+            },
+        )
         return T.T5ForConditionalGeneration(config)
     if family == "marian":
         config = T.MarianConfig(vocab_size=vocab, decoder_start_token_id=tokenizer.pad_token_id, **SIZES, **special)
@@ -74,10 +116,18 @@ def model_for(family: str, tokenizer) -> torch.nn.Module:
         config = T.PegasusConfig(vocab_size=vocab, decoder_start_token_id=tokenizer.pad_token_id, **SIZES, **special)
         return T.PegasusForConditionalGeneration(config)
     if family in ("bart", "mbart", "mbart50"):
-        config_class, model_class = (T.BartConfig, T.BartForConditionalGeneration) if family == "bart" else \
-            (T.MBartConfig, T.MBartForConditionalGeneration)
-        config = config_class(vocab_size=vocab, decoder_start_token_id=tokenizer.eos_token_id,
-                              bos_token_id=tokenizer.bos_token_id, **SIZES, **special)
+        config_class, model_class = (
+            (T.BartConfig, T.BartForConditionalGeneration)
+            if family == "bart"
+            else (T.MBartConfig, T.MBartForConditionalGeneration)
+        )
+        config = config_class(
+            vocab_size=vocab,
+            decoder_start_token_id=tokenizer.eos_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            **SIZES,
+            **special,
+        )
         return model_class(config)
     config = T.M2M100Config(vocab_size=vocab, decoder_start_token_id=tokenizer.eos_token_id, **SIZES, **special)
     return T.M2M100ForConditionalGeneration(config)
@@ -96,8 +146,14 @@ def save_tiny_bert(folder: Path, vocabulary: list[str]) -> Path:
     (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocabulary)) + "\n")
     tokenizer = T.BertTokenizerFast(vocab=str(folder / "vocab.txt"), do_lower_case=True, model_max_length=128)
     torch.manual_seed(0)
-    config = T.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                          intermediate_size=64, max_position_embeddings=128)
+    config = T.BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     T.BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

@@ -59,13 +59,19 @@ def build(model: str, params=None) -> gr.Blocks:
         shown = to_rgb(image)
         shown.thumbnail((SHOWN_SIDE, SHOWN_SIDE))
         confidences = top_labels(probabilities.tolist(), labels, params.top_k)
-        details = {"top_label": labels[top], "explanation": method, "image_size": list(image.size),
-                   "model_input": list(pixels.shape[-2:])}
+        details = {
+            "top_label": labels[top],
+            "explanation": method,
+            "image_size": list(image.size),
+            "model_input": list(pixels.shape[-2:]),
+        }
         return confidences, overlay(shown, heat, opacity), details
 
     with gr.Blocks(title="omnitune · image classification") as demo:
-        gr.Markdown(f"## Image classification\nModel: `{model}` ({len(labels)} classes). Upload, paste or take "
-                    "a picture; the overlay shows which parts of it the prediction rests on.")
+        gr.Markdown(
+            f"## Image classification\nModel: `{model}` ({len(labels)} classes). Upload, paste or take "
+            "a picture; the overlay shows which parts of it the prediction rests on."
+        )
         gr.Markdown(model_facts(model))
         with gr.Row():
             with gr.Column():
@@ -103,8 +109,10 @@ def _open(path: str | None) -> Image.Image:
         image = Image.open(path)
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise gr.Error(f"The image is {width:,} x {height:,} pixels; the limit is {MAX_PIXELS:,} pixels. "
-                           "Resize it and try again.")
+            raise gr.Error(
+                f"The image is {width:,} x {height:,} pixels; the limit is {MAX_PIXELS:,} pixels. "
+                "Resize it and try again."
+            )
         image.load()
         return image
     except gr.Error:

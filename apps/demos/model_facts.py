@@ -21,15 +21,19 @@ def model_facts(model: str) -> str:
     facts = [f"size on disk {weights_size_mb(folder):.1f} MB"]
     speed = (layout.read_metrics(run).get("test") or {}).get("speed")
     if speed:
-        facts.append(f"latency p50 {speed['latency_p50_ms']:.1f} ms at batch 1, "
-                     f"{speed['throughput']:.1f}/s at batch {speed['best_batch']} (measured at evaluation)")
+        facts.append(
+            f"latency p50 {speed['latency_p50_ms']:.1f} ms at batch 1, "
+            f"{speed['throughput']:.1f}/s at batch {speed['best_batch']} (measured at evaluation)"
+        )
     compression_file = run / COMPRESSION_FILE if run else None
     compression = json.loads(compression_file.read_text()) if compression_file and compression_file.is_file() else {}
     if compression:
         plan = compression["plan"]
-        steps = [f"heads -{plan['head_ratio']:.0%}" if plan.get("head_ratio") else "",
-                 f"FFN -{plan['ffn_ratio']:.0%}" if plan["ffn_ratio"] else "",
-                 f"{plan['prune']} pruning {plan['sparsity']:.0%}" if plan["prune"] else "",
-                 plan["quantize"] or ""]
+        steps = [
+            f"heads -{plan['head_ratio']:.0%}" if plan.get("head_ratio") else "",
+            f"FFN -{plan['ffn_ratio']:.0%}" if plan["ffn_ratio"] else "",
+            f"{plan['prune']} pruning {plan['sparsity']:.0%}" if plan["prune"] else "",
+            plan["quantize"] or "",
+        ]
         facts.append(f"compressed ({', '.join(s for s in steps if s)}) from `{Path(compression['parent']).name}`")
     return "Model: " + "; ".join(facts) + "."

@@ -35,15 +35,21 @@ def build(model: str, params=None) -> gr.Blocks:
         if problem:
             raise gr.Error(problem)
         try:
-            result = task.predict(built, {"id": ["0"], "context": [context], "question": [question]}, params,
-                                  batch_size=8)[0]
+            result = task.predict(
+                built, {"id": ["0"], "context": [context], "question": [question]}, params, batch_size=8
+            )[0]
         except OmnituneError as error:
             raise gr.Error(str(error)) from None
-        details = {"answer": result.text, "score": round(result.score, 4), "start": result.start,
-                   "end": result.end, "no_answer": result.is_empty}
+        details = {
+            "answer": result.text,
+            "score": round(result.score, 4),
+            "start": result.start,
+            "end": result.end,
+            "no_answer": result.is_empty,
+        }
         if result.is_empty:
             return NO_ANSWER, round(result.score, 4), [(context, None)], details
-        spans = [(context[:result.start], None), (result.text, "answer"), (context[result.end:], None)]
+        spans = [(context[: result.start], None), (result.text, "answer"), (context[result.end :], None)]
         return result.text, round(result.score, 4), [s for s in spans if s[0]], details
 
     def attention(context: str, question: str):
@@ -51,38 +57,53 @@ def build(model: str, params=None) -> gr.Blocks:
         problem = _check(context, question)
         if problem:
             raise gr.Error(problem)
-        kind, path = visualise.picture(loaded_model, tokenizer, f"{question} {tokenizer.sep_token or ''} {context}",
-                                       tempfile.mkdtemp(prefix="omnitune-attention-"))
-        captions = {"dense": "Attention probabilities of the first 64 tokens (question, then context): one map per "
-                             "layer (rows) and head (columns); row = the attending token, column = the one attended to.",
-                    "sliding-window": "Which token pairs this sliding-window model computes at all (black).",
-                    "linformer": "Each layer's learned key projection: which positions feed each projected slot."}
+        kind, path = visualise.picture(
+            loaded_model,
+            tokenizer,
+            f"{question} {tokenizer.sep_token or ''} {context}",
+            tempfile.mkdtemp(prefix="omnitune-attention-"),
+        )
+        captions = {
+            "dense": "Attention probabilities of the first 64 tokens (question, then context): one map per "
+            "layer (rows) and head (columns); row = the attending token, column = the one attended to.",
+            "sliding-window": "Which token pairs this sliding-window model computes at all (black).",
+            "linformer": "Each layer's learned key projection: which positions feed each projected slot.",
+        }
         return str(path), captions[kind]
 
     with gr.Blocks(title="omnitune · question answering") as demo:
-        gr.Markdown(f"## Extractive question answering\nModel: `{model}`. Paste a text, ask a question about it; "
-                    "the answer is a span of the text, or none if the text does not hold it.")
+        gr.Markdown(
+            f"## Extractive question answering\nModel: `{model}`. Paste a text, ask a question about it; "
+            "the answer is a span of the text, or none if the text does not hold it."
+        )
         gr.Markdown(model_facts(model))
         with gr.Row():
             with gr.Column(scale=3):
-                context_box = gr.Textbox(label="Context", lines=12, max_length=MAX_CONTEXT_CHARS,
-                                         placeholder="Paste the text to search in")
-                question_box = gr.Textbox(label="Question", lines=1, max_length=MAX_QUESTION_CHARS,
-                                          placeholder="Ask something the text answers")
+                context_box = gr.Textbox(
+                    label="Context", lines=12, max_length=MAX_CONTEXT_CHARS, placeholder="Paste the text to search in"
+                )
+                question_box = gr.Textbox(
+                    label="Question",
+                    lines=1,
+                    max_length=MAX_QUESTION_CHARS,
+                    placeholder="Ask something the text answers",
+                )
                 button = gr.Button("Answer", variant="primary")
             with gr.Column(scale=2):
                 answer_box = gr.Textbox(label="Answer", interactive=False)
                 score_box = gr.Number(label="Confidence (0-1)", interactive=False)
-                highlighted = gr.HighlightedText(label="Answer in context", color_map={"answer": "green"},
-                                                 show_legend=False)
+                highlighted = gr.HighlightedText(
+                    label="Answer in context", color_map={"answer": "green"}, show_legend=False
+                )
                 with gr.Accordion("Details", open=False):
                     details_box = gr.JSON(label="Character offsets and score")
         with gr.Accordion("Attention", open=False):
             attention_button = gr.Button("Show the model's attention on this question and context")
             attention_caption = gr.Markdown()
             attention_picture = gr.Image(type="filepath", interactive=False, show_label=False)
-        attention_button.click(attention, [context_box, question_box], [attention_picture, attention_caption],
-                               api_name="attention")
+        attention_button.click(
+            attention, [context_box, question_box], [attention_picture, attention_caption], api_name="attention"
+        )
         outputs = [answer_box, score_box, highlighted, details_box]
         button.click(answer, [context_box, question_box], outputs, api_name="answer")
         question_box.submit(answer, [context_box, question_box], outputs, api_name=False)

@@ -33,20 +33,28 @@ def input_report(tokenizers, text: str, max_source_length: int) -> dict:
     ids = tokenizers.source(condition.source_prefix + text).input_ids
     report = {"characters": len(text), "tokens": len(ids), "token_limit": max_source_length, "cut": False}
     if len(ids) > max_source_length:
-        kept = tokenizers.source(condition.source_prefix + text, truncation=True, max_length=max_source_length,
-                                 return_offsets_mapping=getattr(tokenizers.source, "is_fast", False))
+        kept = tokenizers.source(
+            condition.source_prefix + text,
+            truncation=True,
+            max_length=max_source_length,
+            return_offsets_mapping=getattr(tokenizers.source, "is_fast", False),
+        )
         offsets = [end for _, end in kept.get("offset_mapping", []) if end]
         cut_at = max(0, (max(offsets) if offsets else len(text)) - len(condition.source_prefix))
-        report.update(cut=True, read_up_to_character=cut_at, unread_tail=text[cut_at:cut_at + 80])
+        report.update(cut=True, read_up_to_character=cut_at, unread_tail=text[cut_at : cut_at + 80])
     return report
 
 
 def notice(report: dict) -> str:
-    counts = f"{report['characters']:,} characters, {report['tokens']:,} tokens (the model reads {report['token_limit']})"
+    counts = (
+        f"{report['characters']:,} characters, {report['tokens']:,} tokens (the model reads {report['token_limit']})"
+    )
     if not report["cut"]:
         return counts
-    return (f"{counts}. **The input was cut**: the model read up to character {report['read_up_to_character']:,}; "
-            f"the rest, from \"{report['unread_tail']}...\", was not read. Shorten the text or split it.")
+    return (
+        f"{counts}. **The input was cut**: the model read up to character {report['read_up_to_character']:,}; "
+        f'the rest, from "{report["unread_tail"]}...", was not read. Shorten the text or split it.'
+    )
 
 
 def build(task_name: str, model: str, params=None) -> gr.Blocks:
@@ -58,19 +66,25 @@ def build(task_name: str, model: str, params=None) -> gr.Blocks:
     label = task.output_name.capitalize()
     action = task.action_name
 
-    def generate(text, num_beams, max_new_tokens, no_repeat_ngram_size, length_penalty, do_sample, temperature,
-                 top_p):
+    def generate(text, num_beams, max_new_tokens, no_repeat_ngram_size, length_penalty, do_sample, temperature, top_p):
         text = (text or "").strip()
         if not text:
             raise gr.Error(f"The input is empty: type or paste the text to {action.lower()}.")
         if len(text) > MAX_INPUT_CHARS:
-            raise gr.Error(f"The input has {len(text):,} characters; the limit is {MAX_INPUT_CHARS:,}. "
-                           "Paste a shorter part.")
+            raise gr.Error(
+                f"The input has {len(text):,} characters; the limit is {MAX_INPUT_CHARS:,}. Paste a shorter part."
+            )
         try:
             settings = generation.settings_of(
-                params, num_beams=int(num_beams), max_new_tokens=int(max_new_tokens),
-                no_repeat_ngram_size=int(no_repeat_ngram_size), length_penalty=float(length_penalty),
-                do_sample=bool(do_sample), temperature=float(temperature), top_p=float(top_p))
+                params,
+                num_beams=int(num_beams),
+                max_new_tokens=int(max_new_tokens),
+                no_repeat_ngram_size=int(no_repeat_ngram_size),
+                length_penalty=float(length_penalty),
+                do_sample=bool(do_sample),
+                temperature=float(temperature),
+                top_p=float(top_p),
+            )
         except ValueError as error:
             raise gr.Error(f"Invalid generation setting: {error}") from None
         report = input_report(tokenizers, text, params.max_source_length)
@@ -78,27 +92,41 @@ def build(task_name: str, model: str, params=None) -> gr.Blocks:
         try:
             if settings.num_beams == 1:  # greedy or sampled: the output grows as it is generated
                 output = ""
-                for output in generation.stream(loaded_model, tokenizers, text, tokenizers.condition, settings,
-                                                params.max_source_length):
+                for output in generation.stream(
+                    loaded_model, tokenizers, text, tokenizers.condition, settings, params.max_source_length
+                ):
                     yield output, notice(report) + " — generating…", details
             else:  # beam search knows its answer only at the end
                 yield "", notice(report) + " — beam search: the output appears when it is complete.", details
-                output = generation.generate(loaded_model, tokenizers, [text], tokenizers.condition, settings,
-                                             params.max_source_length, batch_size=1)[0]
+                output = generation.generate(
+                    loaded_model,
+                    tokenizers,
+                    [text],
+                    tokenizers.condition,
+                    settings,
+                    params.max_source_length,
+                    batch_size=1,
+                )[0]
         except (OmnituneError, ValueError, RuntimeError) as error:
             raise gr.Error(f"Generation failed: {error}") from None
         output_tokens = len(tokenizers.target(output).input_ids)
-        yield output, f"{notice(report)} — done: {output_tokens} output tokens.", {**details,
-                                                                                   "output_tokens": output_tokens}
+        yield (
+            output,
+            f"{notice(report)} — done: {output_tokens} output tokens.",
+            {**details, "output_tokens": output_tokens},
+        )
 
     with gr.Blocks(title=f"omnitune · {task_name}") as demo:
-        gr.Markdown(f"## {task_name.capitalize()}\nModel: `{model}`. Output streams as it is generated "
-                    "(with 1 beam); more beams usually read better but arrive at the end.")
+        gr.Markdown(
+            f"## {task_name.capitalize()}\nModel: `{model}`. Output streams as it is generated "
+            "(with 1 beam); more beams usually read better but arrive at the end."
+        )
         gr.Markdown(model_facts(model))
         with gr.Row():
             with gr.Column(scale=3):
-                text_box = gr.Textbox(label="Input", lines=10, max_length=MAX_INPUT_CHARS,
-                                      placeholder="Type or paste the text")
+                text_box = gr.Textbox(
+                    label="Input", lines=10, max_length=MAX_INPUT_CHARS, placeholder="Type or paste the text"
+                )
                 counts = gr.Markdown()
                 button = gr.Button(action, variant="primary")
             with gr.Column(scale=3):
@@ -109,10 +137,16 @@ def build(task_name: str, model: str, params=None) -> gr.Blocks:
                 with gr.Accordion("Generation settings", open=False):
                     beams = gr.Slider(1, 8, value=1, step=1, label="Beams (1 = stream the output)")
                     max_new = gr.Slider(1, 256, value=params.max_new_tokens, step=1, label="Max new tokens")
-                    no_repeat = gr.Slider(0, 6, value=params.no_repeat_ngram_size, step=1,
-                                          label="No repeated n-gram of size (0 = off)")
-                    length_penalty = gr.Slider(0.0, 2.0, value=params.length_penalty, step=0.1,
-                                               label="Length penalty (beam search; > 1 favours longer)")
+                    no_repeat = gr.Slider(
+                        0, 6, value=params.no_repeat_ngram_size, step=1, label="No repeated n-gram of size (0 = off)"
+                    )
+                    length_penalty = gr.Slider(
+                        0.0,
+                        2.0,
+                        value=params.length_penalty,
+                        step=0.1,
+                        label="Length penalty (beam search; > 1 favours longer)",
+                    )
                     sample = gr.Checkbox(value=False, label="Sample instead of picking the likeliest token")
                     temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.1, label="Temperature (sampling)")
                     top_p = gr.Slider(0.1, 1.0, value=1.0, step=0.05, label="Top-p (sampling)")
@@ -120,8 +154,13 @@ def build(task_name: str, model: str, params=None) -> gr.Blocks:
                     details_box = gr.JSON(label="Input counts and settings used")
         inputs = [text_box, beams, max_new, no_repeat, length_penalty, sample, temperature, top_p]
         button.click(generate, inputs, [output_box, status, details_box], api_name="generate")
-        text_box.change(lambda text: notice(input_report(tokenizers, text or "", params.max_source_length)),
-                        text_box, counts, api_name=False, show_progress="hidden")
+        text_box.change(
+            lambda text: notice(input_report(tokenizers, text or "", params.max_source_length)),
+            text_box,
+            counts,
+            api_name=False,
+            show_progress="hidden",
+        )
         if examples:
             gr.Examples([[e] for e in examples], [text_box], label="Examples from the bundled test split")
     return demo

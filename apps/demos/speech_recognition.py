@@ -37,16 +37,28 @@ def build(model: str, params=None) -> gr.Blocks:
         found = problems(clip, params.min_audio_seconds, params.max_audio_seconds, ": split longer recordings")
         if found:
             raise gr.Error(f"The clip is {found[0]}.")
-        result = timed_transcript(loaded_model, processor, clip.audio, level if level != "none" else "segment",
-                                  params.language, params.whisper_task)
+        result = timed_transcript(
+            loaded_model,
+            processor,
+            clip.audio,
+            level if level != "none" else "segment",
+            params.language,
+            params.whisper_task,
+        )
         rows = [[c["timestamp"][0], c["timestamp"][1], c["text"]] for c in result.chunks] if level != "none" else []
         details = {"seconds": round(clip.seconds, 2), "language": result.language, "notes": notes(clip)}
-        return result.text, {"headers": ["start (s)", "end (s)", "text"], "data": rows}, \
-            audio_figure(clip.audio, rate, result.chunks), details
+        return (
+            result.text,
+            {"headers": ["start (s)", "end (s)", "text"], "data": rows},
+            audio_figure(clip.audio, rate, result.chunks),
+            details,
+        )
 
     with gr.Blocks(title="omnitune · speech recognition") as demo:
-        gr.Markdown(f"## Speech recognition\nModel: `{model}`. Record or upload speech (WAV, FLAC or OGG; any "
-                    f"sample rate, stereo is mixed down; up to {params.max_audio_seconds / 60:.0f} minutes).")
+        gr.Markdown(
+            f"## Speech recognition\nModel: `{model}`. Record or upload speech (WAV, FLAC or OGG; any "
+            f"sample rate, stereo is mixed down; up to {params.max_audio_seconds / 60:.0f} minutes)."
+        )
         gr.Markdown(model_facts(model))
         with gr.Row():
             with gr.Column():
@@ -55,8 +67,9 @@ def build(model: str, params=None) -> gr.Blocks:
                 button = gr.Button("Transcribe", variant="primary")
             with gr.Column():
                 transcript = gr.Textbox(label="Transcript", lines=4, buttons=["copy"])
-                timestamps = gr.Dataframe(headers=["start (s)", "end (s)", "text"], label="Timestamps",
-                                          interactive=False)
+                timestamps = gr.Dataframe(
+                    headers=["start (s)", "end (s)", "text"], label="Timestamps", interactive=False
+                )
                 picture = gr.Image(type="filepath", label="Waveform and spectrogram", interactive=False)
                 with gr.Accordion("Details", open=False):
                     details = gr.JSON(label="Duration, language, notes")

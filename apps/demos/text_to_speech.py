@@ -28,8 +28,15 @@ def build(model: str, params=None) -> gr.Blocks:
     from tasks.registry import get_task
 
     params = params or get_task("text-to-speech").params_class()
-    loaded = {GIVEN: load_synthesiser(resolve(model, params.allow_pickle), params.vocoder, params.speaker_embedding,
-                                      params.allow_pickle, params.speaker_model)}
+    loaded = {
+        GIVEN: load_synthesiser(
+            resolve(model, params.allow_pickle),
+            params.vocoder,
+            params.speaker_embedding,
+            params.allow_pickle,
+            params.speaker_model,
+        )
+    }
     others = [name for name, entry in shelf.SHELF.items() if entry.extra.get("voice_backend") and name != model]
 
     def voice(name: str):
@@ -41,8 +48,9 @@ def build(model: str, params=None) -> gr.Blocks:
         if not text or not text.strip():
             raise gr.Error("The text is empty: type something to say.")
         if len(text) > MAX_CHARACTERS:
-            raise gr.Error(f"The text has {len(text):,} characters; the limit is {MAX_CHARACTERS:,}. "
-                           "Split it into parts.")
+            raise gr.Error(
+                f"The text has {len(text):,} characters; the limit is {MAX_CHARACTERS:,}. Split it into parts."
+            )
         try:
             synthesiser = voice(name or GIVEN)
             audio = speak(synthesiser, text, rate, params.normalise_text)
@@ -51,18 +59,28 @@ def build(model: str, params=None) -> gr.Blocks:
         path = tempfile.NamedTemporaryFile(suffix=".wav", delete=False).name
         soundfile.write(path, audio, synthesiser.sample_rate)
         spoken = normalise(text) if params.normalise_text else text
-        details = {"spoken_text": spoken, "sentences": len(split_sentences(spoken)),
-                   "seconds": round(len(audio) / synthesiser.sample_rate, 2), "sample_rate": synthesiser.sample_rate}
+        details = {
+            "spoken_text": spoken,
+            "sentences": len(split_sentences(spoken)),
+            "seconds": round(len(audio) / synthesiser.sample_rate, 2),
+            "sample_rate": synthesiser.sample_rate,
+        }
         return path, audio_figure(audio, synthesiser.sample_rate), details
 
     with gr.Blocks(title="omnitune · text to speech") as demo:
-        gr.Markdown(f"## Text to speech\nModel: `{model}`. Numbers, dates, times, money and abbreviations are "
-                    "spelled out before synthesis; long text is read sentence by sentence.")
+        gr.Markdown(
+            f"## Text to speech\nModel: `{model}`. Numbers, dates, times, money and abbreviations are "
+            "spelled out before synthesis; long text is read sentence by sentence."
+        )
         gr.Markdown(model_facts(model))
         with gr.Row():
             with gr.Column():
-                text = gr.Textbox(label="Text", lines=5, max_length=MAX_CHARACTERS + 1,
-                                  value="Your call is important to us. Please stay on the line.")
+                text = gr.Textbox(
+                    label="Text",
+                    lines=5,
+                    max_length=MAX_CHARACTERS + 1,
+                    value="Your call is important to us. Please stay on the line.",
+                )
                 rate = gr.Slider(0.5, 2.0, value=params.speaking_rate, step=0.05, label="Speaking rate")
                 voice_choice = gr.Dropdown([GIVEN, *others], value=GIVEN, label="Voice")
                 button = gr.Button("Speak", variant="primary")

@@ -30,12 +30,17 @@ PROJECTIONS = (("query", "key", "value"), ("q_proj", "k_proj", "v_proj"))  # BER
 def attention_modules(model) -> list[torch.nn.Module]:
     """The self-attention modules that compute query/key/value and hand them to the attention backend (cross-
     attention, whose keys come from another sequence, is left alone)."""
-    found = [m for name, m in model.named_modules()
-             if any(all(isinstance(getattr(m, p, None), torch.nn.Linear) for p in names) for names in PROJECTIONS)
-             and "crossattention" not in name]
+    found = [
+        m
+        for name, m in model.named_modules()
+        if any(all(isinstance(getattr(m, p, None), torch.nn.Linear) for p in names) for names in PROJECTIONS)
+        and "crossattention" not in name
+    ]
     if not found:
-        raise OmnituneError(f"no self-attention with query/key/value layers in this {type(model).__name__}",
-                            "Linformer supports BERT-family encoders, ViT and DINOv2")
+        raise OmnituneError(
+            f"no self-attention with query/key/value layers in this {type(model).__name__}",
+            "Linformer supports BERT-family encoders, ViT and DINOv2",
+        )
     return found
 
 
@@ -52,14 +57,17 @@ def attach(model, k: int, max_length: int, sharing: str = "layer", identity: boo
     if sharing not in SHARING:
         raise OmnituneError(f"unknown Linformer sharing '{sharing}'", f"choose one of: {', '.join(SHARING)}")
     if not 0 < k <= max_length:
-        raise OmnituneError(f"Linformer k must be between 1 and the maximum length {max_length}, got {k}",
-                            "k = 128 or 256 is typical")
+        raise OmnituneError(
+            f"Linformer k must be between 1 and the maximum length {max_length}, got {k}", "k = 128 or 256 is typical"
+        )
     if identity and k != max_length:
         raise OmnituneError("an identity projection needs k equal to the maximum length", "set k = max_length")
     initial = torch.eye(max_length) if identity else segment_means(k, max_length)
     added = 0
     for module in attention_modules(model):
-        heads = module.num_attention_heads if hasattr(module, "num_attention_heads") else model.config.num_attention_heads
+        heads = (
+            module.num_attention_heads if hasattr(module, "num_attention_heads") else model.config.num_attention_heads
+        )
         shape = (heads, k, max_length) if sharing == "head" else (k, max_length)
         names = (KEYS,) if sharing == "key-value" else (KEYS, VALUES)
         for name in names:
@@ -77,14 +85,25 @@ def linformer_attention(module, query, key, value, attention_mask, scaling=None,
     keys_projection = getattr(module, KEYS)
     values_projection = getattr(module, VALUES, keys_projection)
     if length > keys_projection.shape[-1]:
-        raise OmnituneError(f"input of {length} tokens is longer than this Linformer's {keys_projection.shape[-1]}",
-                            "truncate the input, or attach Linformer with a larger max_length and adapt again")
-    keep = attention_mask.reshape(attention_mask.shape[0], -1)[:, -length:].to(key.dtype) \
-        if attention_mask is not None else torch.ones(key.shape[0], length, dtype=key.dtype, device=key.device)
+        raise OmnituneError(
+            f"input of {length} tokens is longer than this Linformer's {keys_projection.shape[-1]}",
+            "truncate the input, or attach Linformer with a larger max_length and adapt again",
+        )
+    keep = (
+        attention_mask.reshape(attention_mask.shape[0], -1)[:, -length:].to(key.dtype)
+        if attention_mask is not None
+        else torch.ones(key.shape[0], length, dtype=key.dtype, device=key.device)
+    )
     projected_keys, slots = _project(keys_projection[..., :length], key, keep)
     projected_values, _ = _project(values_projection[..., :length], value, keep)
-    output = F.scaled_dot_product_attention(query, projected_keys, projected_values, attn_mask=slots,
-                                            dropout_p=dropout if module.training else 0.0, scale=scaling)
+    output = F.scaled_dot_product_attention(
+        query,
+        projected_keys,
+        projected_values,
+        attn_mask=slots,
+        dropout_p=dropout if module.training else 0.0,
+        scale=scaling,
+    )
     return output.nan_to_num(0.0).transpose(1, 2).contiguous(), None
 
 
@@ -106,12 +125,17 @@ def restore(model, state: dict[str, torch.Tensor]) -> None:
     stated = getattr(model.config, "omnitune_attention", None) or {}
     attach(model, stated["k"], stated["max_length"], stated["sharing"])
     names = {name for name, _ in model.named_parameters() if name.rsplit(".", 1)[-1] in (KEYS, VALUES)}
-    saved = {_strip_prefix(name, names): tensor for name, tensor in state.items()
-             if name.rsplit(".", 1)[-1] in (KEYS, VALUES)}
+    saved = {
+        _strip_prefix(name, names): tensor
+        for name, tensor in state.items()
+        if name.rsplit(".", 1)[-1] in (KEYS, VALUES)
+    }
     missing = names - set(saved)
     if missing:
-        raise OmnituneError(f"the saved model lacks {len(missing)} Linformer projections (e.g. {min(missing)})",
-                            "save it with save_pretrained after attaching Linformer")
+        raise OmnituneError(
+            f"the saved model lacks {len(missing)} Linformer projections (e.g. {min(missing)})",
+            "save it with save_pretrained after attaching Linformer",
+        )
     model.load_state_dict(saved, strict=False)
 
 

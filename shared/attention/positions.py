@@ -16,8 +16,10 @@ def extend_positions(model, length: int) -> int:
     embeddings = getattr(model.base_model, "embeddings", None)
     table = getattr(embeddings, "position_embeddings", None)
     if not isinstance(table, torch.nn.Embedding):
-        raise OmnituneError(f"{type(model).__name__} has no absolute position table to extend",
-                            "position extension supports BERT-family encoders")
+        raise OmnituneError(
+            f"{type(model).__name__} has no absolute position table to extend",
+            "position extension supports BERT-family encoders",
+        )
     old = table.num_embeddings
     if length <= old:
         return old
@@ -29,8 +31,11 @@ def extend_positions(model, length: int) -> int:
     for name in ("position_ids", "token_type_ids"):  # BERT keeps buffers as long as the table
         buffer = getattr(embeddings, name, None)
         if isinstance(buffer, torch.Tensor):
-            extended = torch.arange(length, dtype=buffer.dtype)[None] if name == "position_ids" else \
-                torch.zeros(1, length, dtype=buffer.dtype)
+            extended = (
+                torch.arange(length, dtype=buffer.dtype)[None]
+                if name == "position_ids"
+                else torch.zeros(1, length, dtype=buffer.dtype)
+            )
             embeddings.register_buffer(name, extended, persistent=False)
     model.config.max_position_embeddings = length
     return old

@@ -26,8 +26,11 @@ def configure_attention(model, params, model_path: str, tokenizer=None) -> None:
     if params.max_positions:
         extend_positions(encoder, params.max_positions)
     if params.attention == "sliding-window":
-        encoder.config.omnitune_attention = {"kind": "sliding-window", "window": params.attention_window,
-                                             "global_tokens": params.global_tokens}
+        encoder.config.omnitune_attention = {
+            "kind": "sliding-window",
+            "window": params.attention_window,
+            "global_tokens": params.global_tokens,
+        }
         encoder.set_attn_implementation(sparse.NAME)
     elif params.attention == "linformer":
         linformer.attach(encoder, params.linformer_k, longest_input(encoder.config), params.linformer_sharing)
@@ -39,8 +42,10 @@ def longest_input(config) -> int:
         return config.max_position_embeddings
     if getattr(config, "image_size", None) and getattr(config, "patch_size", None):
         return (config.image_size // config.patch_size) ** 2 + 1 + getattr(config, "num_register_tokens", 0)
-    raise OmnituneError(f"cannot tell the longest input of {type(config).__name__}",
-                        "Linformer supports BERT-family encoders, ViT and DINOv2")
+    raise OmnituneError(
+        f"cannot tell the longest input of {type(config).__name__}",
+        "Linformer supports BERT-family encoders, ViT and DINOv2",
+    )
 
 
 def _restore(encoder, stated: dict, folder: Path, prefix: str) -> None:
@@ -49,8 +54,9 @@ def _restore(encoder, stated: dict, folder: Path, prefix: str) -> None:
     elif stated["kind"] == "linformer":
         state = {}
         for file in sorted(folder.glob("*.safetensors")):
-            state.update({name[len(prefix):]: tensor for name, tensor in load_file(file).items()
-                          if name.startswith(prefix)})
+            state.update(
+                {name[len(prefix) :]: tensor for name, tensor in load_file(file).items() if name.startswith(prefix)}
+            )
         linformer.restore(encoder, state)
 
 

@@ -36,17 +36,29 @@ def padding_mask(batch_size, q_length, kv_length, attention_mask=None, **_):
 
 def sliding_window_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **_):
     window, global_tokens = settings(module.config)
-    keep = attention_mask.reshape(attention_mask.shape[0], -1)[:, -key.shape[2]:].bool() \
-        if attention_mask is not None else None
+    keep = (
+        attention_mask.reshape(attention_mask.shape[0], -1)[:, -key.shape[2] :].bool()
+        if attention_mask is not None
+        else None
+    )
     output = banded_attention(query, key, value, window, global_tokens, keep, scaling, dropout, module.training)
     return output.transpose(1, 2).contiguous(), None
 
 
-def banded_attention(query, key, value, window: int, global_tokens: int, keep: torch.Tensor | None,
-                     scaling: float | None = None, dropout: float = 0.0, training: bool = False) -> torch.Tensor:
+def banded_attention(
+    query,
+    key,
+    value,
+    window: int,
+    global_tokens: int,
+    keep: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    training: bool = False,
+) -> torch.Tensor:
     """query/key/value (batch, heads, n, dim); keep (batch, n) True for real tokens. Returns (batch, heads, n, dim)."""
     batch, heads, length, dim = query.shape
-    scaling = dim ** -0.5 if scaling is None else scaling
+    scaling = dim**-0.5 if scaling is None else scaling
     keep = torch.ones(batch, length, dtype=torch.bool, device=query.device) if keep is None else keep
     blocks = -(-length // window)
     padded = blocks * window
@@ -62,8 +74,9 @@ def banded_attention(query, key, value, window: int, global_tokens: int, keep: t
     local_k, local_v = neighbours(k), neighbours(v)
     q_blocks = q.view(batch, heads, blocks, window, dim)
     q_pos = torch.arange(padded, device=query.device).view(blocks, window, 1)
-    k_pos = (torch.arange(blocks, device=query.device).view(blocks, 1, 1) - 1) * window + \
-        torch.arange(3 * window, device=query.device).view(1, 1, 3 * window)
+    k_pos = (torch.arange(blocks, device=query.device).view(blocks, 1, 1) - 1) * window + torch.arange(
+        3 * window, device=query.device
+    ).view(1, 1, 3 * window)
     in_band = (q_pos - k_pos).abs() <= window
     k_valid = F.pad(keep_padded, (window, window), value=False).unfold(1, 3 * window, window)  # (b, blocks, 3w)
     allowed = in_band[None] & k_valid[:, :, None, :] & (k_pos >= global_tokens)[None]  # globals come below
@@ -72,6 +85,7 @@ def banded_attention(query, key, value, window: int, global_tokens: int, keep: t
         local_v = torch.cat([local_v, v[:, :, None, :global_tokens].expand(-1, -1, blocks, -1, -1)], dim=-2)
         g_allowed = keep[:, None, None, :global_tokens].expand(-1, blocks, window, -1)
         allowed = torch.cat([allowed, g_allowed], dim=-1)
+
     # blocks join the batch dimension, so the mask (one per block, shared by the heads) broadcasts over heads;
     # an additive float mask keeps PyTorch on its fused CPU kernel (a boolean one measured 3x slower here).
     # A padded query may have no allowed key at all: NaN there, zeroed, and cut off below anyway.
@@ -79,9 +93,14 @@ def banded_attention(query, key, value, window: int, global_tokens: int, keep: t
         return t.permute(0, 2, 1, 3, 4).reshape(batch * blocks, heads, t.shape[-2], dim)
 
     bias = torch.zeros(allowed.shape, dtype=query.dtype, device=query.device).masked_fill_(~allowed, float("-inf"))
-    output = F.scaled_dot_product_attention(by_block(q_blocks), by_block(local_k), by_block(local_v),
-                                            attn_mask=bias.reshape(batch * blocks, 1, window, -1),
-                                            dropout_p=dropout if training else 0.0, scale=scaling)
+    output = F.scaled_dot_product_attention(
+        by_block(q_blocks),
+        by_block(local_k),
+        by_block(local_v),
+        attn_mask=bias.reshape(batch * blocks, 1, window, -1),
+        dropout_p=dropout if training else 0.0,
+        scale=scaling,
+    )
     output = output.nan_to_num(0.0).view(batch, blocks, heads, window, dim).permute(0, 2, 1, 3, 4)
     output = output.reshape(batch, heads, padded, dim)[:, :, :length]
     if global_tokens:  # global queries see every real token

@@ -24,8 +24,10 @@ def picture(model, tokenizer, text: str, folder: Path) -> tuple[str, Path]:
     if kind == "linformer":
         return kind, linformer_projections(encoder, Path(folder) / "linformer_projections.png")
     if not hasattr(tokenizer, "convert_ids_to_tokens"):
-        raise OmnituneError("attention maps from text need a text model",
-                            "give a question-answering, translation or summarization model")
+        raise OmnituneError(
+            "attention maps from text need a text model",
+            "give a question-answering, translation or summarization model",
+        )
     return kind, attention_maps(encoder, tokenizer, text, Path(folder) / "attention_maps.png")
 
 
@@ -53,8 +55,9 @@ def attention_maps(model, tokenizer, text: str, path: Path, max_tokens: int = 64
                 axis.set_title(f"head {head}", fontsize=7)
             if head == 0:
                 axis.set_ylabel(f"layer {layer}", fontsize=7)
-    figure.suptitle(f"attention of {len(tokens)} tokens: row = query, column = key "
-                    f"({' '.join(tokens[:8])} ...)", fontsize=8)
+    figure.suptitle(
+        f"attention of {len(tokens)} tokens: row = query, column = key ({' '.join(tokens[:8])} ...)", fontsize=8
+    )
     return _save(figure, path)
 
 
@@ -65,8 +68,9 @@ def sparsity_pattern(config, length: int, path: Path) -> Path:
     figure, axis = plt.subplots(figsize=(5, 5))
     axis.imshow(mask[0, 0].numpy(), cmap="Greys", interpolation="nearest")
     share = mask.float().mean().item()
-    axis.set_title(f"sliding window {window} + {global_tokens} global: {share:.1%} of {length}x{length} pairs",
-                   fontsize=8)
+    axis.set_title(
+        f"sliding window {window} + {global_tokens} global: {share:.1%} of {length}x{length} pairs", fontsize=8
+    )
     axis.set_xlabel("key position")
     axis.set_ylabel("query position")
     return _save(figure, path)

@@ -34,12 +34,18 @@ def attention_blocks(model) -> list[tuple[str, torch.nn.Module]]:
         raise OmnituneError(
             f"head pruning cannot be saved for {model_type}: its attention derives the head size "
             "from hidden_size / num_attention_heads, so fewer heads cannot be stated in its config",
-            "use --ffn_ratio (feed-forward neurons) for BERT-family models; heads: ViT, DeiT, DINOv2")
-    blocks = [(name, m) for name, m in model.named_modules()
-              if all(isinstance(getattr(m, p, None), torch.nn.Linear) for p in ("q_proj", "k_proj", "v_proj", "o_proj"))]
+            "use --ffn_ratio (feed-forward neurons) for BERT-family models; heads: ViT, DeiT, DINOv2",
+        )
+    blocks = [
+        (name, m)
+        for name, m in model.named_modules()
+        if all(isinstance(getattr(m, p, None), torch.nn.Linear) for p in ("q_proj", "k_proj", "v_proj", "o_proj"))
+    ]
     if not blocks:
-        raise OmnituneError(f"no attention with q/k/v/o projections in this {type(model).__name__}",
-                            "head pruning supports ViT, DeiT and DINOv2")
+        raise OmnituneError(
+            f"no attention with q/k/v/o projections in this {type(model).__name__}",
+            "head pruning supports ViT, DeiT and DINOv2",
+        )
     return blocks
 
 
@@ -55,6 +61,7 @@ def head_importance(model, batches) -> dict[str, torch.Tensor]:
             states = args[0]
             shaped = states.view(*states.shape[:-1], heads, -1) * gates[name][:, None]
             return (shaped.view_as(states), *args[1:])
+
         return hook
 
     hooks = [module.o_proj.register_forward_pre_hook(gate(name)) for name, module in blocks]
@@ -63,8 +70,7 @@ def head_importance(model, batches) -> dict[str, torch.Tensor]:
         for batch in batches:
             loss = model(**batch).loss
             if loss is None:
-                raise OmnituneError("head importance needs a loss; the model returned none",
-                                    "use data with labels")
+                raise OmnituneError("head importance needs a loss; the model returned none", "use data with labels")
             grads = torch.autograd.grad(loss, list(gates.values()))
             for name, grad in zip(gates, grads):
                 scores[name] += grad.abs()
@@ -82,8 +88,10 @@ def prune_heads(model, ratio: float, importance: dict[str, torch.Tensor]) -> Hea
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
     remove = round(heads * ratio)
     if not 0 < remove < heads:
-        raise OmnituneError(f"--head_ratio {ratio} removes {remove} of {heads} heads per layer",
-                            f"choose a ratio that removes between 1 and {heads - 1} heads")
+        raise OmnituneError(
+            f"--head_ratio {ratio} removes {remove} of {heads} heads per layer",
+            f"choose a ratio that removes between 1 and {heads - 1} heads",
+        )
     report = HeadPruningReport(ratio, heads, heads - remove)
     for name, module in blocks:
         removed = importance[name].argsort()[:remove].sort().values

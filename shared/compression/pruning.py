@@ -25,9 +25,13 @@ def prunable_linears(model, skip: tuple[str, ...] = ()) -> dict[str, torch.nn.Li
     """The Linear layers pruning works on: all but the task head (`skip`, new and small) and output embeddings
     (tied to the input embeddings in generators)."""
     output_embeddings = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    return {name: module for name, module in model.named_modules()
-            if isinstance(module, torch.nn.Linear) and module is not output_embeddings
-            and not any(part in skip for part in name.split("."))}
+    return {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear)
+        and module is not output_embeddings
+        and not any(part in skip for part in name.split("."))
+    }
 
 
 def taylor_importance(model, batches, layers: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
@@ -40,8 +44,10 @@ def taylor_importance(model, batches, layers: dict[str, torch.nn.Module]) -> dic
         model.zero_grad(set_to_none=True)
         loss = model(**batch).loss
         if loss is None:
-            raise OmnituneError("Taylor importance needs a loss, and the model returned none for this batch",
-                                "use --prune magnitude, or data with labels")
+            raise OmnituneError(
+                "Taylor importance needs a loss, and the model returned none for this batch",
+                "use --prune magnitude, or data with labels",
+            )
         loss.backward()
         for name, layer in layers.items():
             scores[name] += (layer.weight.grad * layer.weight).detach().abs()
@@ -62,21 +68,32 @@ class SparsityReport:
     per_layer: dict[str, float] = field(default_factory=dict)
 
 
-def prune_unstructured(model, sparsity: float, criterion: str = "magnitude", skip: tuple[str, ...] = (),
-                       importance: dict[str, torch.Tensor] | None = None) -> SparsityReport:
+def prune_unstructured(
+    model,
+    sparsity: float,
+    criterion: str = "magnitude",
+    skip: tuple[str, ...] = (),
+    importance: dict[str, torch.Tensor] | None = None,
+) -> SparsityReport:
     """Zero the least important `sparsity` share of all prunable weights, ranked globally (a layer that matters
     less gives up more), and make the zeros permanent."""
     if not 0.0 < sparsity < 1.0:
-        raise OmnituneError(f"sparsity must be between 0 and 1 (exclusive), got {sparsity}",
-                            "e.g. --sparsity 0.5 zeros half the weights")
+        raise OmnituneError(
+            f"sparsity must be between 0 and 1 (exclusive), got {sparsity}",
+            "e.g. --sparsity 0.5 zeros half the weights",
+        )
     if criterion not in CRITERIA:
         raise OmnituneError(f"unknown pruning criterion '{criterion}'", f"choose one of: {', '.join(CRITERIA)}")
     layers = prunable_linears(model, skip)
     if criterion == "taylor" and importance is None:
         raise OmnituneError("the Taylor criterion needs importance scores", "compute them with taylor_importance")
     scores = {(layer, "weight"): importance[name] for name, layer in layers.items()} if importance else None
-    prune.global_unstructured([(layer, "weight") for layer in layers.values()], pruning_method=prune.L1Unstructured,
-                              importance_scores=scores, amount=sparsity)
+    prune.global_unstructured(
+        [(layer, "weight") for layer in layers.values()],
+        pruning_method=prune.L1Unstructured,
+        importance_scores=scores,
+        amount=sparsity,
+    )
     for layer in layers.values():
         prune.remove(layer, "weight")  # weight becomes a plain tensor with the zeros in it
     return sparsity_report(layers, criterion, sparsity)
@@ -85,8 +102,13 @@ def prune_unstructured(model, sparsity: float, criterion: str = "magnitude", ski
 def sparsity_report(layers: dict[str, torch.nn.Module], criterion: str, target: float) -> SparsityReport:
     zeros = {name: int((layer.weight == 0).sum()) for name, layer in layers.items()}
     total = sum(layer.weight.numel() for layer in layers.values())
-    return SparsityReport(criterion, target, sum(zeros.values()) / max(total, 1), len(layers),
-                          {name: round(zeros[name] / layers[name].weight.numel(), 4) for name in layers})
+    return SparsityReport(
+        criterion,
+        target,
+        sum(zeros.values()) / max(total, 1),
+        len(layers),
+        {name: round(zeros[name] / layers[name].weight.numel(), 4) for name in layers},
+    )
 
 
 def compressed_size_mb(folder: Path) -> float:
@@ -119,8 +141,7 @@ class SparsityCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         step = state.global_step
-        if self.gradual_until and step <= self.gradual_until and \
-                (step % self.every == 0 or step == self.gradual_until):
+        if self.gradual_until and step <= self.gradual_until and (step % self.every == 0 or step == self.gradual_until):
             self._prune_to(cubic_sparsity(step, 0, self.gradual_until, self.target))
         with torch.no_grad():
             for name, layer in self.layers.items():

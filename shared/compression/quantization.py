@@ -29,10 +29,15 @@ class Scheme:
 
 
 SCHEMES = {
-    "dynamic-int8": Scheme("int8 weights (one scale per output channel); activations quantized to int8 per token "
-                           "as each batch runs", "Int8DynamicActivationInt8WeightConfig"),
-    "weight-int8": Scheme("int8 weights (one scale per output channel); activations and arithmetic stay fp32 "
-                          "(smaller, not faster on CPU)", "Int8WeightOnlyConfig"),
+    "dynamic-int8": Scheme(
+        "int8 weights (one scale per output channel); activations quantized to int8 per token as each batch runs",
+        "Int8DynamicActivationInt8WeightConfig",
+    ),
+    "weight-int8": Scheme(
+        "int8 weights (one scale per output channel); activations and arithmetic stay fp32 "
+        "(smaller, not faster on CPU)",
+        "Int8WeightOnlyConfig",
+    ),
 }
 
 
@@ -49,8 +54,9 @@ def torchao_version() -> str:
     try:
         return version("torchao")
     except PackageNotFoundError:
-        raise OmnituneError("int8 quantization needs torchao, which is not installed",
-                            f"pip install {TORCHAO_REQUIREMENT}") from None
+        raise OmnituneError(
+            "int8 quantization needs torchao, which is not installed", f"pip install {TORCHAO_REQUIREMENT}"
+        ) from None
 
 
 def quantize(model, scheme: str, skip: tuple[str, ...] = ()):
@@ -63,8 +69,9 @@ def quantize(model, scheme: str, skip: tuple[str, ...] = ()):
     import torchao.quantization
     from transformers import TorchAoConfig
 
-    config = TorchAoConfig(getattr(torchao.quantization, SCHEMES[scheme].config_name)(),
-                           modules_to_not_convert=list(skip) or None)
+    config = TorchAoConfig(
+        getattr(torchao.quantization, SCHEMES[scheme].config_name)(), modules_to_not_convert=list(skip) or None
+    )
     # through from_pretrained, the documented path: transformers then knows how to save the quantized tensors
     with tempfile.TemporaryDirectory() as folder:
         model.save_pretrained(folder, safe_serialization=True)
@@ -75,8 +82,10 @@ def quantize(model, scheme: str, skip: tuple[str, ...] = ()):
             bucket = report.quantized_modules if is_quantized(module.weight) else report.fp32_modules
             bucket.append(name)
     if not report.quantized_modules:
-        raise OmnituneError(f"{scheme} quantized no layer of this {type(model).__name__}",
-                            "the model has no Linear layer torchao can quantize; try pruning instead")
+        raise OmnituneError(
+            f"{scheme} quantized no layer of this {type(model).__name__}",
+            "the model has no Linear layer torchao can quantize; try pruning instead",
+        )
     return quantized, report
 
 

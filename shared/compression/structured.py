@@ -40,8 +40,10 @@ def feed_forward_pairs(model) -> list[tuple[str, torch.nn.Linear, str, torch.nn.
     ups = [(n, m) for n, m in linears if m.out_features == width and m.in_features != width]
     downs = [(n, m) for n, m in linears if m.in_features == width and m.out_features != width]
     if not ups or len(ups) != len(downs) or any(_block(u) != _block(d) for (u, _), (d, _) in zip(ups, downs)):
-        raise OmnituneError(f"cannot find one feed-forward up/down pair per block in this {type(model).__name__}",
-                            "FFN pruning supports BERT-family encoders, ViT and DINOv2; use unstructured pruning")
+        raise OmnituneError(
+            f"cannot find one feed-forward up/down pair per block in this {type(model).__name__}",
+            "FFN pruning supports BERT-family encoders, ViT and DINOv2; use unstructured pruning",
+        )
     return [(u, up, d, down) for (u, up), (d, down) in zip(ups, downs)]
 
 
@@ -49,8 +51,10 @@ def prune_feed_forward(model, ratio: float, importance: dict[str, torch.Tensor] 
     """Remove `ratio` of each block's FFN neurons, ranked by |up row| * |down column| (weight magnitude) or, with
     `importance` (per-weight Taylor scores keyed by layer name), by the summed importance of the neuron's weights."""
     if not 0.0 < ratio < 1.0:
-        raise OmnituneError(f"the FFN pruning ratio must be between 0 and 1 (exclusive), got {ratio}",
-                            "e.g. --ffn_ratio 0.3 removes 30% of the feed-forward neurons")
+        raise OmnituneError(
+            f"the FFN pruning ratio must be between 0 and 1 (exclusive), got {ratio}",
+            "e.g. --ffn_ratio 0.3 removes 30% of the feed-forward neurons",
+        )
     pairs = feed_forward_pairs(model)
     width = pairs[0][1].out_features
     # DINOv2 states its width as an integer mlp_ratio: there the kept width is a whole multiple of hidden_size
@@ -75,8 +79,10 @@ def _intermediate_width(config) -> int:
         return int(config.hidden_size * config.mlp_ratio)
     if getattr(config, "intermediate_size", None):
         return config.intermediate_size
-    raise OmnituneError(f"{type(config).__name__} states no feed-forward width (intermediate_size or mlp_ratio)",
-                        "FFN pruning supports BERT-family encoders, ViT and DINOv2; use unstructured pruning")
+    raise OmnituneError(
+        f"{type(config).__name__} states no feed-forward width (intermediate_size or mlp_ratio)",
+        "FFN pruning supports BERT-family encoders, ViT and DINOv2; use unstructured pruning",
+    )
 
 
 def _set_intermediate_width(config, width: int) -> None:
@@ -90,7 +96,7 @@ def _block(name: str) -> str:
     """The enclosing numbered block of a module name, e.g. 'bert.encoder.layer.3'."""
     parts = name.split(".")
     numbered = [i for i, part in enumerate(parts) if part.isdigit()]
-    return ".".join(parts[:numbered[-1] + 1]) if numbered else ""
+    return ".".join(parts[: numbered[-1] + 1]) if numbered else ""
 
 
 def keep_rows(layer: torch.nn.Linear, kept: torch.Tensor) -> torch.nn.Linear:

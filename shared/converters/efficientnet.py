@@ -20,8 +20,14 @@ _TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_b
 # first stage: depthwise-separable block (no expansion)
 _SEPARABLE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
 # later stages: inverted residual (expand 1x1, depthwise, project 1x1)
-_INVERTED = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
-             "_project_conv": "conv_pwl", "_bn2": "bn3"}
+_INVERTED = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
 _BLOCK = re.compile(r"_blocks\.(\d+)\.(\w+)\.(\w+)$")
 
 
@@ -64,8 +70,13 @@ def convert(pth_file: Path, destination: Path) -> None:
     tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, str(destination / "model.safetensors"), metadata={"format": "pt"})
     pretrained_cfg = {k: v for k, v in model.pretrained_cfg.items() if k not in ("url", "hf_hub_id", "tag")}
-    config = {"architecture": ARCHITECTURE, "num_classes": 1000, "num_features": model.num_features,
-              "label_names": imagenet_labels(), "pretrained_cfg": pretrained_cfg}
+    config = {
+        "architecture": ARCHITECTURE,
+        "num_classes": 1000,
+        "num_features": model.num_features,
+        "label_names": imagenet_labels(),
+        "pretrained_cfg": pretrained_cfg,
+    }
     (destination / "config.json").write_text(json.dumps(config, indent=2))
 
 
@@ -90,8 +101,14 @@ def reference_forward(original: dict[str, torch.Tensor], images: torch.Tensor) -
         return F.conv2d(_same_padding(x, weight.shape[-1], stride), weight, stride=stride, groups=groups)
 
     def bn(x, name):
-        return F.batch_norm(x, original[f"{name}.running_mean"], original[f"{name}.running_var"],
-                            original[f"{name}.weight"], original[f"{name}.bias"], eps=1e-3)
+        return F.batch_norm(
+            x,
+            original[f"{name}.running_mean"],
+            original[f"{name}.running_var"],
+            original[f"{name}.weight"],
+            original[f"{name}.bias"],
+            eps=1e-3,
+        )
 
     x = F.relu6(bn(conv(images, "_conv_stem", stride=2), "_bn0"))
     strides = [stride if index == 0 else 1 for count, stride in LITE0_STAGES for index in range(count)]

@@ -72,13 +72,23 @@ def model_config(variables: dict[str, np.ndarray], token_ids: dict[str, int]):
     vocab = variables["decoder/embeddings/weight"].shape[0]
     eot, sot = token_ids["<|endoftext|>"], token_ids["<|startoftranscript|>"]
     return WhisperConfig(
-        vocab_size=vocab, num_mel_bins=variables["encoder/conv1/weight"].shape[1], d_model=d_model,
-        encoder_layers=count("encoder"), decoder_layers=count("decoder"), encoder_attention_heads=heads,
-        decoder_attention_heads=heads, encoder_ffn_dim=ffn, decoder_ffn_dim=ffn,
+        vocab_size=vocab,
+        num_mel_bins=variables["encoder/conv1/weight"].shape[1],
+        d_model=d_model,
+        encoder_layers=count("encoder"),
+        decoder_layers=count("decoder"),
+        encoder_attention_heads=heads,
+        decoder_attention_heads=heads,
+        encoder_ffn_dim=ffn,
+        decoder_ffn_dim=ffn,
         max_source_positions=variables["encoder/position_encodings/encodings"].shape[0],
         max_target_positions=variables["decoder/position_encodings/encodings"].shape[0],
-        pad_token_id=eot, bos_token_id=eot, eos_token_id=eot, decoder_start_token_id=sot,
-        tie_word_embeddings=True, architectures=["WhisperForConditionalGeneration"],
+        pad_token_id=eot,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        decoder_start_token_id=sot,
+        tie_word_embeddings=True,
+        architectures=["WhisperForConditionalGeneration"],
     )
 
 
@@ -91,30 +101,43 @@ def tokenizer(tokenizer_json: Path):
 
     backend = Tokenizer.from_file(str(tokenizer_json))
     backend.post_processor = None  # prefixes come from the generation config / processor, not the tokenizer
-    specials = sorted(((t.content, i) for i, t in backend.get_added_tokens_decoder().items() if t.special),
-                      key=lambda item: item[1])
-    backend.add_tokens([AddedToken(f"<|{i * 0.02:.2f}|>", special=False, normalized=False)
-                        for i in range(TIMESTAMPS)])
+    specials = sorted(
+        ((t.content, i) for i, t in backend.get_added_tokens_decoder().items() if t.special), key=lambda item: item[1]
+    )
+    backend.add_tokens([AddedToken(f"<|{i * 0.02:.2f}|>", special=False, normalized=False) for i in range(TIMESTAMPS)])
     names = [content for content, _ in specials]
-    return WhisperTokenizer(tokenizer_object=backend, unk_token="<|endoftext|>", bos_token="<|endoftext|>",
-                            eos_token="<|endoftext|>", pad_token="<|endoftext|>",
-                            extra_special_tokens=[n for n in names if n != "<|endoftext|>"],
-                            model_max_length=1024)
+    return WhisperTokenizer(
+        tokenizer_object=backend,
+        unk_token="<|endoftext|>",
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens=[n for n in names if n != "<|endoftext|>"],
+        model_max_length=1024,
+    )
 
 
 def generation_config(ct2_config: dict, token_ids: dict[str, int], multilingual: bool, max_length: int):
     from transformers import GenerationConfig
 
-    languages = {name: token_ids[name] for name in token_ids
-                 if re.fullmatch(r"<\|[a-z]{2,3}\|>", name) and token_ids[name] in set(ct2_config.get("lang_ids", []))}
+    languages = {
+        name: token_ids[name]
+        for name in token_ids
+        if re.fullmatch(r"<\|[a-z]{2,3}\|>", name) and token_ids[name] in set(ct2_config.get("lang_ids", []))
+    }
     config = GenerationConfig(
-        decoder_start_token_id=token_ids["<|startoftranscript|>"], eos_token_id=token_ids["<|endoftext|>"],
-        pad_token_id=token_ids["<|endoftext|>"], bos_token_id=token_ids["<|endoftext|>"],
-        no_timestamps_token_id=token_ids["<|notimestamps|>"], prev_sot_token_id=token_ids["<|startofprev|>"],
+        decoder_start_token_id=token_ids["<|startoftranscript|>"],
+        eos_token_id=token_ids["<|endoftext|>"],
+        pad_token_id=token_ids["<|endoftext|>"],
+        bos_token_id=token_ids["<|endoftext|>"],
+        no_timestamps_token_id=token_ids["<|notimestamps|>"],
+        prev_sot_token_id=token_ids["<|startofprev|>"],
         suppress_tokens=list(ct2_config.get("suppress_ids", [])),
         begin_suppress_tokens=list(ct2_config.get("suppress_ids_begin", [])),
         alignment_heads=[list(pair) for pair in ct2_config.get("alignment_heads", [])],
-        is_multilingual=multilingual, max_initial_timestamp_index=50, max_length=max_length,
+        is_multilingual=multilingual,
+        max_initial_timestamp_index=50,
+        max_length=max_length,
         return_timestamps=False,
     )
     if multilingual:

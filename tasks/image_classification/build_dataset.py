@@ -26,12 +26,32 @@ from shared.dataset_builders import builder_main, split_of, unpack
 
 PACKAGES = {"dataset-fashion-mnist": "0.0~git20200523.55506a9-1", "openclipart-svg": "1:0.18+dfsg-19"}
 FASHION = "usr/share/datasets/fashion-mnist"
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                   "Ankle boot")
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 FASHION_PER_CLASS = {"train": 200, "validation": 50, "test": 100}
 CLIPART = "usr/share/openclipart/svg"
-CLIPART_CLASSES = ("animals", "computer", "food", "office", "people", "recreation", "shapes",
-                   "signs_and_symbols", "tools", "transportation")  # "special" and "unsorted" are not classes
+CLIPART_CLASSES = (
+    "animals",
+    "computer",
+    "food",
+    "office",
+    "people",
+    "recreation",
+    "shapes",
+    "signs_and_symbols",
+    "tools",
+    "transportation",
+)  # "special" and "unsorted" are not classes
 CLIPART_PER_CLASS = 150
 CLIPART_SIZE = 64
 SPLIT_SHARES = {"train": 0.8, "validation": 0.1, "test": 0.1}
@@ -41,7 +61,7 @@ def read_idx(path: Path) -> np.ndarray:
     """An IDX file (the MNIST format): big-endian dimension sizes after a 4-byte magic number."""
     data = gzip.decompress(path.read_bytes())
     dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
@@ -59,23 +79,43 @@ def build_fashion(root: Path, out: Path) -> dict[str, int]:
         labels = read_idx(root / FASHION / f"{sources[split]}-labels-idx1-ubyte.gz")
         counts[split] = 0
         for label, name in enumerate(FASHION_CLASSES):
-            pool = [i for i in np.flatnonzero(labels == label) if i not in taken.get(label, set())
-                    or sources[split] == "t10k"]
+            pool = [
+                i
+                for i in np.flatnonzero(labels == label)
+                if i not in taken.get(label, set()) or sources[split] == "t10k"
+            ]
             chosen = sorted(rng.choice(pool, per_class, replace=False).tolist())
             if sources[split] == "train":
                 taken.setdefault(label, set()).update(chosen)
             folder = out / split / class_folder(name)
             folder.mkdir(parents=True, exist_ok=True)
             for index in chosen:
-                Image.fromarray(images[index], mode="L").save(folder / f"{sources[split]}-{index:05d}.png",
-                                                              optimize=True)
+                Image.fromarray(images[index], mode="L").save(
+                    folder / f"{sources[split]}-{index:05d}.png", optimize=True
+                )
             counts[split] += len(chosen)
     return counts
 
 
 def render_svg(svg: Path, png: Path) -> bool:
-    result = subprocess.run(["rsvg-convert", "-w", str(CLIPART_SIZE), "-h", str(CLIPART_SIZE), "-a", "-b", "white",
-                             "-o", str(png), str(svg)], capture_output=True, timeout=30, check=False)
+    result = subprocess.run(
+        [
+            "rsvg-convert",
+            "-w",
+            str(CLIPART_SIZE),
+            "-h",
+            str(CLIPART_SIZE),
+            "-a",
+            "-b",
+            "white",
+            "-o",
+            str(png),
+            str(svg),
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
     if result.returncode != 0 or not png.is_file():
         return False
     image = Image.open(png).convert("RGB")
@@ -94,8 +134,10 @@ def build_clipart(root: Path, out: Path) -> dict[str, int]:
     counts = dict.fromkeys(SPLIT_SHARES, 0)
     for label in CLIPART_CLASSES:
         # hash order, so the 150 kept are spread over the folder's sub-folders rather than the first ones
-        drawings = sorted((root / CLIPART / label).rglob("*.svg"),
-                          key=lambda p: hashlib.sha256(str(p.relative_to(root)).encode()).hexdigest())
+        drawings = sorted(
+            (root / CLIPART / label).rglob("*.svg"),
+            key=lambda p: hashlib.sha256(str(p.relative_to(root)).encode()).hexdigest(),
+        )
         kept = 0
         for svg in drawings:
             if kept == CLIPART_PER_CLASS:
@@ -104,7 +146,7 @@ def build_clipart(root: Path, out: Path) -> dict[str, int]:
             split = split_of(relative, SPLIT_SHARES)
             folder = out / split / label
             folder.mkdir(parents=True, exist_ok=True)
-            name = relative.removesuffix(".svg").replace("/", "__")[len(label) + 2:] + ".png"
+            name = relative.removesuffix(".svg").replace("/", "__")[len(label) + 2 :] + ".png"
             if render_svg(svg, folder / name):
                 kept += 1
                 counts[split] += 1
@@ -113,8 +155,10 @@ def build_clipart(root: Path, out: Path) -> dict[str, int]:
 
 def build(out: Path) -> dict[str, dict[str, int]]:
     root = unpack(PACKAGES)
-    return {"fashion-mnist": build_fashion(root, out / "fashion-mnist"),
-            "clipart": build_clipart(root, out / "clipart")}
+    return {
+        "fashion-mnist": build_fashion(root, out / "fashion-mnist"),
+        "clipart": build_clipart(root, out / "clipart"),
+    }
 
 
 if __name__ == "__main__":

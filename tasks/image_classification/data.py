@@ -31,8 +31,9 @@ class Examples:
     labels: list[str]
 
 
-def load_examples(source: str | None, split: str, column_mapping: dict[str, str] | None = None,
-                  bad_images: str = "fail") -> Examples:
+def load_examples(
+    source: str | None, split: str, column_mapping: dict[str, str] | None = None, bad_images: str = "fail"
+) -> Examples:
     source = source or BUNDLED_SETS[0]
     path = BUNDLED / source if source in BUNDLED_SETS else Path(source).expanduser()
     if path.is_dir():
@@ -59,8 +60,10 @@ def _image_folder(path: Path, split: str):
     if has_splits:
         wanted = [name for name in SPLIT_ALIASES.get(split, (split,)) if name in data]
         if not wanted:
-            raise OmnituneError(f"{path} has no '{split}' folder (found: {', '.join(data)})",
-                                f"add a {SPLIT_ALIASES.get(split, (split,))[0]}/ folder of class sub-folders")
+            raise OmnituneError(
+                f"{path} has no '{split}' folder (found: {', '.join(data)})",
+                f"add a {SPLIT_ALIASES.get(split, (split,))[0]}/ folder of class sub-folders",
+            )
         return data[wanted[0]]
     return _hold_out(data["train"], split)
 
@@ -70,8 +73,10 @@ def _listing(path: Path):
     table = load_table(str(path))
     column = "path" if "path" in table.column_names else "image" if "image" in table.column_names else None
     if column is None:
-        raise OmnituneError(f"{path} needs a 'path' (or 'image') column of image files (found: "
-                            f"{', '.join(table.column_names)})", "add the column, or use column_mapping")
+        raise OmnituneError(
+            f"{path} needs a 'path' (or 'image') column of image files (found: {', '.join(table.column_names)})",
+            "add the column, or use column_mapping",
+        )
     table = table.map(lambda row: {"image": str((path.parent / row[column]).resolve())})
     return table.cast_column("image", Image(decode=False))
 
@@ -87,14 +92,18 @@ def _hold_out(table, split: str):
 def _standard_columns(table, column_mapping: dict[str, str], where: str):
     absent = [theirs for theirs in column_mapping.values() if theirs not in table.column_names]
     if absent:
-        raise OmnituneError(f"{where}: column_mapping names {', '.join(map(repr, absent))}, which the data does "
-                            f"not have (found: {', '.join(table.column_names)})", "fix --column_mapping")
+        raise OmnituneError(
+            f"{where}: column_mapping names {', '.join(map(repr, absent))}, which the data does "
+            f"not have (found: {', '.join(table.column_names)})",
+            "fix --column_mapping",
+        )
     table = table.rename_columns({theirs: ours for ours, theirs in column_mapping.items() if theirs != ours})
     missing = [c for c in ("image", "label") if c not in table.column_names]
     if missing:
-        raise OmnituneError(f"{where}: no {' or '.join(repr(c) for c in missing)} column (found: "
-                            f"{', '.join(table.column_names)})",
-                            "rename your columns, e.g. --column_mapping image=img,label=class")
+        raise OmnituneError(
+            f"{where}: no {' or '.join(repr(c) for c in missing)} column (found: {', '.join(table.column_names)})",
+            "rename your columns, e.g. --column_mapping image=img,label=class",
+        )
     table = table.select_columns(["image", "label"]).cast_column("image", Image(decode=False))
     if not isinstance(table.features["label"], ClassLabel):
         table = table.class_encode_column("label")
@@ -125,5 +134,7 @@ def _drop_or_report_bad(table, bad_images: str):
         return table.select([i for i in range(len(table)) if i not in skipped])
     shown = "; ".join(f"{path} ({kind})" for _, path, kind in bad[:MAX_BAD_SHOWN])
     more = f" and {len(bad) - MAX_BAD_SHOWN} more" if len(bad) > MAX_BAD_SHOWN else ""
-    raise OmnituneError(f"{len(bad)} unreadable image file(s): {shown}{more}",
-                        "fix or remove them, or pass --bad_images skip to train without them")
+    raise OmnituneError(
+        f"{len(bad)} unreadable image file(s): {shown}{more}",
+        "fix or remove them, or pass --bad_images skip to train without them",
+    )

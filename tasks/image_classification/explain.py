@@ -34,7 +34,7 @@ def attention_rollout(model: torch.nn.Module, pixel_values: torch.Tensor) -> np.
         rollout = (mixed / mixed.sum(-1, keepdim=True)) @ rollout
     patches = rollout[0, 1:]
     side = int(round(patches.numel() ** 0.5))
-    patches = patches[-side * side:]  # skip register tokens, if any, that sit before the patches
+    patches = patches[-side * side :]  # skip register tokens, if any, that sit before the patches
     return patches.reshape(side, side).numpy()
 
 

@@ -23,8 +23,14 @@ class FeatureProbeConfig(PretrainedConfig):
     model_type = "omnitune_feature_probe"
     sub_configs = {"backbone_config": AutoConfig}
 
-    def __init__(self, backbone_config: PretrainedConfig | dict | None = None, probe_layers: int = 4,
-                 probe_regions: int = 2, probe_mirror: bool = False, **kwargs):
+    def __init__(
+        self,
+        backbone_config: PretrainedConfig | dict | None = None,
+        probe_layers: int = 4,
+        probe_regions: int = 2,
+        probe_mirror: bool = False,
+        **kwargs,
+    ):
         if isinstance(backbone_config, dict):
             backbone_config = AutoConfig.for_model(**backbone_config)
         self.backbone_config = backbone_config
@@ -32,7 +38,7 @@ class FeatureProbeConfig(PretrainedConfig):
         super().__init__(**kwargs)
 
     def feature_size(self) -> int:
-        regions = self.probe_regions ** 2 if self.probe_regions > 1 else 0
+        regions = self.probe_regions**2 if self.probe_regions > 1 else 0
         return self.backbone_config.hidden_size * (2 + regions) * self.probe_layers
 
 
@@ -65,12 +71,13 @@ class FeatureProbeForImageClassification(PreTrainedModel):
         config, backbone_config = self.config, self.config.backbone_config
         images = torch.cat([pixel_values, pixel_values.flip(-1)]) if config.probe_mirror else pixel_values
         resize = {"interpolate_pos_encoding": True} if self._resizes_positions else {}  # ViT: other input sizes
-        outputs = self.backbone(pixel_values=images, output_hidden_states=True, output_attentions=output_attentions,
-                                **resize)
+        outputs = self.backbone(
+            pixel_values=images, output_hidden_states=True, output_attentions=output_attentions, **resize
+        )
         first_patch = 1 + getattr(backbone_config, "num_register_tokens", 0)
         rows, columns = (side // backbone_config.patch_size for side in images.shape[-2:])
         parts = []
-        for states in outputs.hidden_states[-config.probe_layers:]:
+        for states in outputs.hidden_states[-config.probe_layers :]:
             tokens = self.backbone.layernorm(states)
             patches = tokens[:, first_patch:]
             parts += [tokens[:, 0], patches.mean(1)]
@@ -81,12 +88,17 @@ class FeatureProbeForImageClassification(PreTrainedModel):
         features = torch.cat(parts, dim=-1)
         attentions = outputs.attentions
         if config.probe_mirror:
-            features = (features[:len(pixel_values)] + features[len(pixel_values):]) / 2
-            attentions = attentions and tuple(layer[:len(pixel_values)] for layer in attentions)
+            features = (features[: len(pixel_values)] + features[len(pixel_values) :]) / 2
+            attentions = attentions and tuple(layer[: len(pixel_values)] for layer in attentions)
         return features, attentions
 
-    def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None,
-                output_attentions: bool | None = None, **kwargs):
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        **kwargs,
+    ):
         features, attentions = self.probe_features(pixel_values, bool(output_attentions))
         logits = self.classifier(features)
         loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
@@ -97,12 +109,18 @@ class FeatureProbeForImageClassification(PreTrainedModel):
         """A probe over the backbone of a loaded transformers image classifier (its labels kept, a new head)."""
         backbone = classifier.base_model
         embeddings = getattr(backbone, "embeddings", None)
-        if backbone is classifier or not hasattr(backbone, "layernorm") or \
-                not hasattr(embeddings, "cls_token"):  # a Swin, say, has patches but no class token
+        if (
+            backbone is classifier or not hasattr(backbone, "layernorm") or not hasattr(embeddings, "cls_token")
+        ):  # a Swin, say, has patches but no class token
             raise TypeError(f"{type(classifier).__name__} is not a Vision Transformer with a class token")
-        config = FeatureProbeConfig(backbone_config=backbone.config, probe_layers=layers, probe_regions=regions,
-                                    probe_mirror=mirror, id2label=classifier.config.id2label,
-                                    label2id=classifier.config.label2id)
+        config = FeatureProbeConfig(
+            backbone_config=backbone.config,
+            probe_layers=layers,
+            probe_regions=regions,
+            probe_mirror=mirror,
+            id2label=classifier.config.id2label,
+            label2id=classifier.config.label2id,
+        )
         return cls(config, backbone=backbone)
 
 

@@ -18,9 +18,18 @@ from transformers.modeling_outputs import ImageClassifierOutput
 class CnnTransformerConfig(PretrainedConfig):
     model_type = "omnitune_cnn_transformer"
 
-    def __init__(self, cnn_architecture: str = "tf_efficientnet_lite0", cnn_stage: int = 3, hidden_size: int = 192,
-                 num_hidden_layers: int = 2, num_attention_heads: int = 4, intermediate_size: int = 384,
-                 max_grid: int = 14, classifier_dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        cnn_architecture: str = "tf_efficientnet_lite0",
+        cnn_stage: int = 3,
+        hidden_size: int = 192,
+        num_hidden_layers: int = 2,
+        num_attention_heads: int = 4,
+        intermediate_size: int = 384,
+        max_grid: int = 14,
+        classifier_dropout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.cnn_architecture, self.cnn_stage = cnn_architecture, cnn_stage
         self.hidden_size, self.num_hidden_layers = hidden_size, num_hidden_layers
@@ -36,16 +45,24 @@ class CnnTransformerForImageClassification(PreTrainedModel):
         super().__init__(config)
         import timm
 
-        self.cnn = timm.create_model(config.cnn_architecture, pretrained=False, features_only=True,
-                                     out_indices=(config.cnn_stage,))
+        self.cnn = timm.create_model(
+            config.cnn_architecture, pretrained=False, features_only=True, out_indices=(config.cnn_stage,)
+        )
         channels = self.cnn.feature_info.channels()[-1]
         self.projection = torch.nn.Conv2d(channels, config.hidden_size, kernel_size=1)
         self.cls_token = torch.nn.Parameter(torch.zeros(1, 1, config.hidden_size))
         self.position_embeddings = torch.nn.Parameter(
-            torch.zeros(1, config.hidden_size, config.max_grid, config.max_grid))
-        layer = torch.nn.TransformerEncoderLayer(config.hidden_size, config.num_attention_heads,
-                                                 config.intermediate_size, dropout=0.0, activation="gelu",
-                                                 batch_first=True, norm_first=True)
+            torch.zeros(1, config.hidden_size, config.max_grid, config.max_grid)
+        )
+        layer = torch.nn.TransformerEncoderLayer(
+            config.hidden_size,
+            config.num_attention_heads,
+            config.intermediate_size,
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
         self.encoder = torch.nn.TransformerEncoder(layer, config.num_hidden_layers, enable_nested_tensor=False)
         self.layernorm = torch.nn.LayerNorm(config.hidden_size)
         self.classifier = torch.nn.Linear(config.hidden_size, config.num_labels)
@@ -67,9 +84,13 @@ class CnnTransformerForImageClassification(PreTrainedModel):
     def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs):
         features = self.projection(self.cnn(pixel_values)[-1])
         height, width = features.shape[-2:]
-        positions = torch.nn.functional.interpolate(self.position_embeddings, size=(height, width),
-                                                    mode="bicubic", align_corners=False) \
-            if (height, width) != self.position_embeddings.shape[-2:] else self.position_embeddings
+        positions = (
+            torch.nn.functional.interpolate(
+                self.position_embeddings, size=(height, width), mode="bicubic", align_corners=False
+            )
+            if (height, width) != self.position_embeddings.shape[-2:]
+            else self.position_embeddings
+        )
         tokens = (features + positions).flatten(2).transpose(1, 2)
         tokens = torch.cat([self.cls_token.expand(len(tokens), -1, -1), tokens], dim=1)
         logits = self.classifier(self.layernorm(self.encoder(tokens))[:, 0])
@@ -91,12 +112,20 @@ def build_from_efficientnet(efficientnet_folder, destination, seed: int = 0) -> 
 
     torch.manual_seed(seed)
     model = CnnTransformerForImageClassification(CnnTransformerConfig())
-    pretrained = timm.create_model(f"local-dir:{efficientnet_folder}", pretrained=True, features_only=True,
-                                   out_indices=(model.config.cnn_stage,))
+    pretrained = timm.create_model(
+        f"local-dir:{efficientnet_folder}", pretrained=True, features_only=True, out_indices=(model.config.cnn_stage,)
+    )
     model.cnn.load_state_dict(pretrained.state_dict(), strict=True)
     model.save_pretrained(destination)
     cfg = json.loads((efficientnet_folder / "config.json").read_text())["pretrained_cfg"]
     crop = cfg["input_size"][-1]
-    BitImageProcessor(do_resize=True, size={"shortest_edge": round(crop / cfg["crop_pct"])}, resample=3,
-                      do_center_crop=True, crop_size={"height": crop, "width": crop}, image_mean=list(cfg["mean"]),
-                      image_std=list(cfg["std"]), do_convert_rgb=True).save_pretrained(destination)
+    BitImageProcessor(
+        do_resize=True,
+        size={"shortest_edge": round(crop / cfg["crop_pct"])},
+        resample=3,
+        do_center_crop=True,
+        crop_size={"height": crop, "width": crop},
+        image_mean=list(cfg["mean"]),
+        image_std=list(cfg["std"]),
+        do_convert_rgb=True,
+    ).save_pretrained(destination)

@@ -87,8 +87,13 @@ def extract(model: torch.nn.Module, batches: Callable[[], list[torch.Tensor]]) -
     return torch.cat(captured).float()
 
 
-def cached_features(model: torch.nn.Module, key_parts: list[str], labels: list[int],
-                    batches: Callable[[range], Iterable[torch.Tensor]], log=print) -> CachedFeatures:
+def cached_features(
+    model: torch.nn.Module,
+    key_parts: list[str],
+    labels: list[int],
+    batches: Callable[[range], Iterable[torch.Tensor]],
+    log=print,
+) -> CachedFeatures:
     """The model's features for the images, from the cache or computed and cached. `batches(share)` yields the
     pixel batches of the images at the indices in `share`. Under a launcher each rank computes its contiguous
     share, the features are gathered in image order and the main process writes the cache entry once."""
@@ -109,8 +114,11 @@ def cached_features(model: torch.nn.Module, key_parts: list[str], labels: list[i
         save_file({"features": features.contiguous(), "labels": torch.tensor(labels)}, str(scratch))
         scratch.rename(path)  # a run cut off mid-write never leaves a truncated cache entry
     processes = distributed.world_size()
-    log(f"features: computed {len(labels)} in {seconds:.1f} s"
-        + (f" on {processes} processes" if processes > 1 else "") + f", cached as {path.name}")
+    log(
+        f"features: computed {len(labels)} in {seconds:.1f} s"
+        + (f" on {processes} processes" if processes > 1 else "")
+        + f", cached as {path.name}"
+    )
     return CachedFeatures(features, torch.tensor(labels), seconds, False)
 
 
@@ -124,8 +132,16 @@ class ProbeResult:
     seconds_per_epoch: float
 
 
-def train_head(train: CachedFeatures, validation: CachedFeatures | None, classes: int, epochs: int,
-               learning_rate: float, weight_decay: float, batch_size: int, seed: int) -> ProbeResult:
+def train_head(
+    train: CachedFeatures,
+    validation: CachedFeatures | None,
+    classes: int,
+    epochs: int,
+    learning_rate: float,
+    weight_decay: float,
+    batch_size: int,
+    seed: int,
+) -> ProbeResult:
     """Softmax regression on standardised cached features with AdamW and a cosine schedule; keeps the epoch with
     the best validation accuracy (the last one without validation data). The standardisation is folded back into
     the returned weight and bias, so the head works on the model's raw features."""
@@ -133,8 +149,9 @@ def train_head(train: CachedFeatures, validation: CachedFeatures | None, classes
     mean, scale = train.features.mean(0), train.features.std(0).clamp_min(1e-6)
     train = CachedFeatures((train.features - mean) / scale, train.labels, train.seconds, train.hit)
     if validation is not None:
-        validation = CachedFeatures((validation.features - mean) / scale, validation.labels, validation.seconds,
-                                    validation.hit)
+        validation = CachedFeatures(
+            (validation.features - mean) / scale, validation.labels, validation.seconds, validation.hit
+        )
     dims = train.features.shape[1]
     head = torch.nn.Linear(dims, classes)
     torch.nn.init.normal_(head.weight, std=0.01, generator=generator)
@@ -147,7 +164,7 @@ def train_head(train: CachedFeatures, validation: CachedFeatures | None, classes
     for epoch in range(1, epochs + 1):
         order = torch.randperm(len(train.labels), generator=generator)
         for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             loss = torch.nn.functional.cross_entropy(head(train.features[batch]), train.labels[batch])
             optimizer.zero_grad()
             loss.backward()

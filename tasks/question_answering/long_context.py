@@ -32,12 +32,25 @@ def haystack(examples, target_chars: int, seed: int) -> list[dict]:
             size += len(other) + len(SEPARATOR)
         position = rng.randint(0, len(pieces))
         before = SEPARATOR.join(pieces[:position]) + (SEPARATOR if position else "")
-        context = before + example["context"] + ("" if position == len(pieces) else SEPARATOR) + \
-            SEPARATOR.join(pieces[position:])
-        answers = {"text": list(example["answers"]["text"]),
-                   "answer_start": [start + len(before) for start in example["answers"]["answer_start"]]}
-        rows.append({"id": example["id"], "title": example["title"], "question": example["question"],
-                     "context": context, "answers": answers})
+        context = (
+            before
+            + example["context"]
+            + ("" if position == len(pieces) else SEPARATOR)
+            + SEPARATOR.join(pieces[position:])
+        )
+        answers = {
+            "text": list(example["answers"]["text"]),
+            "answer_start": [start + len(before) for start in example["answers"]["answer_start"]],
+        }
+        rows.append(
+            {
+                "id": example["id"],
+                "title": example["title"],
+                "question": example["question"],
+                "context": context,
+                "answers": answers,
+            }
+        )
     return rows
 
 
@@ -57,7 +70,9 @@ def main() -> None:
         rows = haystack(examples, args.chars, args.seed)
         with (out / f"{split}.jsonl").open("w") as handle:
             handle.writelines(json.dumps(row) + "\n" for row in rows)
-        print(f"{split}: {len(rows)} questions, mean context {sum(len(r['context']) for r in rows) / len(rows):.0f} chars")
+        print(
+            f"{split}: {len(rows)} questions, mean context {sum(len(r['context']) for r in rows) / len(rows):.0f} chars"
+        )
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DataColla
 
 from shared.attention.setup import configure_attention
 from shared.config import TrainParams
-from shared.inference import batched_logits
 from shared.errors import OmnituneError
+from shared.inference import batched_logits
 from shared.pretrained import config_overrides, hub_failure, load_kwargs
 from shared.task_defaults import TaskDefaults
 from shared.task_protocol import Built
@@ -39,9 +39,15 @@ class QuestionAnsweringTask(TaskDefaults):
     head_modules = ("qa_outputs",)
     # Used when no --data is given: sized for the bundled set on a 2-core CPU (README has the measured run).
     # Bundled contexts are ~210 tokens (median), so 256-token windows hold nearly all of them in one window.
-    bundled_data_defaults = {"learning_rate": 3e-4, "warmup_ratio": 0.1, "max_train_samples": 4000,
-                             "max_eval_samples": 300, "max_seq_length": 256, "doc_stride": 64,
-                             "max_train_minutes": 15.0}
+    bundled_data_defaults = {
+        "learning_rate": 3e-4,
+        "warmup_ratio": 0.1,
+        "max_train_samples": 4000,
+        "max_eval_samples": 300,
+        "max_seq_length": 256,
+        "doc_stride": 64,
+        "max_train_minutes": 15.0,
+    }
     quickstart_overrides = {"max_train_minutes": 9.0}
     input_fields = ("question", "context")
 
@@ -49,36 +55,50 @@ class QuestionAnsweringTask(TaskDefaults):
         examples = data.load_examples(params.data, params.split_name(split), params.column_mapping)
         return params.limited(examples, split)
 
-    def build(self, model_path: str, params: QAParams, examples: Dataset | None = None,
-              training: bool = False) -> Built:
+    def build(
+        self, model_path: str, params: QAParams, examples: Dataset | None = None, training: bool = False
+    ) -> Built:
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
             model = AutoModelForQuestionAnswering.from_pretrained(
-                model_path, **load_kwargs(params.allow_pickle), **config_overrides(model_path, params.attention_dropout))
+                model_path, **load_kwargs(params.allow_pickle), **config_overrides(model_path, params.attention_dropout)
+            )
         except OSError as error:
             raise hub_failure(model_path, error) from None
         configure_attention(model, params, model_path, tokenizer)
         if not getattr(tokenizer, "is_fast", False):
-            raise OmnituneError(f"{model_path} has no fast tokenizer; span decoding needs character offsets",
-                                "use a model that ships tokenizer.json")
+            raise OmnituneError(
+                f"{model_path} has no fast tokenizer; span decoding needs character offsets",
+                "use a model that ships tokenizer.json",
+            )
         return Built(model, tokenizer)
 
     def features(self, examples: Dataset, built: Built, params: QAParams, for_eval: bool) -> Dataset:
-        return features.tokenize(examples, built.processor, params.max_seq_length, params.doc_stride,
-                                 with_labels=True, keep_offsets=for_eval)
+        return features.tokenize(
+            examples, built.processor, params.max_seq_length, params.doc_stride, with_labels=True, keep_offsets=for_eval
+        )
 
     def decode(self, examples: Dataset, features: Dataset, outputs: Any, built: Built, params: QAParams) -> list:
         start_logits, end_logits = outputs[:2]
-        return decoding.decode(examples, features, start_logits, end_logits, params.n_best_size,
-                               params.max_answer_length, params.version_2_with_negative,
-                               params.null_score_diff_threshold)
+        return decoding.decode(
+            examples,
+            features,
+            start_logits,
+            end_logits,
+            params.n_best_size,
+            params.max_answer_length,
+            params.version_2_with_negative,
+            params.null_score_diff_threshold,
+        )
 
     def predict(self, built: Built, examples: Dataset, params: QAParams, batch_size: int) -> list:
         columns = examples.to_dict() if isinstance(examples, Dataset) else examples
-        windows = features.tokenize_batch(columns, built.processor, params.max_seq_length, params.doc_stride,
-                                          with_labels=False, keep_offsets=True)
-        logits = batched_logits(built.model, windows, self.collator(built, params), ("start_logits", "end_logits"),
-                                batch_size, MODEL_INPUTS)
+        windows = features.tokenize_batch(
+            columns, built.processor, params.max_seq_length, params.doc_stride, with_labels=False, keep_offsets=True
+        )
+        logits = batched_logits(
+            built.model, windows, self.collator(built, params), ("start_logits", "end_logits"), batch_size, MODEL_INPUTS
+        )
         rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
         return self.decode(rows, windows, logits, built, params)
 

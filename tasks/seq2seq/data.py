@@ -20,8 +20,14 @@ from shared.errors import OmnituneError
 MAX_ROWS_SHOWN = 10
 
 
-def load_pairs(source: str, split: str, source_column: str | tuple[str, ...], target_column: str | tuple[str, ...],
-               column_mapping: dict[str, str] | None = None, skip_empty: bool = False) -> Dataset:
+def load_pairs(
+    source: str,
+    split: str,
+    source_column: str | tuple[str, ...],
+    target_column: str | tuple[str, ...],
+    column_mapping: dict[str, str] | None = None,
+    skip_empty: bool = False,
+) -> Dataset:
     path = Path(source).expanduser()
     if path.is_dir():
         table = load_table(str(split_file(path, split)))
@@ -47,18 +53,23 @@ def _pick(names: str | tuple[str, ...], present) -> str:
 
 
 def _pairs(table, source_names, target_names, mapping: dict[str, str], where: str) -> list[dict]:
-    table = table.rename_columns({theirs: ours for ours, theirs in mapping.items() if theirs in table.column_names
-                                  and theirs != ours})
+    table = table.rename_columns(
+        {theirs: ours for ours, theirs in mapping.items() if theirs in table.column_names and theirs != ours}
+    )
     columns = table.column_names
     if "translation" in columns and _pick(source_names, columns) not in columns:
         first = table[0]["translation"] or {}
         source_column, target_column = _pick(source_names, first), _pick(target_names, first)
         missing = [c for c in (source_column, target_column) if c not in first]
         if missing:
-            raise OmnituneError(f"{where}: the 'translation' column has languages {', '.join(sorted(first))}, "
-                                f"not {', '.join(missing)}", "set --source_lang / --target_lang to languages it has")
-        return [{"source": r["translation"][source_column], "target": r["translation"][target_column],
-                 "row": i} for i, r in enumerate(table)]
+            raise OmnituneError(
+                f"{where}: the 'translation' column has languages {', '.join(sorted(first))}, not {', '.join(missing)}",
+                "set --source_lang / --target_lang to languages it has",
+            )
+        return [
+            {"source": r["translation"][source_column], "target": r["translation"][target_column], "row": i}
+            for i, r in enumerate(table)
+        ]
     source_column, target_column = _pick(source_names, columns), _pick(target_names, columns)
     for ours, fallback in ((source_column, "source"), (target_column, "target")):
         if ours not in columns and fallback in columns:
@@ -68,10 +79,16 @@ def _pairs(table, source_names, target_names, mapping: dict[str, str], where: st
     if missing:
         raise OmnituneError(
             f"{where}: no column {' or '.join(repr(c) for c in missing)} (found: {', '.join(columns)})",
-            f"rename your columns with --column_mapping '{{\"{missing[0]}\": \"<your column>\"}}'")
-    return [{"source": "" if r[source_column] is None else str(r[source_column]),
-             "target": "" if r[target_column] is None else str(r[target_column]), "row": i}
-            for i, r in enumerate(table)]
+            f'rename your columns with --column_mapping \'{{"{missing[0]}": "<your column>"}}\'',
+        )
+    return [
+        {
+            "source": "" if r[source_column] is None else str(r[source_column]),
+            "target": "" if r[target_column] is None else str(r[target_column]),
+            "row": i,
+        }
+        for i, r in enumerate(table)
+    ]
 
 
 def _check_empty(rows: list[dict], skip_empty: bool, where: str) -> list[dict]:
@@ -80,8 +97,10 @@ def _check_empty(rows: list[dict], skip_empty: bool, where: str) -> list[dict]:
         return rows
     if not skip_empty:
         shown = ", ".join(str(i) for i in empty[:MAX_ROWS_SHOWN]) + (" ..." if len(empty) > MAX_ROWS_SHOWN else "")
-        raise OmnituneError(f"{where}: {len(empty)} examples with an empty source or target (rows {shown})",
-                            "remove them, or pass --skip_empty true to drop them")
+        raise OmnituneError(
+            f"{where}: {len(empty)} examples with an empty source or target (rows {shown})",
+            "remove them, or pass --skip_empty true to drop them",
+        )
     warnings.warn(f"{where}: dropped {len(empty)} examples with an empty source or target", stacklevel=2)
     dropped = set(empty)
     return [r for r in rows if r["row"] not in dropped]

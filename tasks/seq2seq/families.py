@@ -17,12 +17,40 @@ from dataclasses import dataclass, field
 from shared.errors import OmnituneError
 
 # ISO 639-1 -> ISO 639-3 + script, for NLLB's FLORES-200 codes (common languages; any exact code also works)
-FLORES = {"en": "eng_Latn", "es": "spa_Latn", "de": "deu_Latn", "fr": "fra_Latn", "it": "ita_Latn",
-          "pt": "por_Latn", "nl": "nld_Latn", "ru": "rus_Cyrl", "zh": "zho_Hans", "ja": "jpn_Jpan",
-          "ar": "arb_Arab", "hi": "hin_Deva", "ko": "kor_Hang", "pl": "pol_Latn", "tr": "tur_Latn",
-          "uk": "ukr_Cyrl", "sv": "swe_Latn", "ca": "cat_Latn", "ro": "ron_Latn", "cs": "ces_Latn"}
-LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "de": "German", "fr": "French", "it": "Italian",
-                  "pt": "Portuguese", "ro": "Romanian", "nl": "Dutch", "ru": "Russian", "zh": "Chinese"}
+FLORES = {
+    "en": "eng_Latn",
+    "es": "spa_Latn",
+    "de": "deu_Latn",
+    "fr": "fra_Latn",
+    "it": "ita_Latn",
+    "pt": "por_Latn",
+    "nl": "nld_Latn",
+    "ru": "rus_Cyrl",
+    "zh": "zho_Hans",
+    "ja": "jpn_Jpan",
+    "ar": "arb_Arab",
+    "hi": "hin_Deva",
+    "ko": "kor_Hang",
+    "pl": "pol_Latn",
+    "tr": "tur_Latn",
+    "uk": "ukr_Cyrl",
+    "sv": "swe_Latn",
+    "ca": "cat_Latn",
+    "ro": "ron_Latn",
+    "cs": "ces_Latn",
+}
+LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Spanish",
+    "de": "German",
+    "fr": "French",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "ro": "Romanian",
+    "nl": "Dutch",
+    "ru": "Russian",
+    "zh": "Chinese",
+}
 
 
 def language_names(code: str) -> tuple[str, ...]:
@@ -36,6 +64,7 @@ def language_names(code: str) -> tuple[str, ...]:
 @dataclass
 class Conditioning:
     """How one model is conditioned on the task: what goes before the source text, how generation starts."""
+
     source_prefix: str = ""
     decoder_prompt: list[int] = field(default_factory=list)  # forced first decoder tokens (after the start token)
     forced_bos_token_id: int | None = None
@@ -65,12 +94,15 @@ def language_code(tokenizer, language: str) -> tuple[str, str]:
         for candidate in candidates:
             if candidate in codes:
                 return candidate, candidate
-    raise OmnituneError(f"{type(tokenizer).__name__} has no language code for '{language}'",
-                        "give the model's own code, e.g. --target_lang spa_Latn (NLLB) or es_XX (mBART)")
+    raise OmnituneError(
+        f"{type(tokenizer).__name__} has no language code for '{language}'",
+        "give the model's own code, e.g. --target_lang spa_Latn (NLLB) or es_XX (mBART)",
+    )
 
 
-def conditioning(model, tokenizers, task_key: str, source_lang: str | None, target_lang: str | None,
-                 source_prefix: str | None) -> Conditioning:
+def conditioning(
+    model, tokenizers, task_key: str, source_lang: str | None, target_lang: str | None, source_prefix: str | None
+) -> Conditioning:
     """Configure `tokenizers` (a TokenizerPair) in place and say how generation must start."""
     result = Conditioning()
     config = model.config
@@ -96,8 +128,10 @@ def conditioning(model, tokenizers, task_key: str, source_lang: str | None, targ
     elif target_lang and getattr(source, "supported_language_codes", None):
         marker = f">>{target_lang}<<"
         if marker not in source.supported_language_codes:
-            raise OmnituneError(f"this Marian model has no target '{marker}'",
-                                f"choose one of {', '.join(source.supported_language_codes[:20])}")
+            raise OmnituneError(
+                f"this Marian model has no target '{marker}'",
+                f"choose one of {', '.join(source.supported_language_codes[:20])}",
+            )
         result.source_prefix = f"{marker} {result.source_prefix}"
         result.notes.append(f"Marian target marker {marker}")
     return result

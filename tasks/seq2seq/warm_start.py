@@ -28,8 +28,12 @@ def _provenance(model: torch.nn.Module, prefix: str, new_keys: set[str], source:
     new = sorted({key.split(".weight")[0].split(".bias")[0] for key in new_keys if key in dict.fromkeys(names)})
     copied = sum(p.numel() for n, p in model.named_parameters() if n not in new_keys)
     fresh = sum(p.numel() for n, p in model.named_parameters() if n in new_keys)
-    return {"from": source, "copied_parameters": copied, "new_parameters": fresh,
-            "new_modules": _collapse([f"{prefix}.{name}" for name in new])}
+    return {
+        "from": source,
+        "copied_parameters": copied,
+        "new_parameters": fresh,
+        "new_modules": _collapse([f"{prefix}.{name}" for name in new]),
+    }
 
 
 def _collapse(names: list[str]) -> list[str]:
@@ -45,11 +49,14 @@ def _collapse(names: list[str]) -> list[str]:
     return patterns
 
 
-def bert2bert(encoder_path: str | Path, decoder_path: str | Path | None = None) -> tuple[EncoderDecoderModel, TokenizerPair]:
+def bert2bert(
+    encoder_path: str | Path, decoder_path: str | Path | None = None
+) -> tuple[EncoderDecoderModel, TokenizerPair]:
     decoder_path = decoder_path or encoder_path
     encoder, encoder_info = _encoder(encoder_path)
-    decoder, decoder_info = BertLMHeadModel.from_pretrained(decoder_path, is_decoder=True, add_cross_attention=True,
-                                                            output_loading_info=True, use_safetensors=True)
+    decoder, decoder_info = BertLMHeadModel.from_pretrained(
+        decoder_path, is_decoder=True, add_cross_attention=True, output_loading_info=True, use_safetensors=True
+    )
     model = EncoderDecoderModel(encoder=encoder, decoder=decoder)
     tokenizer = AutoTokenizer.from_pretrained(encoder_path)
     _set_special_tokens(model, start=tokenizer.cls_token_id, end=tokenizer.sep_token_id, pad=tokenizer.pad_token_id)
@@ -65,20 +72,28 @@ def bert2whisper(encoder_path: str | Path, whisper_path: str | Path) -> tuple[En
     encoder, encoder_info = _encoder(encoder_path)
     config = WhisperTextDecoderConfig(**WhisperTextDecoderConfig.from_pretrained(whisper_path).to_diff_dict())
     config.is_decoder = True
-    decoder, decoder_info = WhisperTextDecoder.from_pretrained(whisper_path, config=config, output_loading_info=True,
-                                                               use_safetensors=True)
+    decoder, decoder_info = WhisperTextDecoder.from_pretrained(
+        whisper_path, config=config, output_loading_info=True, use_safetensors=True
+    )
     model = EncoderDecoderModel(encoder=encoder, decoder=decoder)  # adds enc_to_dec_proj: 384 -> 512
     source = AutoTokenizer.from_pretrained(encoder_path)
     target = AutoTokenizer.from_pretrained(whisper_path)
-    _set_special_tokens(model, start=target.convert_tokens_to_ids("<|startoftranscript|>"), end=target.eos_token_id,
-                        pad=target.eos_token_id)
+    _set_special_tokens(
+        model,
+        start=target.convert_tokens_to_ids("<|startoftranscript|>"),
+        end=target.eos_token_id,
+        pad=target.eos_token_id,
+    )
     projection = sum(p.numel() for p in model.enc_to_dec_proj.parameters())
     model.config.omnitune_warm_start = {
         "pairing": "bert2whisper",
         "encoder": _provenance(encoder, "encoder", set(encoder_info["missing_keys"]), str(encoder_path)),
         "decoder": _provenance(decoder, "decoder", set(decoder_info["missing_keys"]), str(whisper_path)),
-        "joint": {"new_modules": ["enc_to_dec_proj"], "new_parameters": projection,
-                  "note": "Whisper's cross-attention is pretrained on audio encoder states, not text"},
+        "joint": {
+            "new_modules": ["enc_to_dec_proj"],
+            "new_parameters": projection,
+            "note": "Whisper's cross-attention is pretrained on audio encoder states, not text",
+        },
     }
     return model, TokenizerPair(source, target)
 

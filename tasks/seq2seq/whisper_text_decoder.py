@@ -33,17 +33,20 @@ class WhisperTextDecoder(WhisperForCausalLM):
             kwargs["attention_mask"] = self._cross_attention_bias.to(kwargs["key_value_states"].dtype)
         return args, kwargs
 
-    def forward(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                **kwargs):
+    def forward(
+        self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None, **kwargs
+    ):
         if encoder_attention_mask is not None:
             # (batch, source) 1/0 -> additive (batch, 1, 1, source): padded source tokens get no attention
             blocked = encoder_attention_mask[:, None, None, :] == 0
             dtype = encoder_hidden_states.dtype if encoder_hidden_states is not None else torch.float32
             self._cross_attention_bias = torch.zeros(blocked.shape, dtype=dtype).masked_fill(
-                blocked, torch.finfo(dtype).min)
+                blocked, torch.finfo(dtype).min
+            )
         try:
-            return super().forward(input_ids=input_ids, attention_mask=attention_mask,
-                                   encoder_outputs=encoder_hidden_states, **kwargs)
+            return super().forward(
+                input_ids=input_ids, attention_mask=attention_mask, encoder_outputs=encoder_hidden_states, **kwargs
+            )
         finally:
             self._cross_attention_bias = None
 

@@ -61,7 +61,7 @@ def near_duplicate_groups(texts: dict[str, str]) -> dict[str, str]:
     normalised = {n: normalise(texts[n]) for n in names}
     for i, a in enumerate(names):
         matcher = difflib.SequenceMatcher(a=normalised[a], autojunk=False)
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             matcher.set_seq2(normalised[b])
             if matcher.real_quick_ratio() >= NEAR_DUPLICATE and matcher.ratio() >= NEAR_DUPLICATE:
                 parent[root(b)] = root(a)
@@ -97,10 +97,12 @@ def build(out: Path) -> dict[str, int]:
         audio = librosa.resample(audio, orig_sr=rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
         file_name = f"{name.replace('/', '-')}.flac"
         (out / split).mkdir(parents=True, exist_ok=True)
-        soundfile.write(out / split / file_name, np.clip(audio, -1, 1), SAMPLE_RATE, subtype="PCM_16",
-                       compression_level=1.0)  # smallest FLAC: the audio ships in the repo
-        rows[split].append({"file_name": file_name, "text": text, "seconds": round(len(audio) / SAMPLE_RATE, 2),
-                            "group": groups[name]})
+        soundfile.write(
+            out / split / file_name, np.clip(audio, -1, 1), SAMPLE_RATE, subtype="PCM_16", compression_level=1.0
+        )  # smallest FLAC: the audio ships in the repo
+        rows[split].append(
+            {"file_name": file_name, "text": text, "seconds": round(len(audio) / SAMPLE_RATE, 2), "group": groups[name]}
+        )
     for split, split_rows in rows.items():
         with open(out / split / "metadata.jsonl", "w") as handle:
             handle.writelines(json.dumps(row) + "\n" for row in split_rows)

@@ -26,8 +26,11 @@ class WhisperCollator:
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         extractor = self.processor.feature_extractor
-        features = extractor([np.asarray(item["audio"], np.float32) for item in items],
-                             sampling_rate=extractor.sampling_rate, return_tensors="pt")
+        features = extractor(
+            [np.asarray(item["audio"], np.float32) for item in items],
+            sampling_rate=extractor.sampling_rate,
+            return_tensors="pt",
+        )
         labels = _padded_labels(self.processor.tokenizer, [item["labels"] for item in items])
         if labels.shape[1] and bool((labels[:, 0] == self.decoder_start_token_id).all()):
             labels = labels[:, 1:]
@@ -43,9 +46,13 @@ class CTCCollator:
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         extractor = self.processor.feature_extractor
-        batch = extractor([np.asarray(item["audio"], np.float32) for item in items],
-                          sampling_rate=extractor.sampling_rate, padding=True, return_attention_mask=True,
-                          return_tensors="pt")
+        batch = extractor(
+            [np.asarray(item["audio"], np.float32) for item in items],
+            sampling_rate=extractor.sampling_rate,
+            padding=True,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
         inputs = {"input_values": batch["input_values"]}
         if "attention_mask" in batch:
             inputs["attention_mask"] = batch["attention_mask"]

@@ -28,8 +28,10 @@ def processor_from_texts(texts: list[str], rate: int = 16_000) -> Wav2Vec2Proces
     with tempfile.TemporaryDirectory() as folder:
         vocabulary = Path(folder) / "vocab.json"
         vocabulary.write_text(json.dumps(character_vocabulary(texts)))
-        tokenizer = Wav2Vec2CTCTokenizer(str(vocabulary), unk_token=UNKNOWN, pad_token=PAD,
-                                         word_delimiter_token=WORD_DELIMITER)
-    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=rate, padding_value=0.0, do_normalize=True,
-                                         return_attention_mask=True)
+        tokenizer = Wav2Vec2CTCTokenizer(
+            str(vocabulary), unk_token=UNKNOWN, pad_token=PAD, word_delimiter_token=WORD_DELIMITER
+        )
+    extractor = Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=rate, padding_value=0.0, do_normalize=True, return_attention_mask=True
+    )
     return Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer)

@@ -34,31 +34,40 @@ def load_split(folder: Path, split: str) -> list[dict]:
     """Rows of one split of an audiofolder ({"path", "text", ...}); `folder` holds one sub-folder per split."""
     split_folder = folder / split
     if not split_folder.is_dir():
-        raise OmnituneError(f"{folder} has no '{split}' folder",
-                            "lay the data out as <folder>/train|validation|test/metadata.jsonl beside the audio")
+        raise OmnituneError(
+            f"{folder} has no '{split}' folder",
+            "lay the data out as <folder>/train|validation|test/metadata.jsonl beside the audio",
+        )
     rows = load_table(str(split_file(split_folder, "metadata")), split="train").to_list()
     for row in rows:
         if "file_name" not in row or "text" not in row:
-            raise OmnituneError(f"{split_folder}: metadata rows need 'file_name' and 'text' (found "
-                                f"{', '.join(row)})", "name the columns file_name and text")
+            raise OmnituneError(
+                f"{split_folder}: metadata rows need 'file_name' and 'text' (found {', '.join(row)})",
+                "name the columns file_name and text",
+            )
         row["path"] = split_folder / row["file_name"]
     return rows
 
 
-def load_examples(source: str, split: str, column_mapping: dict[str, str] | None = None,
-                  bad_audio: str = "fail") -> Dataset:
+def load_examples(
+    source: str, split: str, column_mapping: dict[str, str] | None = None, bad_audio: str = "fail"
+) -> Dataset:
     """Examples {"audio": path or encoded bytes, "text", "seconds"} of one split, every file checked."""
     path = Path(source).expanduser()
     if path.is_dir():
         rows = [{"audio": str(r["path"]), "text": r["text"]} for r in load_split(path, split)]
     elif path.is_file():
-        rows = hold_out(_rows_of_table(load_table(str(path)), column_mapping, base=path.parent, where=str(path)),
-                        split, group_key=lambda r: r["text"])
+        rows = hold_out(
+            _rows_of_table(load_table(str(path)), column_mapping, base=path.parent, where=str(path)),
+            split,
+            group_key=lambda r: r["text"],
+        )
     elif source.startswith((".", "/", "~")):
         raise OmnituneError(f"data path {source} does not exist", "check the path given to --data")
     else:
-        rows = _rows_of_table(_undecoded(load_table(source, split)), column_mapping, base=None,
-                              where=f"{source} [{split}]")
+        rows = _rows_of_table(
+            _undecoded(load_table(source, split)), column_mapping, base=None, where=f"{source} [{split}]"
+        )
     rows = _checked(rows, bad_audio, where=f"{source} [{split}]")
     if not rows:
         raise OmnituneError(f"no examples in split '{split}' of {source}", "check the data or the split name")
@@ -80,13 +89,16 @@ def _pick(names: tuple[str, ...], present: list[str]) -> str | None:
 
 
 def _rows_of_table(table, mapping: dict[str, str] | None, base: Path | None, where: str) -> list[dict]:
-    table = table.rename_columns({theirs: ours for ours, theirs in (mapping or {}).items()
-                                  if theirs in table.column_names and theirs != ours})
+    table = table.rename_columns(
+        {theirs: ours for ours, theirs in (mapping or {}).items() if theirs in table.column_names and theirs != ours}
+    )
     audio_column, text_column = _pick(AUDIO_NAMES, table.column_names), _pick(TEXT_NAMES, table.column_names)
     if audio_column is None or text_column is None:
         missing = "audio" if audio_column is None else "text"
-        raise OmnituneError(f"{where}: no {missing} column (found: {', '.join(table.column_names)})",
-                            f"rename yours with --column_mapping '{{\"{missing}\": \"<your column>\"}}'")
+        raise OmnituneError(
+            f"{where}: no {missing} column (found: {', '.join(table.column_names)})",
+            f'rename yours with --column_mapping \'{{"{missing}": "<your column>"}}\'',
+        )
     rows = []
     for row in table:
         audio = row[audio_column]
@@ -118,8 +130,10 @@ def report_unusable(bad: list[str], policy: str, where: str) -> None:
         return
     shown = "; ".join(bad[:MAX_SHOWN]) + (f"; and {len(bad) - MAX_SHOWN} more" if len(bad) > MAX_SHOWN else "")
     if policy == "fail":
-        raise OmnituneError(f"{where}: {len(bad)} unusable examples: {shown}",
-                            "fix or remove them, or pass --bad_audio skip to leave them out")
+        raise OmnituneError(
+            f"{where}: {len(bad)} unusable examples: {shown}",
+            "fix or remove them, or pass --bad_audio skip to leave them out",
+        )
     warnings.warn(f"{where}: skipped {len(bad)} unusable examples: {shown}", stacklevel=3)
 
 

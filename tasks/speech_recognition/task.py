@@ -22,32 +22,44 @@ from transformers import AutoConfig, AutoModelForCTC, AutoModelForSpeechSeq2Seq,
 from shared.audio import problems, read_audio
 from shared.config import TrainParams
 from shared.errors import OmnituneError
-from shared.text_normalise import normaliser_for
 from shared.pretrained import hub_failure, load_kwargs
 from shared.task_defaults import TaskDefaults
 from shared.task_protocol import Built
+from shared.text_normalise import normaliser_for
 from tasks.speech_recognition import ctc, data, shelf_entries  # noqa: F401  (registers Whisper)
 from tasks.speech_recognition.collators import CTCCollator, WhisperCollator
 from tasks.speech_recognition.transcribe import WINDOW_SECONDS, is_whisper, transcribe
 
 
 class SpeechParams(TrainParams):
-    language: str | None = Field(None, description="multilingual Whisper: the spoken language (en, de, ...); unset: "
-                                 "detected per clip at inference, English on the bundled data")
+    language: str | None = Field(
+        None,
+        description="multilingual Whisper: the spoken language (en, de, ...); unset: "
+        "detected per clip at inference, English on the bundled data",
+    )
     whisper_task: Literal["transcribe", "translate"] = Field(
-        "transcribe", description="multilingual Whisper: transcribe, or translate the speech into English")
-    freeze_encoder: bool = Field(False, description="keep the acoustic encoder at its pretrained weights "
-                                 "(about 3x faster steps for Whisper; the decoder still adapts)")
+        "transcribe", description="multilingual Whisper: transcribe, or translate the speech into English"
+    )
+    freeze_encoder: bool = Field(
+        False,
+        description="keep the acoustic encoder at its pretrained weights "
+        "(about 3x faster steps for Whisper; the decoder still adapts)",
+    )
     spec_augment: bool = Field(False, description="SpecAugment while training (time and feature masks, 5%)")
     normaliser: Literal["english", "basic", "none"] = Field(
-        "english", description="text normalisation before WER/CER: Whisper's English normaliser, its basic "
-        "(any-language) one, or none")
+        "english",
+        description="text normalisation before WER/CER: Whisper's English normaliser, its basic "
+        "(any-language) one, or none",
+    )
     max_new_tokens: int = Field(225, description="Whisper: longest transcript generated per 30 s window")
     num_beams: int = Field(1, ge=1, description="Whisper: beam width at evaluation (1: greedy)")
     min_audio_seconds: float = Field(0.1, description="shorter clips are unusable")
     max_audio_seconds: float = Field(600.0, description="longer clips are refused (split them first)")
-    bad_audio: Literal["fail", "skip"] = Field("fail", description="missing, unreadable, silent or (for Whisper "
-                                               "training) over-30-s clips: fail listing them, or skip them")
+    bad_audio: Literal["fail", "skip"] = Field(
+        "fail",
+        description="missing, unreadable, silent or (for Whisper "
+        "training) over-30-s clips: fail listing them, or skip them",
+    )
     remove_unused_columns: bool = False  # the collator needs the raw audio column
     per_device_eval_batch_size: int = 8
 
@@ -65,20 +77,29 @@ class SpeechRecognitionTask(TaskDefaults):
     # Sized for the bundled Asterisk prompts on a 2-core CPU (README has the measured run): Whisper's usual
     # fine-tuning rate, about 3 epochs in the 25-minute budget. Its train split holds 10 silent clips
     # ("(N seconds of silence)") and 3 prompts over 30 s: skipped, with a warning naming them
-    bundled_data_defaults = {"learning_rate": 1e-5, "warmup_ratio": 0.1, "num_train_epochs": 3,
-                             "per_device_train_batch_size": 8, "language": "en", "max_train_minutes": 25.0,
-                             "save_steps": 50, "bad_audio": "skip"}
+    bundled_data_defaults = {
+        "learning_rate": 1e-5,
+        "warmup_ratio": 0.1,
+        "num_train_epochs": 3,
+        "per_device_train_batch_size": 8,
+        "language": "en",
+        "max_train_minutes": 25.0,
+        "save_steps": 50,
+        "bad_audio": "skip",
+    }
     quickstart_overrides = {"max_train_minutes": 6.0}
 
     # 1. examples ------------------------------------------------------------------------------------------------
     def load_examples(self, params: SpeechParams, split: str) -> Dataset:
-        examples = data.load_examples(params.data or str(data.BUNDLED), params.split_name(split),
-                                      params.column_mapping, params.bad_audio)
+        examples = data.load_examples(
+            params.data or str(data.BUNDLED), params.split_name(split), params.column_mapping, params.bad_audio
+        )
         return params.limited(examples, split)
 
     # 3. model ---------------------------------------------------------------------------------------------------
-    def build(self, model_path: str, params: SpeechParams, examples: Dataset | None = None,
-              training: bool = False) -> Built:
+    def build(
+        self, model_path: str, params: SpeechParams, examples: Dataset | None = None, training: bool = False
+    ) -> Built:
         """Whisper generates its transcripts; a CTC model reads them off its frames."""
         try:
             config = AutoConfig.from_pretrained(model_path, trust_remote_code=False)
@@ -96,14 +117,19 @@ class SpeechRecognitionTask(TaskDefaults):
 
     def _build_whisper(self, model_path: str, params: SpeechParams):
         processor = AutoProcessor.from_pretrained(model_path)
-        overrides = {"apply_spec_augment": True, "mask_time_prob": 0.05, "mask_feature_prob": 0.05} \
-            if params.spec_augment else {}
+        overrides = (
+            {"apply_spec_augment": True, "mask_time_prob": 0.05, "mask_feature_prob": 0.05}
+            if params.spec_augment
+            else {}
+        )
         model = AutoModelForSpeechSeq2Seq.from_pretrained(model_path, **load_kwargs(params.allow_pickle), **overrides)
         if getattr(model.generation_config, "is_multilingual", False):
             processor.tokenizer.set_prefix_tokens(language=params.language, task=params.whisper_task)
         elif params.language not in (None, "en", "english"):
-            raise OmnituneError(f"{model_path} is an English-only Whisper; it cannot learn '{params.language}'",
-                                "use a multilingual Whisper (the shelf's whisper-base, or openai/whisper-small)")
+            raise OmnituneError(
+                f"{model_path} is an English-only Whisper; it cannot learn '{params.language}'",
+                "use a multilingual Whisper (the shelf's whisper-base, or openai/whisper-small)",
+            )
         return model, processor
 
     def _build_ctc(self, model_path: str, config, params: SpeechParams, examples: Dataset | None):
@@ -114,17 +140,26 @@ class SpeechRecognitionTask(TaskDefaults):
             processor = None  # a Hub encoder without a CTC vocabulary (e.g. facebook/wav2vec2-base)
         if processor is None or not hasattr(processor, "tokenizer"):
             if examples is None:
-                raise OmnituneError(f"{model_path} has no CTC vocabulary; one is made from the transcripts a model "
-                                    "trains on", "fine-tune it first: omnitune train automatic-speech-recognition "
-                                    f"--model {model_path}")
+                raise OmnituneError(
+                    f"{model_path} has no CTC vocabulary; one is made from the transcripts a model trains on",
+                    f"fine-tune it first: omnitune train automatic-speech-recognition --model {model_path}",
+                )
             processor = ctc.processor_from_texts(list(examples["text"]))
         tokenizer = processor.tokenizer
-        overrides = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,
-                     "ctc_loss_reduction": "mean", "ctc_zero_infinity": True}
+        overrides = {
+            "vocab_size": len(tokenizer),
+            "pad_token_id": tokenizer.pad_token_id,
+            "ctc_loss_reduction": "mean",
+            "ctc_zero_infinity": True,
+        }
         if params.spec_augment:
             overrides.update(mask_time_prob=0.05, mask_feature_prob=0.05)
-        model = AutoModelForCTC.from_pretrained(model_path, **load_kwargs(params.allow_pickle), **overrides,
-                                                ignore_mismatched_sizes=config.vocab_size != len(tokenizer))
+        model = AutoModelForCTC.from_pretrained(
+            model_path,
+            **load_kwargs(params.allow_pickle),
+            **overrides,
+            ignore_mismatched_sizes=config.vocab_size != len(tokenizer),
+        )
         return model, processor
 
     # 2. features ------------------------------------------------------------------------------------------------
@@ -138,9 +173,16 @@ class SpeechRecognitionTask(TaskDefaults):
         for example in examples:
             clip = read_audio(example["audio"], rate)
             # evaluation keeps every example (predictions are matched to examples by position)
-            found = [] if for_eval else problems(
-                clip, params.min_audio_seconds, limit,
-                " (Whisper trains on 30-second windows: split the clip and its transcript)" if whisper else "")
+            found = (
+                []
+                if for_eval
+                else problems(
+                    clip,
+                    params.min_audio_seconds,
+                    limit,
+                    " (Whisper trains on 30-second windows: split the clip and its transcript)" if whisper else "",
+                )
+            )
             if found:
                 bad.append(f"{example['audio'] if isinstance(example['audio'], str) else 'a clip'}: {found[0]}")
                 continue
@@ -168,8 +210,9 @@ class SpeechRecognitionTask(TaskDefaults):
         return config
 
     # 4. answers -------------------------------------------------------------------------------------------------
-    def decode(self, examples: Dataset, features: Dataset, outputs: Any, built: Built,
-               params: SpeechParams) -> list[str]:
+    def decode(
+        self, examples: Dataset, features: Dataset, outputs: Any, built: Built, params: SpeechParams
+    ) -> list[str]:
         outputs = outputs[0] if isinstance(outputs, tuple) else outputs
         tokenizer = built.processor.tokenizer
         if built.generates:
@@ -180,8 +223,16 @@ class SpeechRecognitionTask(TaskDefaults):
     def predict(self, built: Built, examples: Any, params: SpeechParams, batch_size: int) -> list[str]:
         rate = built.processor.feature_extractor.sampling_rate
         clips = [read_audio(source, rate).audio for source in examples["audio"]]
-        return transcribe(built.model, built.processor, clips, batch_size, params.language, params.whisper_task,
-                          params.max_new_tokens, params.num_beams)
+        return transcribe(
+            built.model,
+            built.processor,
+            clips,
+            batch_size,
+            params.language,
+            params.whisper_task,
+            params.max_new_tokens,
+            params.num_beams,
+        )
 
     def input_seconds(self, examples: Dataset) -> float:
         """Audio duration of the examples, for the real-time factor (processing time / audio time)."""
@@ -191,8 +242,9 @@ class SpeechRecognitionTask(TaskDefaults):
     def metric_inputs(self, answers: list[str], examples: Dataset, params: SpeechParams) -> dict[str, Any]:
         return {"predictions": answers, "references": list(examples["text"]), "normaliser": params.normaliser}
 
-    def write_artifacts(self, answers: list[str], examples: Dataset, params: SpeechParams, folder: Path,
-                        split: str) -> None:
+    def write_artifacts(
+        self, answers: list[str], examples: Dataset, params: SpeechParams, folder: Path, split: str
+    ) -> None:
         """Every transcript beside its reference, worst first, so a user sees what the WER is made of."""
         import jiwer
 
@@ -215,4 +267,3 @@ class SpeechRecognitionTask(TaskDefaults):
 
     def describe_answer(self, answer: str, built: Built, params: SpeechParams) -> dict:
         return {"transcript": answer}
-

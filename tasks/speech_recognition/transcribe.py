@@ -44,8 +44,16 @@ def generation_kwargs(model, language: str | None, task: str, max_new_tokens: in
     return kwargs
 
 
-def transcribe(model, processor, clips: list[np.ndarray], batch_size: int, language: str | None = None,
-               task: str = "transcribe", max_new_tokens: int = 225, num_beams: int = 1) -> list[str]:
+def transcribe(
+    model,
+    processor,
+    clips: list[np.ndarray],
+    batch_size: int,
+    language: str | None = None,
+    task: str = "transcribe",
+    max_new_tokens: int = 225,
+    num_beams: int = 1,
+) -> list[str]:
     """Texts for 16 kHz mono clips, in their order."""
     model.eval()
     order = sorted(range(len(clips)), key=lambda i: len(clips[i]))
@@ -53,11 +61,12 @@ def transcribe(model, processor, clips: list[np.ndarray], batch_size: int, langu
     rate = processor.feature_extractor.sampling_rate
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             batch = [clips[i] for i in rows]
             if is_whisper(model):
-                decoded = _whisper_batch(model, processor, batch, rate,
-                                         generation_kwargs(model, language, task, max_new_tokens, num_beams))
+                decoded = _whisper_batch(
+                    model, processor, batch, rate, generation_kwargs(model, language, task, max_new_tokens, num_beams)
+                )
             else:
                 decoded = _ctc_batch(model, processor, batch, rate)
             for i, text in zip(rows, decoded):
@@ -68,10 +77,21 @@ def transcribe(model, processor, clips: list[np.ndarray], batch_size: int, langu
 def _whisper_batch(model, processor, batch: list[np.ndarray], rate: int, kwargs: dict) -> list[str]:
     long_form = max(len(clip) for clip in batch) > WINDOW_SECONDS * rate
     if long_form:
-        inputs = processor.feature_extractor(batch, sampling_rate=rate, truncation=False, padding="longest",
-                                             return_attention_mask=True, return_tensors="pt")
-        ids = model.generate(inputs["input_features"], attention_mask=inputs["attention_mask"],
-                             return_timestamps=True, condition_on_prev_tokens=False, **kwargs)
+        inputs = processor.feature_extractor(
+            batch,
+            sampling_rate=rate,
+            truncation=False,
+            padding="longest",
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        ids = model.generate(
+            inputs["input_features"],
+            attention_mask=inputs["attention_mask"],
+            return_timestamps=True,
+            condition_on_prev_tokens=False,
+            **kwargs,
+        )
     else:
         inputs = processor.feature_extractor(batch, sampling_rate=rate, return_tensors="pt")
         ids = model.generate(inputs["input_features"], **kwargs)
@@ -80,8 +100,9 @@ def _whisper_batch(model, processor, batch: list[np.ndarray], rate: int, kwargs:
 
 
 def _ctc_batch(model, processor, batch: list[np.ndarray], rate: int) -> list[str]:
-    inputs = processor.feature_extractor(batch, sampling_rate=rate, padding=True, return_attention_mask=True,
-                                         return_tensors="pt")
+    inputs = processor.feature_extractor(
+        batch, sampling_rate=rate, padding=True, return_attention_mask=True, return_tensors="pt"
+    )
     kwargs = {"attention_mask": inputs["attention_mask"]} if "attention_mask" in inputs else {}
     logits = model(inputs["input_values"], **kwargs).logits
     return processor.tokenizer.batch_decode(logits.argmax(-1).numpy())
@@ -93,21 +114,28 @@ def detect_language(model, processor, clip: np.ndarray) -> str | None:
     if not is_whisper(model) or not getattr(model.generation_config, "is_multilingual", False):
         return None
     rate = processor.feature_extractor.sampling_rate
-    features = processor.feature_extractor(clip[:int(WINDOW_SECONDS * rate)], sampling_rate=rate,
-                                           return_tensors="pt")["input_features"]
+    features = processor.feature_extractor(clip[: int(WINDOW_SECONDS * rate)], sampling_rate=rate, return_tensors="pt")[
+        "input_features"
+    ]
     with torch.inference_mode():
         token = model.detect_language(features)[0]
     return processor.tokenizer.convert_ids_to_tokens(int(token)).strip("<|>")
 
 
-def timed_transcript(model, processor, clip: np.ndarray, level: str = "word", language: str | None = None,
-                     task: str = "transcribe") -> Transcript:
+def timed_transcript(
+    model, processor, clip: np.ndarray, level: str = "word", language: str | None = None, task: str = "transcribe"
+) -> Transcript:
     """Transcript with word or segment timestamps, for any length of audio."""
     from transformers import pipeline
 
     rate = processor.feature_extractor.sampling_rate
-    recogniser = pipeline("automatic-speech-recognition", model=model, tokenizer=processor.tokenizer,
-                          feature_extractor=processor.feature_extractor, device="cpu")
+    recogniser = pipeline(
+        "automatic-speech-recognition",
+        model=model,
+        tokenizer=processor.tokenizer,
+        feature_extractor=processor.feature_extractor,
+        device="cpu",
+    )
     options: dict = {"return_timestamps": "word" if level == "word" else True}
     if is_whisper(model):
         kwargs = generation_kwargs(model, language, task, max_new_tokens=225, num_beams=1)
@@ -132,7 +160,7 @@ def _complete_times(chunks: list[dict], seconds: float) -> list[dict]:
         start, end = chunk["timestamp"]
         start = previous_end if start is None else start
         if end is None:
-            following = next((c["timestamp"][0] for c in chunks[index + 1:] if c["timestamp"][0] is not None), None)
+            following = next((c["timestamp"][0] for c in chunks[index + 1 :] if c["timestamp"][0] is not None), None)
             end = seconds if following is None else following
         completed.append({"text": chunk["text"].strip(), "timestamp": (float(start), float(max(end, start)))})
         previous_end = end

@@ -61,7 +61,8 @@ def build(out: Path) -> dict[str, int]:
             continue
         name = page.name.removesuffix(".gz")
         rows[split_of(name, SPLIT_SHARES)].append(
-            {"document": document, "summary": summary, "page": name, "package": f"{package} {version}"})
+            {"document": document, "summary": summary, "page": name, "package": f"{package} {version}"}
+        )
     for split, split_rows in rows.items():
         write_jsonl_gz(out / f"{split}.jsonl.gz", split_rows)
     return {split: len(split_rows) for split, split_rows in rows.items()}

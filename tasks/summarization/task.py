@@ -12,8 +12,10 @@ from tasks.seq2seq.task import Seq2SeqParams, Seq2SeqTask
 
 BUNDLED = Path(__file__).parent / "data"
 # a sentence ends at . ! ? before a capital, digit or quote, except after the abbreviations man pages use
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bcf\.)(?<!\bvs\.)"
-                           r"\s+(?=[A-Z0-9\"'(])")
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bcf\.)(?<!\bvs\.)"
+    r"\s+(?=[A-Z0-9\"'(])"
+)
 
 
 def first_sentence(text: str) -> str:
@@ -37,9 +39,17 @@ class SummarizationTask(Seq2SeqTask):
     primary_metric = "rougeL"
     # the warm start's new cross-attention learns 10x faster than the pretrained parts: with one rate for all,
     # bert2bert collapsed to generic summaries (README: "Translation and summarization")
-    bundled_data_defaults = {"learning_rate": 1e-4, "new_modules_learning_rate": 1e-3, "warmup_ratio": 0.05,
-                             "num_train_epochs": 10, "per_device_train_batch_size": 8, "max_target_length": 32, "max_new_tokens": 32,
-                             "max_train_minutes": 30.0, "save_steps": 200}
+    bundled_data_defaults = {
+        "learning_rate": 1e-4,
+        "new_modules_learning_rate": 1e-3,
+        "warmup_ratio": 0.05,
+        "num_train_epochs": 10,
+        "per_device_train_batch_size": 8,
+        "max_target_length": 32,
+        "max_new_tokens": 32,
+        "max_train_minutes": 30.0,
+        "save_steps": 200,
+    }
     quickstart_overrides = {"max_train_minutes": 6.0}
     action_name = "Summarize"
     output_name = "summary"

@@ -85,9 +85,10 @@ def xvector_of(audio_file: str, model_ref: str = SPEAKER_MODEL) -> np.ndarray:
         extractor = AutoFeatureExtractor.from_pretrained(model_ref)
         model = WavLMForXVector.from_pretrained(model_ref, use_safetensors=True).eval()
     except (OSError, ValueError) as error:
-        raise OmnituneError(f"cannot load the speaker-embedding model '{model_ref}' ({type(error).__name__})",
-                            "online, it downloads; offline, give a .npy x-vector instead, or none for the "
-                            "fallback voice") from None
+        raise OmnituneError(
+            f"cannot load the speaker-embedding model '{model_ref}' ({type(error).__name__})",
+            "online, it downloads; offline, give a .npy x-vector instead, or none for the fallback voice",
+        ) from None
     clip = read_audio(audio_file, extractor.sampling_rate)
     inputs = extractor(clip.audio, sampling_rate=extractor.sampling_rate, return_tensors="pt")
     with torch.inference_mode():
@@ -95,8 +96,9 @@ def xvector_of(audio_file: str, model_ref: str = SPEAKER_MODEL) -> np.ndarray:
     return vector.numpy().astype(np.float32)
 
 
-def speaker_embedding_of(model_path: str, given: str | None, size: int,
-                         speaker_model: str = SPEAKER_MODEL) -> np.ndarray:
+def speaker_embedding_of(
+    model_path: str, given: str | None, size: int, speaker_model: str = SPEAKER_MODEL
+) -> np.ndarray:
     """An x-vector from what the user gives (a .npy file, or a recording of the voice, embedded by a speaker
     model), else the one saved with a fine-tuned model, else the documented fallback."""
     if given and Path(given).is_file() and Path(given).suffix.lower() in AUDIO_SUFFIXES:
@@ -109,20 +111,28 @@ def speaker_embedding_of(model_path: str, given: str | None, size: int,
 
 def _sized(vector: np.ndarray, source, size: int) -> np.ndarray:
     if vector.size != size:
-        raise OmnituneError(f"speaker embedding {source} has {vector.size} numbers; the model takes {size}",
-                            "give a 512-number x-vector (.npy) or a recording of the voice")
+        raise OmnituneError(
+            f"speaker embedding {source} has {vector.size} numbers; the model takes {size}",
+            "give a 512-number x-vector (.npy) or a recording of the voice",
+        )
     return vector
 
 
-def load_speecht5(model_path: str, vocoder: str | None, speaker_embedding: str | None, allow_pickle: bool = False,
-                  speaker_model: str = SPEAKER_MODEL):
+def load_speecht5(
+    model_path: str,
+    vocoder: str | None,
+    speaker_embedding: str | None,
+    allow_pickle: bool = False,
+    speaker_model: str = SPEAKER_MODEL,
+):
     from transformers import SpeechT5ForTextToSpeech, SpeechT5HifiGan, SpeechT5Processor
 
     try:
         model = SpeechT5ForTextToSpeech.from_pretrained(model_path, **load_kwargs(allow_pickle))
         processor = SpeechT5Processor.from_pretrained(model_path)
-        vocoder_ref = vocoder or (str(Path(model_path) / "vocoder") if (Path(model_path) / "vocoder").is_dir()
-                                  else DEFAULT_VOCODER)
+        vocoder_ref = vocoder or (
+            str(Path(model_path) / "vocoder") if (Path(model_path) / "vocoder").is_dir() else DEFAULT_VOCODER
+        )
         vocoder_model = SpeechT5HifiGan.from_pretrained(vocoder_ref, **load_kwargs(allow_pickle))
     except (OSError, ValueError) as error:
         raise hub_failure(model_path, error) from None
@@ -131,8 +141,13 @@ def load_speecht5(model_path: str, vocoder: str | None, speaker_embedding: str |
     return SpeechT5Voice(model, processor, vocoder_model, speaker)
 
 
-def load_synthesiser(model_path: str, vocoder: str | None = None, speaker_embedding: str | None = None,
-                     allow_pickle: bool = False, speaker_model: str = SPEAKER_MODEL):
+def load_synthesiser(
+    model_path: str,
+    vocoder: str | None = None,
+    speaker_embedding: str | None = None,
+    allow_pickle: bool = False,
+    speaker_model: str = SPEAKER_MODEL,
+):
     """`model_path` as shared.pretrained.resolve gives it: a shelf voice folder, a model folder or a Hub id."""
     folder = Path(model_path)
     if folder.is_dir() and folder.name in shelf.SHELF and shelf.entry(folder.name).extra.get("voice_backend"):

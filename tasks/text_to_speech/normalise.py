@@ -10,15 +10,55 @@ import re
 
 from num2words import num2words
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 # abbreviations read as words; "St." is read "Saint" before a capitalised name and "Street" otherwise
-ABBREVIATIONS = {"Dr.": "Doctor", "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Prof.": "Professor",
-                 "Jr.": "Junior", "Sr.": "Senior", "vs.": "versus", "etc.": "et cetera", "e.g.": "for example",
-                 "i.e.": "that is", "approx.": "approximately", "No.": "number", "Mt.": "Mount", "Ave.": "Avenue"}
-UNITS = {"%": "percent", "km": "kilometres", "kg": "kilograms", "cm": "centimetres", "mm": "millimetres",
-         "kHz": "kilohertz", "Hz": "hertz", "MB": "megabytes", "GB": "gigabytes", "ms": "milliseconds",
-         "min": "minutes", "h": "hours", "s": "seconds", "m": "metres", "g": "grams"}
+ABBREVIATIONS = {
+    "Dr.": "Doctor",
+    "Mr.": "Mister",
+    "Mrs.": "Missus",
+    "Ms.": "Miz",
+    "Prof.": "Professor",
+    "Jr.": "Junior",
+    "Sr.": "Senior",
+    "vs.": "versus",
+    "etc.": "et cetera",
+    "e.g.": "for example",
+    "i.e.": "that is",
+    "approx.": "approximately",
+    "No.": "number",
+    "Mt.": "Mount",
+    "Ave.": "Avenue",
+}
+UNITS = {
+    "%": "percent",
+    "km": "kilometres",
+    "kg": "kilograms",
+    "cm": "centimetres",
+    "mm": "millimetres",
+    "kHz": "kilohertz",
+    "Hz": "hertz",
+    "MB": "megabytes",
+    "GB": "gigabytes",
+    "ms": "milliseconds",
+    "min": "minutes",
+    "h": "hours",
+    "s": "seconds",
+    "m": "metres",
+    "g": "grams",
+}
 CURRENCIES = {"$": ("dollar", "cent"), "€": ("euro", "cent"), "£": ("pound", "penny")}
 
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
@@ -26,8 +66,9 @@ _SLASH_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")  # month/day/year, 
 _TIME = re.compile(r"\b(\d{1,2}):(\d{2})(?:\s*([ap])\.?m\.?)?(?=\W|$)", re.IGNORECASE)
 _MONEY = re.compile(r"([$€£])\s?(\d[\d,]*)(?:\.(\d{2}))?\b")
 _ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b")
-_UNIT = re.compile(r"\b(\d+(?:\.\d+)?)\s?(" + "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
-                   + r")(?=\W|$)")
+_UNIT = re.compile(
+    r"\b(\d+(?:\.\d+)?)\s?(" + "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True)) + r")(?=\W|$)"
+)
 _YEAR = re.compile(r"\b(1[1-9]\d{2}|20\d{2})\b(?!\s*(?:" + "|".join(map(re.escape, UNITS)) + r")\b)")
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?![\w])")
 _SAINT = re.compile(r"\bSt\.(?=\s+[A-Z])")
@@ -62,8 +103,15 @@ def _time(match: re.Match) -> str:
     hours, minutes, half = int(match.group(1)), int(match.group(2)), match.group(3)
     if hours > 24 or minutes > 59:
         return match.group(0)
-    spoken = num2words(hours) + ("" if minutes == 0 and half else " o'clock" if minutes == 0
-                                 else f" oh {num2words(minutes)}" if minutes < 10 else f" {num2words(minutes)}")
+    spoken = num2words(hours) + (
+        ""
+        if minutes == 0 and half
+        else " o'clock"
+        if minutes == 0
+        else f" oh {num2words(minutes)}"
+        if minutes < 10
+        else f" {num2words(minutes)}"
+    )
     return f"{spoken} {half.lower()} m" if half else spoken
 
 

@@ -4,8 +4,9 @@ round trip), how long it is and how fast it speaks, and how far it is from a hum
 Mel-cepstral distortion (Kubichek, 1993) is computed as the speech-synthesis papers do, on the real cepstrum of
 a mel-warped log-amplitude spectrum (here a librosa mel filterbank stands in for SPTK's all-pass warping; the
 cepstrum is the DCT-II of the log amplitude divided by 2N, the real cepstrum's own scale; c0, the loudness,
-is left out), frames aligned by dynamic time warping (librosa.sequence.dtw), in dB. Both sides are cut to leading/trailing silence first. The bundled
-references were recorded for 8 kHz telephony, so the mel band stops at 4 kHz for both.
+is left out), frames aligned by dynamic time warping (librosa.sequence.dtw), in dB. Both sides are cut to
+leading/trailing silence first. The bundled references were recorded for 8 kHz telephony, so the mel band stops
+at 4 kHz for both.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def mel_cepstral_distortion(audio: np.ndarray, rate: int, reference: np.ndarray,
         return float("nan")
     _, path = librosa.sequence.dtw(X=ours, Y=theirs, metric="euclidean")
     differences = ours[:, path[:, 0]] - theirs[:, path[:, 1]]
-    return float(np.mean(_DB * np.sqrt(np.sum(differences ** 2, axis=0))))
+    return float(np.mean(_DB * np.sqrt(np.sum(differences**2, axis=0))))
 
 
 def speech_seconds(audio: np.ndarray, rate: int) -> float:

@@ -34,22 +34,35 @@ SAMPLES_SHOWN = 3  # synthesised test clips kept in the run folder for listening
 
 
 class SpeechSynthesisParams(TrainParams):
-    vocoder: str | None = Field(None, description=f"SpeechT5: HiFi-GAN vocoder (default {backends.DEFAULT_VOCODER}"
-                                " or the run's own)")
-    speaker_embedding: str | None = Field(None, description="SpeechT5: the voice to speak in: a .npy x-vector, or "
-                                          "a WAV/FLAC/OGG recording embedded by speaker_model (default: the run's "
-                                          "own, else a fixed fallback voice)")
-    speaker_model: str = Field(backends.SPEAKER_MODEL, description="speaker-verification model that turns a "
-                               "recording into an x-vector (WavLMForXVector)")
+    vocoder: str | None = Field(
+        None, description=f"SpeechT5: HiFi-GAN vocoder (default {backends.DEFAULT_VOCODER} or the run's own)"
+    )
+    speaker_embedding: str | None = Field(
+        None,
+        description="SpeechT5: the voice to speak in: a .npy x-vector, or "
+        "a WAV/FLAC/OGG recording embedded by speaker_model (default: the run's "
+        "own, else a fixed fallback voice)",
+    )
+    speaker_model: str = Field(
+        backends.SPEAKER_MODEL,
+        description="speaker-verification model that turns a recording into an x-vector (WavLMForXVector)",
+    )
     speaking_rate: float = Field(1.0, ge=0.5, le=2.0, description="1.0 natural; 1.2 is 20% faster (pitch kept)")
     normalise_text: bool = Field(True, description="spell out numbers, dates, times, money and abbreviations")
-    judge: str = Field("whisper-base", description="the recogniser that transcribes synthetic speech for the "
-                       "round-trip WER (a shelf entry, folder or Hub id)")
-    language: str = Field("en", description="language of the texts: the judge transcribes in it (the text "
-                          "normalisation before synthesis is English)")
+    judge: str = Field(
+        "whisper-base",
+        description="the recogniser that transcribes synthetic speech for the "
+        "round-trip WER (a shelf entry, folder or Hub id)",
+    )
+    language: str = Field(
+        "en",
+        description="language of the texts: the judge transcribes in it (the text "
+        "normalisation before synthesis is English)",
+    )
     normaliser: Literal["english", "basic", "none"] = "english"
-    bad_audio: Literal["fail", "skip"] = Field("fail", description="missing or unreadable reference clips: fail "
-                                               "listing them, or skip them")
+    bad_audio: Literal["fail", "skip"] = Field(
+        "fail", description="missing or unreadable reference clips: fail listing them, or skip them"
+    )
     max_label_seconds: float = Field(12.0, description="SpeechT5 fine-tuning: longer reference clips are left out")
     remove_unused_columns: bool = False
     group_by_length: bool = False
@@ -76,28 +89,38 @@ class TextToSpeechTask(TaskDefaults):
     input_fields = ("text",)
     scores_during_training = False  # training evaluates the spectrogram loss; the round trip runs on the test split
     speed_sample = {"latency_examples": 8, "throughput_examples": 8}
-    bundled_data_defaults = {"learning_rate": 1e-5, "warmup_ratio": 0.1, "per_device_train_batch_size": 4,
-                             "max_train_minutes": 30.0, "bad_audio": "skip"}
+    bundled_data_defaults = {
+        "learning_rate": 1e-5,
+        "warmup_ratio": 0.1,
+        "per_device_train_batch_size": 4,
+        "max_train_minutes": 30.0,
+        "bad_audio": "skip",
+    }
     trains_offline = False  # quickstart evaluates the offline voice instead of training one
 
     def load_examples(self, params: SpeechSynthesisParams, split: str) -> Dataset:
         """Texts with a human reading of each (the reference for mel-cepstral distortion)."""
-        examples = data.load_examples(params.data or str(data.BUNDLED), params.split_name(split),
-                                      params.column_mapping, params.bad_audio)
+        examples = data.load_examples(
+            params.data or str(data.BUNDLED), params.split_name(split), params.column_mapping, params.bad_audio
+        )
         return params.limited(examples, split)
 
-    def build(self, model_path: str, params: SpeechSynthesisParams, examples: Dataset | None = None,
-              training: bool = False) -> Built:
+    def build(
+        self, model_path: str, params: SpeechSynthesisParams, examples: Dataset | None = None, training: bool = False
+    ) -> Built:
         """The synthesiser in `extras["voice"]`; for SpeechT5, its model and processor are what trains (an ONNX
         voice has neither: it is inference only)."""
-        synthesiser = backends.load_synthesiser(model_path, params.vocoder, params.speaker_embedding,
-                                                params.allow_pickle, params.speaker_model)
+        synthesiser = backends.load_synthesiser(
+            model_path, params.vocoder, params.speaker_embedding, params.allow_pickle, params.speaker_model
+        )
         if isinstance(synthesiser, backends.SpeechT5Voice):
             return Built(synthesiser.model, synthesiser.processor, extras={"voice": synthesiser})
         if training:
-            raise OmnituneError(f"{model_path} is an inference-only voice (ONNX, no PyTorch weights to train)",
-                                "fine-tune SpeechT5: --model microsoft/speecht5_tts (online), or evaluate the voice "
-                                f"with omnitune evaluate text-to-speech --model {model_path}")
+            raise OmnituneError(
+                f"{model_path} is an inference-only voice (ONNX, no PyTorch weights to train)",
+                "fine-tune SpeechT5: --model microsoft/speecht5_tts (online), or evaluate the voice "
+                f"with omnitune evaluate text-to-speech --model {model_path}",
+            )
         return Built(synthesiser, None, extras={"voice": synthesiser})
 
     # training (SpeechT5) ----------------------------------------------------------------------------------------
@@ -112,8 +135,13 @@ class TextToSpeechTask(TaskDefaults):
                 continue
             text = normalise(example["text"]) if params.normalise_text else example["text"]
             inputs = processor(text=text, audio_target=clip.audio, sampling_rate=rate)
-            rows.append({"input_ids": inputs["input_ids"], "labels": np.asarray(inputs["labels"][0], np.float32),
-                         "speaker_embeddings": speaker})
+            rows.append(
+                {
+                    "input_ids": inputs["input_ids"],
+                    "labels": np.asarray(inputs["labels"][0], np.float32),
+                    "speaker_embeddings": speaker,
+                }
+            )
         if not rows:
             raise OmnituneError(f"no clip is at most {params.max_label_seconds} s long", "raise --max_label_seconds")
         return Dataset.from_list(rows)
@@ -132,10 +160,14 @@ class TextToSpeechTask(TaskDefaults):
         voice = built.extras["voice"]
         rate = voice.sample_rate
         if not 8_000 <= rate <= 48_000:
-            raise OmnituneError(f"the voice reports a sample rate of {rate} Hz, outside 8-48 kHz",
-                                "check the voice's configuration (sampling_rate)")
-        return [Speech(backends.speak(voice, text, params.speaking_rate, params.normalise_text), rate)
-                for text in examples["text"]]
+            raise OmnituneError(
+                f"the voice reports a sample rate of {rate} Hz, outside 8-48 kHz",
+                "check the voice's configuration (sampling_rate)",
+            )
+        return [
+            Speech(backends.speak(voice, text, params.speaking_rate, params.normalise_text), rate)
+            for text in examples["text"]
+        ]
 
     def decode(self, examples, features, outputs, built: Built, params) -> list:
         return []  # training scores the spectrogram loss only (scores_during_training)
@@ -146,11 +178,19 @@ class TextToSpeechTask(TaskDefaults):
         mcd = []
         for answer, example in zip(answers, examples):
             reference = read_audio(example["audio"], None) if example.get("audio") is not None else None
-            mcd.append(quality.mel_cepstral_distortion(answer.audio, answer.sample_rate, reference.audio,
-                                                       reference.rate)
-                       if reference is not None and answer.audio.size else float("nan"))
-        return {"predictions": heard, "references": list(examples["text"]), "seconds": seconds, "mcd": mcd,
-                "sample_rate": answers[0].sample_rate if answers else None, "normaliser": params.normaliser}
+            mcd.append(
+                quality.mel_cepstral_distortion(answer.audio, answer.sample_rate, reference.audio, reference.rate)
+                if reference is not None and answer.audio.size
+                else float("nan")
+            )
+        return {
+            "predictions": heard,
+            "references": list(examples["text"]),
+            "seconds": seconds,
+            "mcd": mcd,
+            "sample_rate": answers[0].sample_rate if answers else None,
+            "normaliser": params.normaliser,
+        }
 
     def write_artifacts(self, answers: list[Speech], examples: Dataset, params, folder: Path, split: str) -> None:
         """A few synthesised clips beside what the judge heard, to listen to."""
@@ -169,15 +209,23 @@ class TextToSpeechTask(TaskDefaults):
     def describe_answer(self, answer: Speech, built: Built, params) -> dict:
         path = Path(params.output_dir or ".") / "speech.wav"
         soundfile.write(path, answer.audio, answer.sample_rate)
-        return {"audio": str(path), "seconds": round(len(answer.audio) / answer.sample_rate, 2),
-                "sample_rate": answer.sample_rate}
+        return {
+            "audio": str(path),
+            "seconds": round(len(answer.audio) / answer.sample_rate, 2),
+            "sample_rate": answer.sample_rate,
+        }
 
 
 def heard_by_judge(answers: list[Speech], params: SpeechSynthesisParams) -> list[str]:
     """What the judge (a Whisper) hears in the synthesised speech: the round trip behind the WER."""
     model, processor = _judge(params.judge, params.allow_pickle)
-    return transcribe(model, processor, [resample(a.audio, a.sample_rate, 16_000) for a in answers],
-                      batch_size=8, language=params.language)
+    return transcribe(
+        model,
+        processor,
+        [resample(a.audio, a.sample_rate, 16_000) for a in answers],
+        batch_size=8,
+        language=params.language,
+    )
 
 
 @cache
@@ -186,8 +234,9 @@ def _judge(reference: str, allow_pickle: bool):
     from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor
 
     path = resolve(reference, allow_pickle, log=lambda *_: None)
-    return AutoModelForSpeechSeq2Seq.from_pretrained(path, **load_kwargs(allow_pickle)), \
-        AutoProcessor.from_pretrained(path)
+    return AutoModelForSpeechSeq2Seq.from_pretrained(path, **load_kwargs(allow_pickle)), AutoProcessor.from_pretrained(
+        path
+    )
 
 
 class SpeechT5Collator:
@@ -199,12 +248,14 @@ class SpeechT5Collator:
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         targets = [{"input_values": np.asarray(item["labels"], np.float32)} for item in items]
-        batch = self.processor.pad(input_ids=[{"input_ids": item["input_ids"]} for item in items], labels=targets,
-                                   return_tensors="pt")
+        batch = self.processor.pad(
+            input_ids=[{"input_ids": item["input_ids"]} for item in items], labels=targets, return_tensors="pt"
+        )
         batch["labels"] = batch["labels"].masked_fill(batch.pop("decoder_attention_mask").unsqueeze(-1).ne(1), -100)
         if self.reduction_factor > 1:
             longest = max(len(t["input_values"]) for t in targets)
-            batch["labels"] = batch["labels"][:, :longest - longest % self.reduction_factor]
-        batch["speaker_embeddings"] = torch.tensor(np.stack([np.asarray(i["speaker_embeddings"], np.float32)
-                                                             for i in items]))
+            batch["labels"] = batch["labels"][:, : longest - longest % self.reduction_factor]
+        batch["speaker_embeddings"] = torch.tensor(
+            np.stack([np.asarray(i["speaker_embeddings"], np.float32) for i in items])
+        )
         return dict(batch)

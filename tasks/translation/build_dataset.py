@@ -51,13 +51,21 @@ def build(out: Path, testament: str = "nt") -> dict[str, int]:
                 if not LENGTH_RATIO[0] <= len(spanish) / len(english) <= LENGTH_RATIO[1]:
                     dropped += 1
                     continue
-                rows[split].append({"translation": {SOURCE[0]: english, TARGET[0]: spanish},
-                                    "reference": f"{book.name} {chapter}:{verse}"})
+                rows[split].append(
+                    {
+                        "translation": {SOURCE[0]: english, TARGET[0]: spanish},
+                        "reference": f"{book.name} {chapter}:{verse}",
+                    }
+                )
     for split, split_rows in rows.items():
         write_jsonl_gz(out / f"{split}.jsonl.gz", split_rows)
     return {**{split: len(split_rows) for split, split_rows in rows.items()}, "dropped_misaligned": dropped}
 
 
 if __name__ == "__main__":
-    builder_main(build, __doc__, Path(__file__).parent / "data",
-                 lambda parser: parser.add_argument("--testament", choices=("nt", "all"), default="nt"))
+    builder_main(
+        build,
+        __doc__,
+        Path(__file__).parent / "data",
+        lambda parser: parser.add_argument("--testament", choices=("nt", "all"), default="nt"),
+    )

@@ -27,10 +27,18 @@ class TranslationTask(Seq2SeqTask):
     metric = "translation"
     primary_metric = "bleu"
     # Sized for the bundled Bible verses on a 2-core CPU (README has the measured run)
-    bundled_data_defaults = {"learning_rate": 1e-4, "warmup_ratio": 0.05, "num_train_epochs": 3,
-                             "per_device_train_batch_size": 16, "max_eval_samples": 100,
-                             "max_source_length": 128, "max_target_length": 128, "max_new_tokens": 128,
-                             "max_train_minutes": 30.0, "save_steps": 200}
+    bundled_data_defaults = {
+        "learning_rate": 1e-4,
+        "warmup_ratio": 0.05,
+        "num_train_epochs": 3,
+        "per_device_train_batch_size": 16,
+        "max_eval_samples": 100,
+        "max_source_length": 128,
+        "max_target_length": 128,
+        "max_new_tokens": 128,
+        "max_train_minutes": 30.0,
+        "save_steps": 200,
+    }
     quickstart_overrides = {"max_train_minutes": 6.0}
     action_name = "Translate"
     output_name = "translation"
@@ -41,11 +49,17 @@ class TranslationTask(Seq2SeqTask):
     def conditioning(self, model, tokenizers, params: TranslationParams) -> families.Conditioning:
         key = f"translation_{params.source_lang}_to_{params.target_lang}"
         prefix = params.source_prefix
-        if prefix is None and model.config.model_type in ("t5", "mt5") and not families.task_prefix(model.config, key) \
-                and getattr(model.config, "task_specific_params", None):
+        if (
+            prefix is None
+            and model.config.model_type in ("t5", "mt5")
+            and not families.task_prefix(model.config, key)
+            and getattr(model.config, "task_specific_params", None)
+        ):
             names = families.LANGUAGE_NAMES
-            prefix = f"translate {names.get(params.source_lang, params.source_lang)} to " \
-                     f"{names.get(params.target_lang, params.target_lang)}: "  # T5's own wording
+            prefix = (
+                f"translate {names.get(params.source_lang, params.source_lang)} to "
+                f"{names.get(params.target_lang, params.target_lang)}: "
+            )  # T5's own wording
         return families.conditioning(model, tokenizers, key, params.source_lang, params.target_lang, prefix)
 
     def baseline(self, examples, params) -> tuple[str, list[str]]:

@@ -28,9 +28,13 @@ def expected_calibration_error(probabilities: np.ndarray, references: np.ndarray
 class Classification(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="", inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("float32")),
-                                        "references": datasets.Value("int32")}))
+            description=_DESCRIPTION,
+            citation="",
+            inputs_description=_KWARGS,
+            features=datasets.Features(
+                {"predictions": datasets.Sequence(datasets.Value("float32")), "references": datasets.Value("int32")}
+            ),
+        )
 
     def _compute(self, predictions, references, label_names=None):
         probabilities, references = np.asarray(predictions, dtype=np.float64), np.asarray(references)
@@ -41,12 +45,13 @@ class Classification(evaluate.Metric):
         results = {
             "accuracy": 100 * float((predicted == references).mean()),
             f"top{k}_accuracy": 100 * float((top_k == references[:, None]).any(axis=1).mean()),
-            "macro_f1": 100 * float(f1_score(references, predicted, average="macro", labels=range(classes),
-                                             zero_division=0)),
+            "macro_f1": 100
+            * float(f1_score(references, predicted, average="macro", labels=range(classes), zero_division=0)),
             "ece": expected_calibration_error(probabilities, references),
         }
-        precision, recall, _, _ = precision_recall_fscore_support(references, predicted, labels=range(classes),
-                                                                  zero_division=0)
+        precision, recall, _, _ = precision_recall_fscore_support(
+            references, predicted, labels=range(classes), zero_division=0
+        )
         names = label_names or [str(i) for i in range(classes)]
         for name, p, r in zip(names, precision, recall):
             results[f"precision/{name}"] = 100 * float(p)

@@ -23,9 +23,13 @@ LOWER_IS_BETTER = ("wer", "cer", "mel_cepstral_distortion")
 class SpeechSynthesis(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="", inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Value("string"),
-                                        "references": datasets.Value("string")}))
+            description=_DESCRIPTION,
+            citation="",
+            inputs_description=_KWARGS,
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
+        )
 
     def _compute(self, predictions, references, seconds=None, mcd=None, sample_rate=None, normaliser="english"):
         refs, hyps = scored_pairs(references, predictions, normaliser)

@@ -49,14 +49,24 @@ def compute_f1(gold: str, prediction: str) -> float:
 class SquadV2(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS,
-            features=datasets.Features({
-                "predictions": {"id": datasets.Value("string"), "prediction_text": datasets.Value("string"),
-                                "no_answer_probability": datasets.Value("float32")},
-                "references": {"id": datasets.Value("string"),
-                               "answers": datasets.Sequence({"text": datasets.Value("string"),
-                                                             "answer_start": datasets.Value("int32")})},
-            }),
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS,
+            features=datasets.Features(
+                {
+                    "predictions": {
+                        "id": datasets.Value("string"),
+                        "prediction_text": datasets.Value("string"),
+                        "no_answer_probability": datasets.Value("float32"),
+                    },
+                    "references": {
+                        "id": datasets.Value("string"),
+                        "answers": datasets.Sequence(
+                            {"text": datasets.Value("string"), "answer_start": datasets.Value("int32")}
+                        ),
+                    },
+                }
+            ),
         )
 
     def _compute(self, predictions, references, no_answer_threshold: float = 1.0):
@@ -78,11 +88,16 @@ class SquadV2(evaluate.Metric):
             ids = [q for q in exact if has_answer[q] == wanted]
             if ids:
                 part = self._aggregate(exact, f1, ids)
-                result.update({f"{name}_exact": part["exact"], f"{name}_f1": part["f1"], f"{name}_total": part["total"]})
+                result.update(
+                    {f"{name}_exact": part["exact"], f"{name}_f1": part["f1"], f"{name}_total": part["total"]}
+                )
         return result
 
     @staticmethod
     def _aggregate(exact: dict, f1: dict, ids: list) -> dict:
         total = len(ids)
-        return {"exact": 100.0 * sum(exact[q] for q in ids) / total if total else 0.0,
-                "f1": 100.0 * sum(f1[q] for q in ids) / total if total else 0.0, "total": total}
+        return {
+            "exact": 100.0 * sum(exact[q] for q in ids) / total if total else 0.0,
+            "f1": 100.0 * sum(f1[q] for q in ids) / total if total else 0.0,
+            "total": total,
+        }

@@ -23,15 +23,20 @@ def sentences_on_lines(text: str) -> str:
 class Summarization(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="Lin, 2004, ROUGE: A Package for Automatic Evaluation of Summaries",
+            description=_DESCRIPTION,
+            citation="Lin, 2004, ROUGE: A Package for Automatic Evaluation of Summaries",
             inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Value("string"),
-                                        "references": datasets.Value("string")}))
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
+        )
 
     def _compute(self, predictions, references):
         scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
-        each = [scorer.score(sentences_on_lines(reference), sentences_on_lines(prediction))
-                for prediction, reference in zip(predictions, references)]
+        each = [
+            scorer.score(sentences_on_lines(reference), sentences_on_lines(prediction))
+            for prediction, reference in zip(predictions, references)
+        ]
         # the plain mean: rouge-score's BootstrapAggregator would report a resampled estimate instead
         scores = {name: 100 * sum(s[name].fmeasure for s in each) / max(len(each), 1) for name in ROUGE_TYPES}
         scores["mean_length_words"] = sum(len(p.split()) for p in predictions) / max(len(predictions), 1)

@@ -23,15 +23,23 @@ LOWER_IS_BETTER = ("wer", "cer")
 class Wer(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="", inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Value("string"),
-                                        "references": datasets.Value("string")}))
+            description=_DESCRIPTION,
+            citation="",
+            inputs_description=_KWARGS,
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
+        )
 
     def _compute(self, predictions, references, normaliser="english"):
         refs, hyps = scored_pairs(references, predictions, normaliser)
         words = jiwer.process_words(refs, hyps)
         characters = jiwer.process_characters(refs, hyps)
-        return {"wer": float(words.wer), "cer": float(characters.cer),
-                "substitutions": int(words.substitutions), "insertions": int(words.insertions),
-                "deletions": int(words.deletions), "reference_words": int(words.hits + words.substitutions +
-                                                                          words.deletions)}
+        return {
+            "wer": float(words.wer),
+            "cer": float(characters.cer),
+            "substitutions": int(words.substitutions),
+            "insertions": int(words.insertions),
+            "deletions": int(words.deletions),
+            "reference_words": int(words.hits + words.substitutions + words.deletions),
+        }
