@@ -35,8 +35,6 @@ from shared.pretrained import resolve
 from shared.task_protocol import Built, Task
 from shared.training import fine_tune
 
-COMPRESSION_FILE = "compression.json"
-
 
 @dataclass
 class Plan:
@@ -144,7 +142,7 @@ def compress(
         processor.save_pretrained(model_dir)
         dump_params(params.model_copy(update={"model": facts["parent"], "output_dir": str(run)}), run / layout.CONFIG)
         facts["zlib_compressed_mb"] = round(compressed_size_mb(model_dir), 2)
-        (run / COMPRESSION_FILE).write_text(json.dumps(facts, indent=2))
+        (run / layout.COMPRESSION).write_text(json.dumps(facts, indent=2))
     distributed.wait()
 
     report = evaluate(task, str(model_dir), params, split="test", log=log, artifacts=run)

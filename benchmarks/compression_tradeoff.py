@@ -125,9 +125,10 @@ def forward_latency_ms(task, built, params) -> float | None:
 
 def measure(task_name: str, parent: str, variant: str) -> dict:
     """One variant, in this process: what the parent table row needs."""
-    from evaluation.harness import evaluate_loaded, weights_size_mb
+    from evaluation.harness import evaluate_loaded
     from shared.parameters import params_for_model
     from shared.pretrained import resolve
+    from shared.run_dir import weights_size_mb
     from tasks.registry import get_task
 
     task = get_task(task_name)

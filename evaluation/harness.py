@@ -18,6 +18,7 @@ from shared import distributed
 from shared import run_dir as layout
 from shared.config import TrainParams
 from shared.pretrained import resolve
+from shared.run_dir import weights_size_mb
 from shared.task_protocol import Built, Task
 
 
@@ -169,11 +170,6 @@ def _plain(metrics: dict) -> dict[str, float | str]:
 
 def _columns(rows: list[dict]) -> dict[str, list]:
     return {key: [row[key] for row in rows] for key in rows[0]}
-
-
-def weights_size_mb(folder: Path) -> float:
-    files = [p for p in folder.glob("*") if p.suffix in (".safetensors", ".bin", ".pt", ".onnx")]
-    return sum(p.stat().st_size for p in files) / 1e6
 
 
 def record(

@@ -18,6 +18,7 @@ from shared.paths import runs_root
 
 CONFIG, CHECKPOINTS, MODEL, ADAPTER = "config.yaml", "checkpoints", "model", "adapter"
 METRICS, TRAIN_LOG, LOSS_CURVE = "metrics.json", "train_log.jsonl", "loss_curve.png"
+COMPRESSION = "compression.json"  # what `omnitune compress` did to its parent
 
 
 def new_run_dir(task: str, model_name: str) -> Path:
@@ -47,6 +48,12 @@ def model_folder(path: Path) -> Path | None:
         if (candidate / "config.json").is_file():
             return candidate
     return None
+
+
+def weights_size_mb(folder: Path) -> float:
+    """Size on disk of a model folder's weights (safetensors, pickles, ONNX graphs)."""
+    files = [p for p in folder.glob("*") if p.suffix in (".safetensors", ".bin", ".pt", ".onnx")]
+    return sum(p.stat().st_size for p in files) / 1e6
 
 
 def read_metrics(run: Path | None) -> dict:

@@ -308,12 +308,13 @@ def test_compress_command_makes_an_evaluated_run_next_to_its_parent(tiny_qa_mode
 
 
 def test_demo_header_states_size_latency_and_how_the_model_was_compressed(tmp_path):
-    from apps.demos.model_facts import model_facts
+    from shared.model_facts import model_facts
 
     run = tmp_path / "run"
     (run / "model").mkdir(parents=True)
     (run / "model" / "config.json").write_text("{}")
     (run / "model" / "model.safetensors").write_bytes(b"\0" * 2_500_000)
+    (run / "config.yaml").write_text("model: /runs/qa-parent\n")  # what makes a folder a run
     (run / "metrics.json").write_text(
         json.dumps({"test": {"speed": {"latency_p50_ms": 31.2, "throughput": 59.1, "best_batch": 8}}})
     )

@@ -1,23 +1,23 @@
-"""One Gradio Blocks builder per task, looked up by task name."""
+"""The demo of a task: the `demo.py` in the task's own folder (or in the folder of the class it builds on, as
+translation and summarization share tasks/seq2seq/demo.py), whose `build(task, model, params)` returns Gradio
+Blocks. Nothing to register: a new task with a demo.py has a demo."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from shared.errors import OmnituneError
-
-DEMOS = {
-    "question-answering": "apps.demos.question_answering:build",
-    "image-classification": "apps.demos.image_classification:build",
-    "translation": "apps.demos.seq2seq:build_translation",
-    "summarization": "apps.demos.seq2seq:build_summarization",
-    "automatic-speech-recognition": "apps.demos.speech_recognition:build",
-    "text-to-speech": "apps.demos.text_to_speech:build",
-}
+from tasks.registry import TASKS, get_task
 
 
-def build_demo(task: str, model: str, **kwargs):
-    if task not in DEMOS:
-        raise OmnituneError(f"no demo for task '{task}'", f"demos exist for: {', '.join(DEMOS)}")
-    module, attribute = DEMOS[task].split(":")
-    return getattr(importlib.import_module(module), attribute)(model, **kwargs)
+def build_demo(task_name: str, model: str, **kwargs):
+    task = get_task(task_name)
+    for cls in type(task).__mro__:
+        package = cls.__module__.rpartition(".")[0]
+        if package.startswith("tasks.") and importlib.util.find_spec(f"{package}.demo"):
+            return importlib.import_module(f"{package}.demo").build(task, model, **kwargs)
+    with_demo = [name for name in TASKS if name != task_name]
+    raise OmnituneError(
+        f"no demo for task '{task_name}' (no demo.py in its folder)", f"demos exist for: {', '.join(with_demo)}"
+    )

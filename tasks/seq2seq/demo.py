@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from apps.demos.model_facts import model_facts
 from shared.errors import OmnituneError
+from shared.model_facts import model_facts
 from shared.pretrained import resolve
-from tasks.registry import get_task
 from tasks.seq2seq import generation
 
 MAX_INPUT_CHARS = 20_000  # bounds one request's work; longer inputs are refused with this number
@@ -57,8 +56,7 @@ def notice(report: dict) -> str:
     )
 
 
-def build(task_name: str, model: str, params=None) -> gr.Blocks:
-    task = get_task(task_name)
+def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
     built = task.build(resolve(model, params.allow_pickle), params)
     loaded_model, tokenizers = built.model, built.processor
@@ -116,9 +114,9 @@ def build(task_name: str, model: str, params=None) -> gr.Blocks:
             {**details, "output_tokens": output_tokens},
         )
 
-    with gr.Blocks(title=f"omnitune · {task_name}") as demo:
+    with gr.Blocks(title=f"omnitune · {task.name}") as demo:
         gr.Markdown(
-            f"## {task_name.capitalize()}\nModel: `{model}`. Output streams as it is generated "
+            f"## {task.name.capitalize()}\nModel: `{model}`. Output streams as it is generated "
             "(with 1 beam); more beams usually read better but arrive at the end."
         )
         gr.Markdown(model_facts(model))

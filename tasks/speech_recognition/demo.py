@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import gradio as gr
 
-from apps.demos.model_facts import model_facts
 from shared.audio import notes, problems, read_audio
 from shared.errors import OmnituneError
+from shared.model_facts import model_facts
 from shared.plots import audio_figure
 from shared.pretrained import resolve
-from tasks.registry import get_task
 from tasks.speech_recognition.transcribe import timed_transcript
 
 LEVELS = ("word", "segment", "none")
 
 
-def build(model: str, params=None) -> gr.Blocks:
-    task = get_task("automatic-speech-recognition")
+def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
     built = task.build(resolve(model, params.allow_pickle), params)
     loaded_model, processor = built.model, built.processor

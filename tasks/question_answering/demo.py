@@ -11,19 +11,17 @@ import tempfile
 
 import gradio as gr
 
-from apps.demos.model_facts import model_facts
 from shared.attention import visualise
 from shared.errors import OmnituneError
+from shared.model_facts import model_facts
 from shared.pretrained import resolve
-from tasks.registry import get_task
 
 MAX_CONTEXT_CHARS = 100_000  # long contexts are fine (strided windows); this bounds one request's work
 MAX_QUESTION_CHARS = 1_000
 NO_ANSWER = "(no answer: the model abstains — the context does not seem to contain it)"
 
 
-def build(model: str, params=None) -> gr.Blocks:
-    task = get_task("question-answering")
+def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
     built = task.build(resolve(model, params.allow_pickle), params)
     loaded_model, tokenizer = built.model, built.processor

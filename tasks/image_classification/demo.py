@@ -10,15 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
-import torch
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from apps.demos.model_facts import model_facts
+from shared.model_facts import model_facts
 from shared.pretrained import resolve
 from tasks.image_classification.explain import explanation_map, overlay
 from tasks.image_classification.preprocessing import from_processor, to_rgb, transform
-from tasks.image_classification.task import top_labels
-from tasks.registry import get_task
 
 MAX_PIXELS = 40_000_000  # about 7,000 x 6,000: bigger uploads are refused before decoding (decompression bombs)
 SHOWN_SIDE = 448  # the explanation is drawn at this size
@@ -40,25 +38,23 @@ class CheckedImage(gr.Image):
             raise gr.Error(NOT_AN_IMAGE) from None
 
 
-def build(model: str, params=None) -> gr.Blocks:
-    task = get_task("image-classification")
+def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
     built = task.build(resolve(model, params.allow_pickle), params)
     loaded_model, processor = built.model, built.processor
     loaded_model.eval()
     preprocess = transform(from_processor(processor), training=False)
-    labels = loaded_model.config.id2label
+    labels = built.labels
 
     def classify(path: str | None, opacity: float):
-        image = _open(path)
+        image = _open(path)  # what is not an image is refused here, with a message
+        probabilities = task.predict(built, {"image": [{"path": path, "bytes": None}]}, params, batch_size=1)[0]
+        top = int(np.argmax(probabilities))
         pixels = preprocess(image).unsqueeze(0)
-        with torch.inference_mode():
-            probabilities = loaded_model(pixel_values=pixels).logits.softmax(-1)[0]
-        top = int(probabilities.argmax())
-        heat, method = explanation_map(loaded_model, pixels, top)
+        heat, method = explanation_map(loaded_model, pixels, top)  # where the model looked for that class
         shown = to_rgb(image)
         shown.thumbnail((SHOWN_SIDE, SHOWN_SIDE))
-        confidences = top_labels(probabilities.tolist(), labels, params.top_k)
+        confidences = task.describe_answer(probabilities, built, params)["labels"]
         details = {
             "top_label": labels[top],
             "explanation": method,

@@ -6,18 +6,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from apps.compression import COMPRESSION_FILE
-from evaluation.harness import weights_size_mb
 from shared import run_dir as layout
 from shared.pretrained import resolve
+from shared.run_dir import weights_size_mb
 
 
 def model_facts(model: str) -> str:
     path = Path(model) if Path(model).exists() else Path(resolve(model, log=lambda *_: None))
-    folder = path / "model" if (path / "model" / "config.json").is_file() else path
+    folder = layout.model_folder(path) or path
     if not folder.is_dir():
         return ""  # a Hub id: transformers keeps it in its cache, sized and timed nowhere here
-    run = folder.parent if (folder.parent / layout.METRICS).is_file() else None
+    run = layout.run_of(folder)
     facts = [f"size on disk {weights_size_mb(folder):.1f} MB"]
     speed = (layout.read_metrics(run).get("test") or {}).get("speed")
     if speed:
@@ -25,7 +24,7 @@ def model_facts(model: str) -> str:
             f"latency p50 {speed['latency_p50_ms']:.1f} ms at batch 1, "
             f"{speed['throughput']:.1f}/s at batch {speed['best_batch']} (measured at evaluation)"
         )
-    compression_file = run / COMPRESSION_FILE if run else None
+    compression_file = run / layout.COMPRESSION if run else None
     compression = json.loads(compression_file.read_text()) if compression_file and compression_file.is_file() else {}
     if compression:
         plan = compression["plan"]

@@ -11,38 +11,27 @@ import tempfile
 import gradio as gr
 import soundfile
 
-from apps.demos.model_facts import model_facts
 from shared import shelf
 from shared.errors import OmnituneError
+from shared.model_facts import model_facts
 from shared.plots import audio_figure
 from shared.pretrained import resolve
 from shared.voices import split_sentences
-from tasks.text_to_speech.backends import load_synthesiser, speak
 from tasks.text_to_speech.normalise import normalise
 
 MAX_CHARACTERS = 5_000
 GIVEN = "(the model given)"
 
 
-def build(model: str, params=None) -> gr.Blocks:
-    from tasks.registry import get_task
-
-    params = params or get_task("text-to-speech").params_class()
-    loaded = {
-        GIVEN: load_synthesiser(
-            resolve(model, params.allow_pickle),
-            params.vocoder,
-            params.speaker_embedding,
-            params.allow_pickle,
-            params.speaker_model,
-        )
-    }
+def build(task, model: str, params=None) -> gr.Blocks:
+    params = params or task.params_class()
+    voices = {GIVEN: task.build(resolve(model, params.allow_pickle), params)}
     others = [name for name, entry in shelf.SHELF.items() if entry.extra.get("voice_backend") and name != model]
 
     def voice(name: str):
-        if name not in loaded:  # a shelf voice, prepared on first use
-            loaded[name] = load_synthesiser(resolve(name))
-        return loaded[name]
+        if name not in voices:  # a shelf voice, prepared on first use
+            voices[name] = task.build(resolve(name), params)
+        return voices[name]
 
     def say(text: str, rate: float, name: str):
         if not text or not text.strip():
@@ -52,20 +41,21 @@ def build(model: str, params=None) -> gr.Blocks:
                 f"The text has {len(text):,} characters; the limit is {MAX_CHARACTERS:,}. Split it into parts."
             )
         try:
-            synthesiser = voice(name or GIVEN)
-            audio = speak(synthesiser, text, rate, params.normalise_text)
+            speech = task.predict(
+                voice(name or GIVEN), {"text": [text]}, params.model_copy(update={"speaking_rate": rate}), batch_size=1
+            )[0]
         except OmnituneError as error:
             raise gr.Error(f"{error.problem}. {error.fix or ''}") from None
         path = tempfile.NamedTemporaryFile(suffix=".wav", delete=False).name
-        soundfile.write(path, audio, synthesiser.sample_rate)
+        soundfile.write(path, speech.audio, speech.sample_rate)
         spoken = normalise(text) if params.normalise_text else text
         details = {
             "spoken_text": spoken,
             "sentences": len(split_sentences(spoken)),
-            "seconds": round(len(audio) / synthesiser.sample_rate, 2),
-            "sample_rate": synthesiser.sample_rate,
+            "seconds": round(len(speech.audio) / speech.sample_rate, 2),
+            "sample_rate": speech.sample_rate,
         }
-        return path, audio_figure(audio, synthesiser.sample_rate), details
+        return path, audio_figure(speech.audio, speech.sample_rate), details
 
     with gr.Blocks(title="omnitune · text to speech") as demo:
         gr.Markdown(
