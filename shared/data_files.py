@@ -1,5 +1,6 @@
-"""Reading tabular data that any task accepts: local csv / json / jsonl / parquet (optionally gzipped), a folder
-holding one file per split, or a Hub dataset id. Tasks turn the rows into their own examples."""
+"""Reading the data any task accepts: a folder (one file or sub-folder per split), one local csv / json / jsonl /
+parquet file (optionally gzipped) from which validation and test are held out, or a Hub dataset id. `read_source`
+decides which; a task says only how it reads each kind and turns the rows into its own examples."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from shared.errors import OmnituneError
 
@@ -16,7 +18,36 @@ SPLIT_ALIASES = {
     "test": ("test", "eval"),
 }
 _BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".gz")
+Rows = TypeVar("Rows")
 HOLD_OUT_SHARE = 0.1
+
+
+def read_source(
+    source: str,
+    split: str,
+    *,
+    folder: Callable[[Path, str], Rows],
+    file: Callable[[Path, str], Rows],
+    hub: Callable[[str, str], Rows],
+) -> Rows:
+    """One split of `source`, read by the task's reader for its kind: `folder(path, split)`, `file(path, split)`
+    (which holds out validation and test, see hold_out) or `hub(dataset_id, split)`. A path that does not exist
+    is an error, not a Hub id."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return folder(path, split)
+    if path.is_file():
+        return file(path, split)
+    if source.startswith((".", "/", "~")) or source.endswith(DATA_SUFFIXES):
+        raise OmnituneError(f"data path {source} does not exist", "check the path given to --data")
+    return hub(source, split)
+
+
+def non_empty(rows: Rows, source: str, split: str, noun: str = "examples") -> Rows:
+    if len(rows) == 0:
+        raise OmnituneError(f"no {noun} in split '{split}' of {source}", "check the data or the split name")
+    return rows
 
 
 def builder_for(path: Path) -> str:

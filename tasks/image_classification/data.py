@@ -17,7 +17,7 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, Image
 
-from shared.data_files import SPLIT_ALIASES, load_table
+from shared.data_files import SPLIT_ALIASES, load_table, non_empty, read_source
 from shared.errors import OmnituneError
 
 BUNDLED = Path(__file__).parent / "data"
@@ -36,18 +36,16 @@ def load_examples(
 ) -> Examples:
     source = source or BUNDLED_SETS[0]
     path = BUNDLED / source if source in BUNDLED_SETS else Path(source).expanduser()
-    if path.is_dir():
-        table = _image_folder(path, split)
-    elif path.is_file():
-        table = _listing(path)
-        table = _hold_out(table, split)
-    elif source.startswith((".", "/", "~")):
-        raise OmnituneError(f"data path {source} does not exist", "check the path given to --data")
-    else:
-        table = load_table(source, split)
-    table = _standard_columns(table, column_mapping or {}, where=f"{source} [{split}]")
-    if len(table) == 0:
-        raise OmnituneError(f"no images in split '{split}' of {source}", "check the folder or the split name")
+    table = read_source(
+        str(path),
+        split,
+        folder=_image_folder,
+        file=lambda path, split: _hold_out(_listing(path), split),
+        hub=load_table,
+    )
+    table = non_empty(
+        _standard_columns(table, column_mapping or {}, where=f"{source} [{split}]"), source, split, "images"
+    )
     table = _drop_or_report_bad(table, bad_images)
     return Examples(table, table.features["label"].names)
 

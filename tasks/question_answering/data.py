@@ -15,7 +15,7 @@ from pathlib import Path
 
 from datasets import Dataset, Features, Sequence, Value
 
-from shared.data_files import hold_out, load_table, split_file
+from shared.data_files import hold_out, load_table, non_empty, read_source, split_file
 from shared.errors import OmnituneError
 
 BUNDLED = Path(__file__).parent / "data"
@@ -33,26 +33,17 @@ FEATURES = Features(
 
 def load_examples(source: str | None, split: str, column_mapping: dict[str, str] | None = None) -> Dataset:
     """Validated, flat examples of one split."""
-    if source is None:
-        source = str(BUNDLED)
-    path = Path(source).expanduser()
-    if path.is_dir():
-        file = split_file(path, split)
-        rows = _read_file(file, column_mapping)
-    elif path.is_file():
-        rows = _read_file(path, column_mapping)
-        rows = hold_out(rows, split, group_key=lambda r: r.get("title") or r["context"])
-    elif source.startswith((".", "/", "~")) or source.endswith(tuple(_SUFFIXES)):
-        raise OmnituneError(f"data path {source} does not exist", "check the path given to --data")
-    else:
-        table = load_table(source, split)
-        rows = _normalise(list(table), column_mapping, where=f"{source} [{split}]")
-    if not rows:
-        raise OmnituneError(f"no examples in split '{split}' of {source}", "check the file or the split name")
-    return Dataset.from_list(rows, features=FEATURES)
-
-
-_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".gz")
+    source = source or str(BUNDLED)
+    rows = read_source(
+        source,
+        split,
+        folder=lambda path, split: _read_file(split_file(path, split), column_mapping),
+        file=lambda path, split: hold_out(
+            _read_file(path, column_mapping), split, group_key=lambda r: r.get("title") or r["context"]
+        ),
+        hub=lambda source, split: _normalise(list(load_table(source, split)), column_mapping, f"{source} [{split}]"),
+    )
+    return Dataset.from_list(non_empty(rows, source, split), features=FEATURES)
 
 
 def _read_file(path: Path, column_mapping: dict[str, str] | None) -> list[dict]:

@@ -10,11 +10,10 @@ test; a Hub dataset id. Empty texts are an error listing their rows (or are drop
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 from datasets import Dataset
 
-from shared.data_files import hold_out, load_table, split_file
+from shared.data_files import hold_out, load_table, non_empty, read_source, split_file
 from shared.errors import OmnituneError
 
 MAX_ROWS_SHOWN = 10
@@ -28,22 +27,19 @@ def load_pairs(
     column_mapping: dict[str, str] | None = None,
     skip_empty: bool = False,
 ) -> Dataset:
-    path = Path(source).expanduser()
-    if path.is_dir():
-        table = load_table(str(split_file(path, split)))
-    elif path.is_file():
-        table = load_table(str(path))
-    elif source.startswith((".", "/", "~")) or source.endswith((".json", ".jsonl", ".csv", ".parquet", ".gz")):
-        raise OmnituneError(f"data path {source} does not exist", "check the path given to --data")
-    else:
-        table = load_table(source, split)
-    rows = _pairs(table, source_column, target_column, column_mapping or {}, where=f"{source} [{split}]")
-    if path.is_file():
-        rows = hold_out(rows, split, group_key=lambda r: r["source"])
-    rows = _check_empty(rows, skip_empty, where=f"{source} [{split}]")
-    if not rows:
-        raise OmnituneError(f"no examples in split '{split}' of {source}", "check the file or the split name")
-    return Dataset.from_list(rows)
+    where = f"{source} [{split}]"
+
+    def pairs(table):
+        return _pairs(table, source_column, target_column, column_mapping or {}, where=where)
+
+    rows = read_source(
+        source,
+        split,
+        folder=lambda path, split: pairs(load_table(str(split_file(path, split)))),
+        file=lambda path, split: hold_out(pairs(load_table(str(path))), split, group_key=lambda r: r["source"]),
+        hub=lambda source, split: pairs(load_table(source, split)),
+    )
+    return Dataset.from_list(non_empty(_check_empty(rows, skip_empty, where=where), source, split))
 
 
 def _pick(names: str | tuple[str, ...], present) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from shared.audio import audio_info, read_audio
-from shared.data_files import hold_out, load_table, split_file
+from shared.data_files import hold_out, load_table, non_empty, read_source, split_file
 from shared.errors import OmnituneError
 
 BUNDLED = Path(__file__).parent / "data"
@@ -53,25 +53,20 @@ def load_examples(
     source: str, split: str, column_mapping: dict[str, str] | None = None, bad_audio: str = "fail"
 ) -> Dataset:
     """Examples {"audio": path or encoded bytes, "text", "seconds"} of one split, every file checked."""
-    path = Path(source).expanduser()
-    if path.is_dir():
-        rows = [{"audio": str(r["path"]), "text": r["text"]} for r in load_split(path, split)]
-    elif path.is_file():
-        rows = hold_out(
+    rows = read_source(
+        source,
+        split,
+        folder=lambda path, split: [{"audio": str(r["path"]), "text": r["text"]} for r in load_split(path, split)],
+        file=lambda path, split: hold_out(
             _rows_of_table(load_table(str(path)), column_mapping, base=path.parent, where=str(path)),
             split,
             group_key=lambda r: r["text"],
-        )
-    elif source.startswith((".", "/", "~")):
-        raise OmnituneError(f"data path {source} does not exist", "check the path given to --data")
-    else:
-        rows = _rows_of_table(
+        ),
+        hub=lambda source, split: _rows_of_table(
             _undecoded(load_table(source, split)), column_mapping, base=None, where=f"{source} [{split}]"
-        )
-    rows = _checked(rows, bad_audio, where=f"{source} [{split}]")
-    if not rows:
-        raise OmnituneError(f"no examples in split '{split}' of {source}", "check the data or the split name")
-    return Dataset.from_list(rows)
+        ),
+    )
+    return Dataset.from_list(non_empty(_checked(rows, bad_audio, where=f"{source} [{split}]"), source, split))
 
 
 def _undecoded(table):
