@@ -11,9 +11,9 @@ import torch
 def batched_logits(
     model, features: dict, collate, output_names: tuple[str, ...], batch_size: int, input_names: tuple[str, ...]
 ) -> tuple[np.ndarray, ...]:
-    """Run `model` over `features` (columns: dict of lists) in batches; one array per output, padded on the
-    last axis. Features are batched in order of length, so that short ones do not pay for long ones' padding,
-    and returned in their original order."""
+    """Run `model` over `features` (columns: dict of lists) in batches; one array per output, padded on every
+    axis after the batch axis. Features are batched in order of length, so that short ones do not pay for long
+    ones' padding, and returned in their original order."""
     model.eval()
     columns = [c for c in features if c in input_names]
     count = len(features[columns[0]])
@@ -36,9 +36,11 @@ def batched_logits(
 
 
 def _concat_padded(chunks: list[np.ndarray], pad_value: float = -1e4) -> np.ndarray:
-    width = max(c.shape[-1] for c in chunks)
+    """Stack per-batch outputs whose non-batch axes differ (each batch is padded to its own longest input)."""
+    shape = [max(c.shape[axis] for c in chunks) for axis in range(1, chunks[0].ndim)]
     padded = [
-        np.pad(c, [(0, 0)] * (c.ndim - 1) + [(0, width - c.shape[-1])], constant_values=pad_value) for c in chunks
+        np.pad(c, [(0, 0)] + [(0, width - size) for width, size in zip(shape, c.shape[1:])], constant_values=pad_value)
+        for c in chunks
     ]
     return np.concatenate(padded, axis=0)
 

@@ -1,5 +1,6 @@
 """Reading the man pages installed by Debian packages, for the bundled-data builders (question answering,
-summarization): render with groff, cut sections, and know which package (and version) installed each page."""
+summarization, token classification): render with groff, cut sections, and know which package (and version)
+installed each page."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from pathlib import Path
 MAN_ROOT = Path("/usr/share/man")
 
 
-def render(page: Path) -> str:
-    """Plain text of a man page: wide lines, no hyphenation, no justification, so sentences stay intact."""
+def render(page: Path, fonts: bool = False) -> str:
+    """Plain text of a man page: wide lines, no hyphenation, no justification, so sentences stay intact. With
+    `fonts`, bold and italic stay as the terminal's overstrike ("c\\bc" bold, "_\\bc" italic)."""
     source = gzip.decompress(page.read_bytes()) if page.suffix == ".gz" else page.read_bytes()
     result = subprocess.run(
-        ["groff", "-man", "-Tutf8", "-P", "-cbou", "-rLL=1000n", "-rHY=0", "-dAD=l"],
+        ["groff", "-man", "-Tutf8", "-P", "-c" if fonts else "-cbou", "-rLL=1000n", "-rHY=0", "-dAD=l"],
         input=source,
         capture_output=True,
         timeout=30,

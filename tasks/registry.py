@@ -14,6 +14,7 @@ TASKS = {
     "summarization": "tasks.summarization.task:SummarizationTask",
     "automatic-speech-recognition": "tasks.speech_recognition.task:SpeechRecognitionTask",
     "text-to-speech": "tasks.text_to_speech.task:TextToSpeechTask",
+    "token-classification": "tasks.token_classification.task:TokenClassificationTask",
 }
 
 
