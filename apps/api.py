@@ -74,10 +74,12 @@ def train(
     else:
         settings = resolve_params(spec, config, params)
         # one run folder for all processes: the main process names it
-        run = (
-            Path(settings.output_dir)
-            if settings.output_dir
-            else distributed.from_main(lambda: layout.new_run_dir(spec.name, settings.model or spec.default_model))
+        run = distributed.from_main(
+            lambda: (
+                layout.claim_output_dir(settings.output_dir, settings.overwrite_output_dir, settings.model)
+                if settings.output_dir
+                else layout.new_run_dir(spec.name, settings.model or spec.default_model)
+            )
         )
     try:
         return train_and_evaluate(spec, settings, run, resume=bool(resume), board=leaderboard(db), log=log)
@@ -139,10 +141,12 @@ def compress(
     plan = plan or Plan(**plan_fields)
     plan.check()
     params = params_for_model(spec, model, config, settings)
-    run = (
-        Path(output_dir)
-        if output_dir
-        else distributed.from_main(lambda: layout.new_run_dir(spec.name, f"{Path(model).name}-{plan.suffix()}"))
+    run = distributed.from_main(
+        lambda: (
+            layout.claim_output_dir(output_dir, params.overwrite_output_dir, source=model)
+            if output_dir
+            else layout.new_run_dir(spec.name, f"{Path(model).name}-{plan.suffix()}")
+        )
     )
     return {**compress_run(spec, model, plan, params, run, board=leaderboard(db), log=log), "run": run}
 

@@ -23,9 +23,9 @@ from shared import distributed
 from shared import run_dir as layout
 from shared.config import from_text
 from shared.errors import OmnituneError
+from shared.paths import omnitune_home
 
 DEFAULT_HOST = "127.0.0.1"
-QUICKSTART_MINUTES_PER_TASK = 10.0
 
 DB_HELP = "leaderboard database: a SQLite file path or a SQLAlchemy URL (default: SQLite in OMNITUNE_HOME)"
 
@@ -279,9 +279,9 @@ def cmd_models(args, extra: list[str]) -> int:
 
 
 def cmd_quickstart(args, extra: list[str]) -> int:
-    from apps import api
+    from apps import quickstart
     from evaluation.leaderboard import Leaderboard, as_table
-    from tasks.registry import TASKS, get_task
+    from tasks.registry import TASKS
 
     if distributed.launched():
         raise OmnituneError(
@@ -290,41 +290,15 @@ def cmd_quickstart(args, extra: list[str]) -> int:
             "omnitune train TASK --num_processes N",
         )
     names = args.tasks or list(TASKS)
-    minutes = args.minutes_per_task
-    print(
-        f"omnitune quickstart: {len(names)} task(s) ({', '.join(names)}) on the offline defaults; "
-        f"each trains for at most {minutes:.0f} min, then is evaluated (a few minutes more on 2 CPU cores).\n"
-        f"Time budget: about {len(names) * (minutes + 4):.0f} minutes in all."
-    )
+    print(quickstart.announce(names))
     started = time.monotonic()
-    runs = {}
-    for position, name in enumerate(names, 1):
-        task = get_task(name)
-        if not task.trains_offline:  # nothing to fine-tune offline: evaluate the default as it is
-            print(
-                f"\n[{position}/{len(names)}] {name}: no offline weights to fine-tune; evaluating {task.default_model}"
-            )
-            report = api.evaluate(name, task.default_model, db=args.db).report
-            numbers = {k: round(v, 3) for k, v in report.metrics.items() if not isinstance(v, str)}
-            print(f"test split: {json.dumps(numbers)}")
-            runs[name] = task.default_model
-            continue
-        overrides = {
-            **task.quickstart_overrides,
-            "max_train_minutes": min(minutes, task.quickstart_overrides.get("max_train_minutes", minutes)),
-        }
-        print(
-            f"\n[{position}/{len(names)}] {name}: training {task.default_model} "
-            f"(at most {overrides['max_train_minutes']:.0f} min)"
-        )
-        outcome = api.train(name, db=args.db, **overrides)
-        _print_outcome(outcome)
-        runs[name] = outcome.train.run
+    results = quickstart.run(names, db=args.db)
     print(f"\nquickstart finished in {(time.monotonic() - started) / 60:.1f} min\n")
     print_leaderboard(as_table(Leaderboard(args.db).rows()))
     print("\nTry the models:")
-    for name, run in runs.items():
-        print(f"  omnitune demo {name} --model {run}    (then open http://127.0.0.1:7860)")
+    for shown in results:
+        if shown.model:
+            print(f"  omnitune demo {shown.task} --model {shown.model}    (then open http://127.0.0.1:7860)")
     print("  omnitune leaderboard --serve    (the leaderboard as a web app, http://127.0.0.1:7861)")
     return 0
 
@@ -337,7 +311,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     quick = sub.add_parser("quickstart", help="fine-tune and evaluate every task on its offline defaults")
     quick.add_argument("--tasks", nargs="*", help="only these tasks")
-    quick.add_argument("--minutes-per-task", type=float, default=QUICKSTART_MINUTES_PER_TASK)
     quick.add_argument("--db", help=DB_HELP)
     quick.set_defaults(handler=cmd_quickstart)
 
@@ -477,10 +450,21 @@ def main(argv: list[str] | None = None) -> int:
         if error.fix:
             print(f"  fix: {error.fix}", file=sys.stderr)
         return 2
-    except Exception as error:
-        if where:  # the launcher then stops the other processes; this line names the one that failed
-            print(f"omnitune: {where.strip(' ()')} failed: {type(error).__name__}: {error}", file=sys.stderr)
-        raise
+    except Exception as error:  # a bug, not a user error: one line, and the traceback kept for the report
+        report = _write_traceback()
+        print(f"omnitune: unexpected error{where}: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"  the full traceback is in {report}; please include it when you report this", file=sys.stderr)
+        return 1
+
+
+def _write_traceback() -> Path:
+    import traceback
+
+    folder = omnitune_home() / "crashes"
+    folder.mkdir(parents=True, exist_ok=True)
+    report = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    report.write_text(f"omnitune {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}")
+    return report
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def build_leaderboard_app(board: Leaderboard) -> gr.Blocks:
         return gr.Dropdown(choices=tasks), gr.Dropdown(choices=datasets)
 
     with gr.Blocks(title="omnitune · leaderboard") as app:
-        gr.Markdown(f"## omnitune leaderboard\nEvery evaluation recorded in `{board.url}`.")
+        gr.Markdown(f"## omnitune leaderboard\nEvery evaluation recorded in `{board.shown_url}`.")
         with gr.Row():
             task = gr.Dropdown([ALL], value=ALL, label="Task", allow_custom_value=True)
             dataset = gr.Dropdown([ALL], value=ALL, label="Dataset", allow_custom_value=True)

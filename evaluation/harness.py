@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
+from tqdm.auto import tqdm
 
 from evaluation.leaderboard import Leaderboard
 from evaluation.metrics import load_metric
@@ -96,15 +98,28 @@ def evaluate_loaded(
         + "..."
     )
     started = time.perf_counter()
-    answers = distributed.map_sharded(
-        lambda share: task.predict(built, share, params, params.per_device_eval_batch_size), examples
-    )
+    answers = distributed.map_sharded(lambda share: predict_with_progress(task, built, share, params), examples)
     seconds = time.perf_counter() - started
     report = distributed.from_main(
         lambda: _report(task, built, examples, answers, seconds, params, model_ref, split, with_speed, log, artifacts)
     )
     report.processes = processes
     return report
+
+
+def predict_with_progress(task: Task, built: Built, examples: Dataset, params: TrainParams) -> list:
+    """task.predict in about 20 steps, with a progress bar (of the main process): long evaluations (beam search
+    over a thousand verses) show how far they are. Each step still holds at least 8 batches, which predict sorts
+    by length, so the bar costs little padding."""
+    batch = params.per_device_eval_batch_size
+    step = max(8 * batch, math.ceil(len(examples) / 20))
+    answers: list = []
+    with tqdm(total=len(examples), desc="predicting", unit="example", disable=not distributed.is_main()) as bar:
+        for start in range(0, len(examples), step):
+            part = examples.select(range(start, min(start + step, len(examples))))
+            answers += task.predict(built, part, params, batch)
+            bar.update(len(part))
+    return answers
 
 
 def _report(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, event, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, event, inspect, select, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from evaluation.metrics import higher_is_better
@@ -105,22 +106,41 @@ def database_url(value: str | None) -> str:
     return value if "://" in value else f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+def shown(url: str) -> str:
+    """The URL as it may be printed or shown in a page: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"//[^/@]*@", "//***@", url)
+
+
 class Leaderboard:
     def __init__(self, url: str | None = None):
         self.url = database_url(url)
+        self.shown_url = shown(self.url)
         if self.url.startswith("sqlite:///"):
             os.makedirs(os.path.dirname(os.path.abspath(self.url[len("sqlite:///") :])), exist_ok=True)
         try:
             self.engine: Engine = create_engine(self.url, connect_args={"timeout": 30} if "sqlite" in self.url else {})
         except ArgumentError:
             raise OmnituneError(
-                f"{self.url!r} is not a database URL",
+                f"{self.shown_url!r} is not a database URL",
                 "give a SQLite file path (--db runs/leaderboard.db) or a SQLAlchemy URL such as "
                 "postgresql://user@host/omnitune",
             ) from None
+        except ModuleNotFoundError as error:
+            raise OmnituneError(
+                f"the database driver {error.name!r} for {self.shown_url} is not installed",
+                f"pip install {error.name}, or name an installed driver in the URL (postgresql+psycopg2://...)",
+            ) from None
+        except NoSuchModuleError:
+            raise OmnituneError(
+                f"SQLAlchemy knows no database kind {self.shown_url.split(':', 1)[0]!r}",
+                "use sqlite, postgresql, mysql, ... (SQLAlchemy's dialect names), or a SQLite file path",
+            ) from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        _create_schema(self.engine)
 
     def record(self, **fields: Any) -> int:
         row = Evaluation(**{k: v for k, v in fields.items() if k in COLUMNS and k != "id"})
@@ -152,6 +172,32 @@ class Leaderboard:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_ALREADY_THERE = ("already exists", "duplicate column")
+
+
+def _create_schema(engine: Engine, attempts: int = 5) -> None:
+    """Create the table, or add the columns an older omnitune's table lacks. Safe when several processes open a
+    new database at once: each may try to create what another has just created, which is what it wanted."""
+    for attempt in range(attempts):
+        try:
+            Base.metadata.create_all(engine)
+            _add_missing_columns(engine)
+            return
+        except (OperationalError, ProgrammingError) as error:
+            if attempt == attempts - 1 or not any(word in str(error).lower() for word in _ALREADY_THERE):
+                raise
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Additive migration: every column the model has and the table does not (all new columns are nullable)."""
+    present = {column["name"] for column in inspect(engine).get_columns(Evaluation.__tablename__)}
+    for column in Evaluation.__table__.columns:
+        if column.name not in present:
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as connection:
+                connection.execute(text(f"ALTER TABLE {Evaluation.__tablename__} ADD COLUMN {column.name} {kind}"))
 
 
 def _goodness(row: dict) -> float:

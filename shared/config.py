@@ -31,16 +31,17 @@ class TrainParams(BaseModel):
     test_split: str = "test"
     column_mapping: dict[str, str] = Field(default_factory=dict, description="task column -> column in your data")
     output_dir: str | None = Field(None, description="run folder (default: runs/<task>/<timestamp>)")
-    max_train_samples: int | None = None
-    max_eval_samples: int | None = None
+    overwrite_output_dir: bool = Field(False, description="replace what an existing --output_dir holds")
+    max_train_samples: int | None = Field(None, ge=1)
+    max_eval_samples: int | None = Field(None, ge=1)
     max_train_minutes: float | None = Field(None, description="stop training (and save) after this many minutes")
     # Trainer's names
-    learning_rate: float = 5e-5
-    num_train_epochs: float = 1.0
-    max_steps: int = -1
-    per_device_train_batch_size: int = 16
-    per_device_eval_batch_size: int = 32
-    gradient_accumulation_steps: int = 1
+    learning_rate: float = Field(5e-5, gt=0)
+    num_train_epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, ge=-1, description="training steps; -1: num_train_epochs decides")
+    per_device_train_batch_size: int = Field(16, ge=1)
+    per_device_eval_batch_size: int = Field(32, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0)
     warmup_steps: int = Field(0, ge=0, description="overrides warmup_ratio when > 0")
     weight_decay: float = 0.0
@@ -48,9 +49,9 @@ class TrainParams(BaseModel):
     seed: int = 42
     eval_strategy: Literal["no", "steps", "epoch"] = "epoch"
     eval_steps: int | None = None
-    save_steps: int = 100
-    save_total_limit: int = 2
-    logging_steps: int = 10
+    save_steps: int = Field(100, ge=1)
+    save_total_limit: int = Field(2, ge=1)
+    logging_steps: int = Field(10, ge=1)
     early_stopping_patience: int | None = Field(None, description="evaluations without improvement before stopping")
     metric_for_best_model: str | None = None
     report_to: list[str] = Field(default_factory=lambda: ["none"])
@@ -113,6 +114,13 @@ class TrainParams(BaseModel):
             return examples.shuffle(seed=self.seed).select(range(limit))
         return examples
 
+    @field_validator("max_steps")
+    @classmethod
+    def _some_steps(cls, value):
+        if value == 0:
+            raise ValueError("0 steps would record the untrained model as a trained run; give -1 or a positive number")
+        return value
+
     @field_validator("eval_strategy", mode="before")
     @classmethod
     def _yaml_no(cls, value):
@@ -129,7 +137,14 @@ def read_config(config_file: str | Path) -> dict[str, Any]:
     path = Path(config_file)
     if not path.is_file():
         raise OmnituneError(f"config file {path} does not exist", "check the path given to --config")
-    loaded = yaml.safe_load(path.read_text()) or {}
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise OmnituneError(
+            f"config file {path} is not plain YAML ({problem})",
+            "write key: value lines (tags such as !!python/object are refused)",
+        ) from None
     if not isinstance(loaded, dict):
         raise OmnituneError(f"config file {path} must be a mapping of key: value", "see configs in the README")
     return loaded

@@ -94,12 +94,19 @@ def split_file(folder: Path, split: str) -> Path:
 
 def hold_out(rows: list[dict], split: str, group_key: Callable[[dict], str]) -> list[dict]:
     """One file given for every split: about 10% of its groups (e.g. documents), at least one, chosen by hash
-    (deterministic), are held out for validation/test, so that no group is in both training and evaluation.
-    A file with a single group is used whole for both, with a warning."""
+    (deterministic), are held out for test and another 10% for validation, so that no group is in two splits and
+    the model picked on validation is scored on examples it was not picked on. Two groups: one trains, the other
+    serves validation and test (with a warning); a single group is used whole for all three (with a warning)."""
     groups = sorted({group_key(r) for r in rows}, key=lambda g: hashlib.sha256(g.encode()).hexdigest())
     if len(groups) < 2:
         warnings.warn("the data has a single document: training and evaluation use the same examples", stacklevel=2)
         return rows
-    held = set(groups[: max(1, round(HOLD_OUT_SHARE * len(groups)))])
-    wanted = split not in SPLIT_ALIASES["train"]
-    return [r for r in rows if (group_key(r) in held) == wanted]
+    size = max(1, round(HOLD_OUT_SHARE * len(groups)))
+    test = set(groups[:size])
+    validation = set(groups[size : 2 * size]) if len(groups) > 2 else test
+    if validation is test:
+        warnings.warn("the data has two documents: validation and test use the same one", stacklevel=2)
+    if split in SPLIT_ALIASES["train"]:
+        return [r for r in rows if group_key(r) not in test | validation]
+    held = validation if split in SPLIT_ALIASES["validation"] else test
+    return [r for r in rows if group_key(r) in held]

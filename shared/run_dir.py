@@ -22,14 +22,47 @@ COMPRESSION = "compression.json"  # what `omnitune compress` did to its parent
 
 
 def new_run_dir(task: str, model_name: str) -> Path:
+    """A new, empty run folder, created here: two runs started in the same second get two folders (mkdir is
+    atomic, so the second one takes the next suffix instead of sharing the first one's folder)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     short = Path(model_name).name.replace("/", "_") or "model"
-    folder = runs_root() / task / f"{stamp}-{short}"
-    suffix = 1
-    while folder.exists():
-        folder = folder.with_name(f"{stamp}-{short}-{suffix}")
-        suffix += 1
-    return folder
+    parent = runs_root() / task
+    parent.mkdir(parents=True, exist_ok=True)
+    for suffix in range(10_000):
+        folder = parent / (f"{stamp}-{short}" + (f"-{suffix}" if suffix else ""))
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise OmnituneError(f"no free run folder name under {parent}", "give one with --output_dir")
+
+
+def claim_output_dir(path: str | Path, overwrite: bool = False, source: str | Path | None = None) -> Path:
+    """The run folder a user named with --output_dir: created if new; refused if it is a file, cannot be written,
+    is the model being read (`source`), or already holds something, unless `overwrite` says to replace it."""
+    run = Path(path).expanduser()
+    if source is not None and run_of(source) is not None and run.resolve() == run_of(source).resolve():
+        raise OmnituneError(
+            f"--output_dir {run} is the run being read", "give the new run its own folder (or leave --output_dir out)"
+        )
+    if run.exists() and not run.is_dir():
+        raise OmnituneError(f"--output_dir {run} is a file, not a folder", "name a new folder for the run")
+    if run.is_dir() and any(run.iterdir()) and not overwrite:
+        raise OmnituneError(
+            f"--output_dir {run} already holds files (a run's model, checkpoints, metrics would be replaced)",
+            "name a new folder, continue that run with --resume, or replace it with --overwrite_output_dir true",
+        )
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        probe = run / ".omnitune-write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise OmnituneError(
+            f"cannot write the run folder {run}: {error.strerror}", "name a folder you can write to"
+        ) from None
+    return run
 
 
 def run_of(model: str | Path) -> Path | None:

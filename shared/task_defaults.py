@@ -12,15 +12,14 @@ from typing import Any
 from datasets import Dataset
 
 from shared.config import TrainParams
-from shared.task_protocol import Built, Scorer
+from shared.task_protocol import Built, Quickstart, Scorer
 from shared.training import TrainResult, fine_tune
 
 
 class TaskDefaults:
-    trains_offline = True
     scores_during_training = True
     speed_sample: dict[str, int] = {}  # measure_speed's own sample sizes
-    quickstart_overrides: dict[str, Any] = {}
+    quickstart = Quickstart()
 
     def train(
         self,

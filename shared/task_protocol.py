@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from datasets import Dataset
 
@@ -55,6 +55,23 @@ class TrainResult:
     extra: dict = field(default_factory=dict)  # task-specific facts for metrics.json (e.g. feature-cache timing)
 
 
+@dataclass(frozen=True)
+class Quickstart:
+    """What `omnitune quickstart` does with a task: a few minutes that end no worse than where the task starts.
+
+    "train": fine-tune the offline default with `overrides`, a budget in steps or examples (so a busy machine
+    gets the same numbers), with `safety_minutes` as a net that says when it cut a run short; "evaluate": score
+    the offline default as it is; "skip": nothing in minutes beats the task's trivial baseline. `why` says why
+    not "train"; `full_run` is the command for the full-quality run, shown beside the quickstart's figure."""
+
+    action: Literal["train", "evaluate", "skip"] = "train"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    minutes: float = 3.0  # measured on 2 CPU cores, training and evaluation together: the announced estimate
+    safety_minutes: float = 10.0
+    why: str = ""
+    full_run: str = ""
+
+
 @runtime_checkable
 class Task(Protocol):
     name: str  # the Hub's task name, e.g. "question-answering"
@@ -65,9 +82,8 @@ class Task(Protocol):
     primary_metric: str  # the metric that ranks models and picks the best checkpoint
     head_modules: tuple[str, ...]  # new task-head modules: trained in full even under LoRA
     bundled_data_defaults: dict[str, Any]  # parameter defaults when training on the bundled data
-    quickstart_overrides: dict[str, Any]  # what `omnitune quickstart` changes to fit its budget
+    quickstart: Quickstart  # what `omnitune quickstart` does with it, in steps, never worse than the start
     input_fields: tuple[str, ...]  # what one prediction needs, e.g. ("question", "context")
-    trains_offline: bool  # the offline default can be fine-tuned (False: quickstart evaluates it as it is)
     scores_during_training: bool  # evaluation during training computes the task metric (else the loss only)
     speed_sample: dict[str, int]  # examples timed for latency and throughput (a generation costs more)
 

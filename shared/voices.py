@@ -72,8 +72,10 @@ class PiperVoice:
                 "install espeak-ng), or use the hibari voice",
             )
         voice = self.config["espeak"]["voice"]
+        # the text goes in on stdin, never as an argument: a sentence such as "-f /etc/passwd" would be read as
+        # an option (read that file aloud), whatever quoting or "--" the command line had
         result = subprocess.run(
-            [espeak, "-q", "--ipa", "-v", voice, sentence], capture_output=True, text=True, check=True
+            [espeak, "-q", "--ipa", "-v", voice, "--stdin"], input=sentence, capture_output=True, text=True, check=True
         )
         # espeak-ng prints one line per clause and drops punctuation: put the pauses back
         clauses = [line.strip() for line in result.stdout.splitlines() if line.strip()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +171,50 @@ def test_yaml_no_is_the_strategy_not_false(tmp_path):
         "eval_strategy": "no",
         "model": "1.0",
     }
+
+
+@pytest.mark.parametrize(
+    "option, value, named",
+    [
+        ("learning_rate", "-1e-4", "greater than 0"),
+        ("per_device_train_batch_size", "0", "greater than or equal to 1"),
+        ("max_seq_length", "-5", "greater than or equal to 16"),
+        ("num_train_epochs", "-1", "greater than 0"),
+        ("max_steps", "0", "0 steps would record the untrained model"),
+    ],
+)
+def test_impossible_values_are_refused_before_a_run_folder_exists(option, value, named, tmp_path, capsys):
+    assert main(["train", "question-answering", f"--{option}", value]) == 2
+    err = capsys.readouterr().err
+    assert f"option '{option}'" in err and named in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()  # OMNITUNE_RUNS (conftest): nothing was created
+
+
+@pytest.mark.parametrize(
+    "content, named",
+    [
+        (b"learning_rate: [1e-4\n", "not plain YAML"),
+        (b"\xff\xfe\x00binary", "not plain YAML"),
+        (b"model: !!python/object/apply:os.system ['echo owned']\n", "not plain YAML"),
+    ],
+)
+def test_a_config_file_that_is_not_plain_yaml_is_a_clear_error(content, named, tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_bytes(content)
+    assert main(["train", "question-answering", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_is_kept(monkeypatch, capsys, tmp_path):
+    import apps.api
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(apps.api, "predict", broken)  # stands for any bug past the input checks
+    assert main(["predict", "question-answering", "--model", "x", "--question", "q", "--context", "c"]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected error: ZeroDivisionError: a bug" in err and "Traceback" not in err
+    report = Path(err.split("traceback is in ")[1].split(";")[0])
+    assert report.is_file() and "ZeroDivisionError" in report.read_text() and str(tmp_path) in str(report)

@@ -29,7 +29,7 @@ def _write_rows(url: str, writer: int) -> None:
 def test_concurrent_writer_processes_lose_no_row(tmp_path):
     url = f"sqlite:///{tmp_path / 'board.db'}"
     Leaderboard(url).dispose()  # create the schema once, as the first `omnitune` call would
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("fork")  # separate processes, no re-import
     workers = [context.Process(target=_write_rows, args=(url, w)) for w in range(WRITERS)]
     for worker in workers:
         worker.start()
@@ -169,3 +169,72 @@ def test_db_takes_a_plain_file_path_and_refuses_nonsense_with_the_fix(tmp_path, 
     with pytest.raises(OmnituneError, match="not a database URL") as error:
         Leaderboard("nonsense://")
     assert "SQLite file path" in error.value.fix
+
+
+def _first_use(url: str, writer: int, start) -> None:
+    start.wait()  # every process opens the new database at the same moment
+    _write_rows(url, writer)
+
+
+def test_many_processes_opening_a_new_database_at_once_lose_no_row(tmp_path):
+    """Each process creates the schema it finds missing; the ones that lose that race must carry on writing."""
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    context = multiprocessing.get_context("fork")  # separate processes, no re-import
+    start = context.Barrier(8)
+    workers = [context.Process(target=_first_use, args=(url, w, start)) for w in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=180)
+    assert [worker.exitcode for worker in workers] == [0] * 8
+    assert len(Leaderboard(url).rows()) == 8 * ROWS_EACH
+
+
+def test_a_database_from_an_older_omnitune_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as connection:  # the table before base_model, parameters and run_id existed
+        connection.execute(
+            "CREATE TABLE evaluations (id INTEGER PRIMARY KEY, task VARCHAR(64), model VARCHAR(512), "
+            "dataset VARCHAR(512), split VARCHAR(64), primary_metric VARCHAR(64), score FLOAT, metrics JSON, "
+            "size_mb FLOAT, latency_p50_ms FLOAT, latency_p95_ms FLOAT, throughput FLOAT, created_at DATETIME)"
+        )
+        connection.execute(
+            "INSERT INTO evaluations (task, model, dataset, split, primary_metric, score, metrics) "
+            "VALUES ('question-answering', 'old', 'd', 'test', 'f1', 80.0, '{}')"
+        )
+    board = Leaderboard(str(path))
+    board.record(
+        task="question-answering",
+        model="new",
+        dataset="d",
+        split="test",
+        primary_metric="f1",
+        score=90.0,
+        metrics={},
+        run_id="/runs/new",
+        parameters=5,
+    )
+    rows = {row["model"]: row for row in board.rows()}
+    assert rows["old"]["run_id"] is None and rows["new"]["run_id"] == "/runs/new" and rows["new"]["parameters"] == 5
+
+
+def test_a_database_password_is_never_shown(tmp_path):
+    import json
+
+    from apps.leaderboard_app import build_leaderboard_app
+    from evaluation.leaderboard import shown
+    from shared.errors import OmnituneError
+
+    url = "postgresql+nosuchdriver://bob:s3cret@db.internal/omnitune"
+    assert shown(url) == "postgresql+nosuchdriver://bob:***@db.internal/omnitune"
+    for bad in (url, "postgresql://bob:s3cret@db.internal/omnitune", "nonsense://bob:s3cret@x"):
+        with pytest.raises(OmnituneError) as error:
+            Leaderboard(bad)
+        assert "s3cret" not in str(error.value) and "***" in str(error.value)
+
+    board = Leaderboard(str(tmp_path / "board.db"))
+    board.url, board.shown_url = url, shown(url)  # as a server database would be, without needing its driver
+    page = json.dumps(build_leaderboard_app(board).config)
+    assert "db.internal" in page and "s3cret" not in page

@@ -154,3 +154,58 @@ def test_gzipped_bundled_files_are_valid_squad_v2():
     with gzip.open(Path(BUNDLED) / "test.json.gz", "rt") as handle:
         document = json.load(handle)
     assert document["version"] == "v2.0" and document["data"][0]["paragraphs"][0]["qas"]
+
+
+def test_run_qa_json_with_flat_rows_under_data(tmp_path):
+    """transformers' run_qa.py reads JSON as load_dataset("json", field="data"): flat rows under "data"."""
+    rows = [
+        {
+            "id": f"q{i}",
+            "title": f"page{i}",
+            "context": "ls lists directory contents.",
+            "question": "What does ls do?",
+            "answers": {"text": ["lists directory contents"], "answer_start": [3]},
+        }
+        for i in range(20)
+    ]
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"version": "1.0", "data": rows}))
+    loaded = load_examples(str(path), "train")
+    assert 0 < len(loaded) < 20 and loaded[0]["answers"]["text"] == ["lists directory contents"]
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ([{"title": "t", "paragraphs": "not a list"}], "not an object with a list of 'paragraphs'"),
+        ([{"title": "t", "paragraphs": ["just text"]}], "is not an object with 'qas' objects"),
+        (
+            [
+                {
+                    "paragraphs": [
+                        {"context": "abc", "qas": [{"id": "q1", "question": "q?", "answers": [{"answer_start": 0}]}]}
+                    ]
+                }
+            ],
+            "question 'q1' has an answer without 'text'",
+        ),
+        (
+            [
+                {
+                    "paragraphs": [
+                        {
+                            "context": "abc",
+                            "qas": [{"id": "q2", "question": "q?", "answers": [{"text": "a", "answer_start": "abc"}]}],
+                        }
+                    ]
+                }
+            ],
+            "question 'q2' .* not a character offset",
+        ),
+    ],
+)
+def test_malformed_squad_json_is_named_not_a_traceback(tmp_path, data, expected):
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"data": data}))
+    with pytest.raises(OmnituneError, match=expected):
+        load_examples(str(path), "train")

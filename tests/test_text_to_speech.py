@@ -199,3 +199,15 @@ def test_a_recording_becomes_the_speaker_embedding_through_a_speaker_model(tmp_p
     assert float(synthesiser.speaker.norm()) == pytest.approx(1.0, abs=1e-4)
     with pytest.raises(OmnituneError, match="offline, give a .npy"):
         load_synthesiser(str(tiny_voice), speaker_embedding=str(recording), speaker_model=str(tmp_path / "missing"))
+
+
+def test_predict_never_replaces_a_wav_the_user_has(tiny_voice, tmp_path, capsys):
+    from apps.cli import main
+
+    (tmp_path / "speech.wav").write_bytes(b"the user's own recording")
+    arguments = ["predict", "text-to-speech", "--model", str(tiny_voice), "--text", "Hello.", "--output_dir"]
+    assert main([*arguments, str(tmp_path)]) == 0, capsys.readouterr().err
+    assert (tmp_path / "speech.wav").read_bytes() == b"the user's own recording"
+    assert '"audio": "' + str(tmp_path / "speech-1.wav") in capsys.readouterr().out
+    assert main([*arguments, str(tmp_path / "no" / "such")]) == 2
+    assert "is not a folder" in capsys.readouterr().err

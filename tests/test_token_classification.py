@@ -276,3 +276,15 @@ def test_demo_highlights_entities_over_the_unchanged_text(tagging_demo):
         client.predict("   ", api_name="/tag")
     with pytest.raises(Exception, match="limit is 5,000"):
         client.predict("word " * 1001, api_name="/tag")
+
+
+def test_data_without_a_training_split_is_scored_without_a_baseline(small_set, tmp_path):
+    (tmp_path / "only-test").mkdir()
+    shutil.copy(small_set / "test.jsonl", tmp_path / "only-test" / "test.jsonl")
+    params = TASK.params_class(data=str(tmp_path / "only-test"))
+    assert TASK.baseline(TASK.load_examples(params, "test"), params) is None
+    name, answers = TASK.baseline(
+        TASK.load_examples(params.model_copy(update={"data": str(small_set)}), "test"),
+        params.model_copy(update={"data": str(small_set)}),
+    )
+    assert name == "most frequent tag per word" and len(answers) == 24

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -223,67 +222,75 @@ def test_offline_hub_ids_fail_with_a_clear_message(capsys):
     assert "could not read data 'someone/no-such-dataset'" in capsys.readouterr().err
 
 
-def test_quickstart_trains_every_registered_task_and_ends_with_the_leaderboard(
-    tiny_qa_model, tiny_vit, tiny_bert2bert, family_folder, monkeypatch, capsys, tmp_path
+def test_quickstart_shows_every_registered_task_and_ends_with_the_leaderboard(
+    tiny_qa_model, tiny_vit, tiny_bert2bert, monkeypatch, capsys, tmp_path
 ):
+    from shared.task_protocol import Quickstart
     from tasks.image_classification.task import ImageClassificationTask
     from tasks.question_answering.task import QuestionAnsweringTask
     from tasks.speech_recognition.task import SpeechRecognitionTask
-    from tasks.summarization.task import SummarizationTask
     from tasks.text_to_speech.task import TextToSpeechTask
-    from tasks.translation.task import TranslationTask
+    from tasks.token_classification.task import TokenClassificationTask
     from tests.tiny_speech import save_tiny_speecht5, save_tiny_whisper
 
+    two_steps = Quickstart(overrides={"max_steps": 2}, minutes=1.0, full_run="omnitune train ... (the full run)")
     monkeypatch.setattr(ImageClassificationTask, "default_model", str(tiny_vit))
     monkeypatch.setattr(
         ImageClassificationTask,
         "bundled_data_defaults",
         {"max_train_samples": 40, "max_eval_samples": 20, "probe_epochs": 5, "image_size": 32},
     )
-    monkeypatch.setattr(QuestionAnsweringTask, "default_model", str(tiny_qa_model))
+    for task in (QuestionAnsweringTask, TokenClassificationTask):
+        monkeypatch.setattr(task, "default_model", str(tiny_qa_model))
+        monkeypatch.setattr(task, "quickstart", two_steps)
     monkeypatch.setattr(
         QuestionAnsweringTask,
         "bundled_data_defaults",
-        {"max_train_samples": 32, "max_eval_samples": 16, "max_seq_length": 64, "doc_stride": 16, "max_steps": 2},
+        {"max_train_samples": 32, "max_eval_samples": 16, "max_seq_length": 64, "doc_stride": 16},
     )
-    tiny_generation = {
-        "max_train_samples": 16,
-        "max_eval_samples": 4,
-        "max_steps": 2,
-        "num_beams": 1,
-        "max_new_tokens": 3,
-        "max_source_length": 64,
-    }
-    monkeypatch.setattr(TranslationTask, "default_model", str(family_folder("marian")))
-    monkeypatch.setattr(TranslationTask, "bundled_data_defaults", tiny_generation)
-    monkeypatch.setattr(SummarizationTask, "default_model", str(tiny_bert2bert[1]))
-    monkeypatch.setattr(SummarizationTask, "bundled_data_defaults", tiny_generation)
+    monkeypatch.setattr(
+        TokenClassificationTask, "bundled_data_defaults", {"max_train_samples": 32, "max_eval_samples": 16}
+    )
     whisper = save_tiny_whisper(tmp_path / "whisper")
     monkeypatch.setattr(SpeechRecognitionTask, "default_model", str(whisper))
-    monkeypatch.setattr(
-        SpeechRecognitionTask,
-        "bundled_data_defaults",
-        {"max_train_samples": 8, "max_eval_samples": 4, "max_steps": 2, "max_new_tokens": 3, "bad_audio": "skip"},
-    )
+    monkeypatch.setattr(SpeechRecognitionTask, "bundled_data_defaults", {"max_new_tokens": 3})
     monkeypatch.setattr(TextToSpeechTask, "default_model", str(save_tiny_speecht5(tmp_path / "speecht5")))
     monkeypatch.setattr(TextToSpeechTask, "bundled_data_defaults", {"judge": str(whisper)})
-    assert main(["quickstart", "--minutes-per-task", "1"]) == 0
+    assert main(["quickstart"]) == 0
     out = capsys.readouterr().out
-    assert "Time budget" in out and "at most 1 min" in out
-    assert "omnitune leaderboard (6 evaluations)" in out
-    assert all(
-        f"omnitune demo {task} --model" in out
-        for task in (
-            "question-answering",
-            "image-classification",
-            "translation",
-            "summarization",
-            "automatic-speech-recognition",
-            "text-to-speech",
-        )
+    assert re.search(r"7 tasks .* About \d+ minutes on 2 CPU cores", out)
+    trained = ("question-answering", "token-classification", "image-classification")
+    evaluated = ("automatic-speech-recognition", "text-to-speech")
+    assert "omnitune leaderboard (5 evaluations)" in out
+    assert all(f"omnitune demo {task} --model" in out for task in trained + evaluated)
+    for task in ("translation", "summarization"):  # nothing in minutes beats their baselines: said, not recorded
+        assert re.search(rf"{task}: skipped: .*baseline.*\n  full run: omnitune train {task}", out)
+        assert f"omnitune demo {task}" not in out
+    assert "automatic-speech-recognition: evaluating" in out and "zero-shot" in out
+    assert "text-to-speech: evaluating" in out and "no offline weights to fine-tune" in out
+    # each trained task's score is printed beside its trivial baseline, with the verdict
+    assert out.count("(beaten)") + out.count("(NOT beaten") == len(trained)
+
+
+def test_quickstart_says_when_a_model_does_not_beat_its_baseline():
+    from apps.quickstart import Shown, _verdict
+
+    assert _verdict(Shown("qa", "trained", metric="f1", score=80, baseline="b", baseline_score=40)).endswith("(beaten)")
+    assert "NOT beaten" in _verdict(Shown("qa", "trained", metric="f1", score=40, baseline="b", baseline_score=40))
+    assert _verdict(Shown("asr", "evaluated", metric="wer", score=0.04, baseline="b", baseline_score=0.5)).endswith(
+        "(beaten)"
     )
-    assert "text-to-speech: no offline weights to fine-tune" in out
-    # the warm-started summarizer's model card says which weights came from where and what started new
-    summarizer = re.search(r"omnitune demo summarization --model (\S+)", out).group(1)
-    card = (Path(summarizer) / "model" / "README.md").read_text()
+    assert "NOT beaten" in _verdict(
+        Shown("asr", "evaluated", metric="wer", score=0.6, baseline="b", baseline_score=0.5)
+    )
+
+
+def test_a_warm_started_run_says_in_its_model_card_where_its_weights_came_from(tiny_bert2bert, tmp_path, capsys):
+    _, folder, _ = tiny_bert2bert
+    run = tmp_path / "summarizer"
+    arguments = ["train", "summarization", "--model", str(folder), "--max_train_samples", "16", "--max_steps", "2"]
+    arguments += ["--max_eval_samples", "4", "--num_beams", "1", "--max_new_tokens", "3", "--max_source_length", "64"]
+    arguments += ["--output_dir", str(run)]
+    assert main(arguments) == 0, capsys.readouterr().err
+    card = (run / "model" / "README.md").read_text()
     assert "### Warm start (bert2bert)" in card and "crossattention" in card

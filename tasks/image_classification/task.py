@@ -262,6 +262,17 @@ class ImageClassificationTask(TaskDefaults):
         names = examples.features["label"].names if isinstance(examples, Dataset) else None
         return {"predictions": answers, "references": list(examples["label"]), "label_names": names}
 
+    def baseline(self, examples: Dataset, params: ImageParams) -> tuple[str, list] | None:
+        """Every image gets the training split's most frequent class: what a model that ignores the image does."""
+        try:
+            train = self.load_examples(params, "train")
+        except OmnituneError:  # data with no training split (a test folder alone): no baseline to learn
+            return None
+        counts = np.bincount(train["label"], minlength=examples.features["label"].num_classes)
+        guess = [0.0] * len(counts)
+        guess[int(counts.argmax())] = 1.0
+        return "most frequent training class", [list(guess) for _ in range(len(examples))]
+
     def write_artifacts(self, answers: list, examples: Any, params: ImageParams, folder: Path, split: str) -> None:
         from shared.plots import plot_confusion_matrix
 

@@ -57,13 +57,24 @@ def _read_file(path: Path, column_mapping: dict[str, str] | None) -> list[dict]:
         except (OSError, UnicodeDecodeError) as error:
             raise OmnituneError(f"cannot read {path}: {error}", "check that the file is intact UTF-8 JSON") from None
         if isinstance(document, dict) and isinstance(document.get("data"), list):
+            if _flat_rows(document["data"]):  # run_qa.py's convention: flat rows under "data" (field="data")
+                return _normalise(document["data"], column_mapping, where=str(path))
             return _flatten_squad(document, path)
     return _normalise(list(load_table(str(path))), column_mapping, where=str(path))
+
+
+def _flat_rows(items: list) -> bool:
+    return bool(items) and all(isinstance(i, dict) and "paragraphs" not in i and "question" in i for i in items)
 
 
 def _flatten_squad(document: dict, path: Path) -> list[dict]:
     rows = []
     for article in document["data"]:
+        if not isinstance(article, dict) or not isinstance(article.get("paragraphs", []), list):
+            raise OmnituneError(
+                f"{path}: an article in 'data' is not an object with a list of 'paragraphs'",
+                "SQuAD JSON nests data -> paragraphs -> qas (each a list of objects)",
+            )
         if "paragraphs" not in article:
             found = ", ".join(sorted(article)) or "nothing"
             raise OmnituneError(
@@ -72,7 +83,12 @@ def _flatten_squad(document: dict, path: Path) -> list[dict]:
                 "question, context, answers",
             )
         for paragraph in article["paragraphs"]:
-            for qa in paragraph.get("qas", []):
+            for qa in paragraph.get("qas", []) if isinstance(paragraph, dict) else [None]:
+                if not isinstance(qa, dict):
+                    raise OmnituneError(
+                        f"{path}: a paragraph of '{article.get('title', '')}' is not an object with 'qas' objects",
+                        "each paragraph is {'context': ..., 'qas': [{'id', 'question', 'answers'}, ...]}",
+                    )
                 answers = [] if qa.get("is_impossible") else qa.get("answers", [])
                 rows.append(
                     {
@@ -80,13 +96,25 @@ def _flatten_squad(document: dict, path: Path) -> list[dict]:
                         "title": article.get("title", ""),
                         "context": paragraph.get("context", ""),
                         "question": qa.get("question", ""),
-                        "answers": {
-                            "text": [a["text"] for a in answers],
-                            "answer_start": [int(a["answer_start"]) for a in answers],
-                        },
+                        "answers": _squad_answers(answers, qa, path),
                     }
                 )
     return _check(rows, str(path))
+
+
+def _squad_answers(answers, qa: dict, path: Path) -> dict[str, list]:
+    """SQuAD answers as columns; an answer without text or with a start that is not a number is named."""
+    try:
+        return {
+            "text": [str(a["text"]) for a in answers],
+            "answer_start": [int(a["answer_start"]) for a in answers],
+        }
+    except (KeyError, TypeError, ValueError):
+        raise OmnituneError(
+            f"{path}: question {qa.get('id', '?')!r} has an answer without 'text' or with an 'answer_start' that "
+            f"is not a character offset (found: {answers!r:.200})",
+            'each answer is {"text": "...", "answer_start": <offset of the text in the context>}',
+        ) from None
 
 
 def _normalise(rows: list[dict], column_mapping: dict[str, str] | None, where: str) -> list[dict]:
@@ -144,11 +172,19 @@ def _answers(row: dict, where: str, index: int) -> dict:
                 f"{where}: row {index} 'answers' must have 'text' and 'answer_start'",
                 'write answers as {"text": [...], "answer_start": [...]}',
             )
-        return {"text": [str(t) for t in answers["text"]], "answer_start": [int(s) for s in answers["answer_start"]]}
-    text, start = row.get("answer_text"), row.get("answer_start")
-    if text in (None, "") or start in (None, "") or start != start:  # empty or NaN: no answer
-        return {"text": [], "answer_start": []}
-    return {"text": [str(text)], "answer_start": [int(start)]}
+        texts, starts = answers["text"], answers["answer_start"]
+    else:
+        text, start = row.get("answer_text"), row.get("answer_start")
+        if text in (None, "") or start in (None, "") or start != start:  # empty or NaN: no answer
+            return {"text": [], "answer_start": []}
+        texts, starts = [text], [start]
+    try:
+        return {"text": [str(t) for t in texts], "answer_start": [int(s) for s in starts]}
+    except (TypeError, ValueError):
+        raise OmnituneError(
+            f"{where}: row {index} has an answer_start that is not a character offset ({starts!r:.80})",
+            "answer_start is the offset of the answer text in the context, a whole number",
+        ) from None
 
 
 def _check(rows: list[dict], where: str) -> list[dict]:

@@ -31,8 +31,8 @@ warnings.filterwarnings("ignore", message="Version v4.12.0 introduces a better w
 
 
 class Seq2SeqParams(TrainParams, GenerationParams):
-    max_source_length: int = Field(256, description="source tokens kept (longer inputs are cut, with a warning)")
-    max_target_length: int = Field(128, description="target tokens trained on")
+    max_source_length: int = Field(256, ge=1, description="source tokens kept (longer inputs are cut, with a warning)")
+    max_target_length: int = Field(128, ge=1, description="target tokens trained on")
     source_prefix: str | None = Field(
         None, description="text put before every source (T5: from the model's config when unset)"
     )

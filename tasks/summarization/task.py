@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from shared.task_protocol import Quickstart
 from tasks.seq2seq import families
 from tasks.seq2seq.task import Seq2SeqParams, Seq2SeqTask
 
@@ -50,7 +51,13 @@ class SummarizationTask(Seq2SeqTask):
         "max_train_minutes": 30.0,
         "save_steps": 200,
     }
-    quickstart_overrides = {"max_train_minutes": 6.0}
+    quickstart = Quickstart(
+        "skip",
+        why="the offline model is warm-started from two MiniLMs never trained together; it needs about 3 "
+        "epochs (30 min here) to pass the lead-sentence baseline",
+        full_run="omnitune train summarization --num_train_epochs 12 --max_train_minutes 100   "
+        "(ROUGE-L 36.9; lead sentence: 24.4)",
+    )
     action_name = "Summarize"
     output_name = "summary"
 

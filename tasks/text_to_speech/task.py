@@ -24,7 +24,7 @@ from shared.config import TrainParams
 from shared.errors import OmnituneError
 from shared.pretrained import load_kwargs, resolve
 from shared.task_defaults import TaskDefaults
-from shared.task_protocol import Built
+from shared.task_protocol import Built, Quickstart
 from tasks.speech_recognition import data
 from tasks.speech_recognition.transcribe import transcribe
 from tasks.text_to_speech import backends, quality, shelf_entries  # noqa: F401  (registers the voices)
@@ -96,7 +96,13 @@ class TextToSpeechTask(TaskDefaults):
         "max_train_minutes": 30.0,
         "bad_audio": "skip",
     }
-    trains_offline = False  # quickstart evaluates the offline voice instead of training one
+    quickstart = Quickstart(
+        "evaluate",
+        minutes=2.0,
+        why="no offline weights to fine-tune (SpeechT5 fine-tuning needs its checkpoint from the Hub): the "
+        "offline voice is evaluated as it is",
+        full_run="omnitune train text-to-speech --model microsoft/speecht5_tts   (online)",
+    )
 
     def load_examples(self, params: SpeechSynthesisParams, split: str) -> Dataset:
         """Texts with a human reading of each (the reference for mel-cepstral distortion)."""
@@ -207,7 +213,7 @@ class TextToSpeechTask(TaskDefaults):
         return {"text": [str(inputs["text"])]}
 
     def describe_answer(self, answer: Speech, built: Built, params) -> dict:
-        path = Path(params.output_dir or ".") / "speech.wav"
+        path = _free_path(Path(params.output_dir or "."), "speech", ".wav")
         soundfile.write(path, answer.audio, answer.sample_rate)
         return {
             "audio": str(path),
@@ -259,3 +265,17 @@ class SpeechT5Collator:
             np.stack([np.asarray(i["speaker_embeddings"], np.float32) for i in items])
         )
         return dict(batch)
+
+
+def _free_path(folder: Path, stem: str, suffix: str) -> Path:
+    """speech.wav, else speech-1.wav, ...: a file the user already has is never replaced."""
+    if not folder.is_dir():
+        raise OmnituneError(f"--output_dir {folder} is not a folder", "give an existing folder for the wav file")
+    for index in range(10_000):
+        path = folder / (f"{stem}-{index}{suffix}" if index else f"{stem}{suffix}")
+        try:
+            with open(path, "xb"):  # created here, atomically: two predictions never pick the same name
+                return path
+        except FileExistsError:
+            continue
+    raise OmnituneError(f"{folder} already holds 10,000 {stem} files", "give another --output_dir")

@@ -19,7 +19,7 @@ from shared.errors import OmnituneError
 from shared.inference import batched_logits
 from shared.pretrained import config_overrides, hub_failure, load_kwargs
 from shared.task_defaults import TaskDefaults
-from shared.task_protocol import Built
+from shared.task_protocol import Built, Quickstart
 from tasks.token_classification import data
 from tasks.token_classification.tagging import OUTSIDE, entities, label_list, words
 
@@ -30,7 +30,7 @@ _GENERIC_LABEL = "LABEL_"  # transformers' names for the labels of a model witho
 
 class TokenParams(TrainParams):
     max_seq_length: int = Field(
-        128, description="sub-word tokens per example; words beyond are tagged O, as a truncating model would"
+        128, ge=8, description="sub-word tokens per example; words beyond are tagged O, as a truncating model would"
     )
 
 
@@ -61,7 +61,11 @@ class TokenClassificationTask(TaskDefaults):
         "per_device_train_batch_size": 32,
         "max_train_minutes": 20.0,
     }
-    quickstart_overrides = {"num_train_epochs": 1.0}
+    quickstart = Quickstart(
+        overrides={"max_steps": 150},
+        minutes=3.5,
+        full_run="omnitune train token-classification   (462 steps, 13 min: F1 80.4)",
+    )
     input_fields = ("text",)
 
     def load_examples(self, params: TokenParams, split: str) -> Dataset:
@@ -156,10 +160,13 @@ class TokenClassificationTask(TaskDefaults):
     def metric_inputs(self, answers: list[Tagged], examples: Dataset, params: TokenParams) -> dict[str, Any]:
         return {"predictions": [a.tags for a in answers], "references": list(examples["ner_tags"])}
 
-    def baseline(self, examples: Dataset, params: TokenParams) -> tuple[str, list]:
+    def baseline(self, examples: Dataset, params: TokenParams) -> tuple[str, list] | None:
         """Each word's most frequent tag in the training data (O for unseen words): what memorising gives."""
         counts: dict[str, Counter] = defaultdict(Counter)
-        train = self.load_examples(params, "train")
+        try:
+            train = self.load_examples(params, "train")
+        except OmnituneError:  # data with no training split: nothing to memorise
+            return None
         for tokens, tags in zip(train["tokens"], train["ner_tags"]):
             for token, tag in zip(tokens, tags):
                 counts[token.lower()][tag] += 1

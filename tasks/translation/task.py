@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from shared.task_protocol import Quickstart
 from tasks.seq2seq import families
 from tasks.seq2seq.task import Seq2SeqParams, Seq2SeqTask
 
@@ -39,7 +40,12 @@ class TranslationTask(Seq2SeqTask):
         "max_train_minutes": 30.0,
         "save_steps": 200,
     }
-    quickstart_overrides = {"max_train_minutes": 6.0}
+    quickstart = Quickstart(
+        "skip",
+        why="the offline model is warm-started from parts (an encoder and a Whisper decoder never trained "
+        "together); it needs about 500 steps (30 min here) to beat the baseline of copying the source",
+        full_run="omnitune train translation   (30 min: BLEU 7.4, chrF++ 28.3; copying the source: 0.05 / 13.4)",
+    )
     action_name = "Translate"
     output_name = "translation"
 

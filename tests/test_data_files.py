@@ -1,0 +1,28 @@
+"""One data file given for every split: the hold-out keeps train, validation and test apart."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.data_files import hold_out
+
+
+def _split(rows, split):
+    return {r["doc"] for r in hold_out(rows, split, group_key=lambda r: r["doc"])}
+
+
+def test_validation_and_test_are_disjoint_and_together_with_train_cover_the_file():
+    rows = [{"doc": f"d{i // 3}", "n": i} for i in range(120)]  # 40 documents of 3 rows
+    train, validation, test = (_split(rows, split) for split in ("train", "validation", "test"))
+    assert not (train & validation) and not (train & test) and not (validation & test)
+    assert train | validation | test == {r["doc"] for r in rows}
+    assert len(validation) == len(test) == 4  # about 10% each
+    assert _split(rows, "dev") == validation and _split(rows, "eval") == test
+
+
+def test_two_documents_share_validation_and_test_with_a_warning():
+    rows = [{"doc": "a"}, {"doc": "b"}]
+    with pytest.warns(UserWarning, match="two documents"):
+        assert _split(rows, "validation") == _split(rows, "test")
+    with pytest.warns(UserWarning, match="two documents"):
+        assert len(_split(rows, "train")) == 1
