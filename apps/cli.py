@@ -433,9 +433,29 @@ def build_parser() -> argparse.ArgumentParser:
 _FREE_FORM = {"train", "evaluate", "predict", "compress", "attention"}
 
 
+def task_options(task_name: str) -> str:
+    """Every parameter a task takes, with its default and what it does: the free-form part of --help."""
+    from tasks.registry import get_task
+
+    task = get_task(task_name)
+    lines = [f"options of {task.name} (--name value; also as keys of a --config YAML file):"]
+    for name, field in task.params_class.model_fields.items():
+        default = task.bundled_data_defaults.get(name, field.get_default(call_default_factory=True))
+        about = f"  {field.description}" if field.description else ""
+        lines.append(f"  --{name} (default: {default}){about}")
+    if task.input_fields:
+        lines.append(f"predict inputs: {', '.join('--' + name for name in task.input_fields)}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) >= 2 and argv[0] in ("train", "evaluate", "predict") and {"-h", "--help"} & set(argv):
+        try:
+            print(task_options(argv[1]) + "\n")
+        except OmnituneError:
+            pass  # not a task name: argparse's own help follows
     args, extra = parser.parse_known_args(argv)
     args.argv = argv
     if extra and args.command not in _FREE_FORM:

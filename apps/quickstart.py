@@ -27,7 +27,8 @@ class Shown:
 
 
 def announce(names: list[str]) -> str:
-    minutes = sum(get_task(name).quickstart.minutes for name in names)
+    plans = [get_task(name).quickstart for name in names]
+    minutes = sum(plan.minutes for plan in plans if plan.action != "skip")
     return (
         f"omnitune quickstart: {len(names)} tasks ({', '.join(names)}) on the offline defaults, budgets in "
         f"training steps. About {minutes:.0f} minutes on 2 CPU cores (measured; fewer with more cores)."
@@ -63,6 +64,8 @@ def run(names: list[str], db: str | None = None, log: Callable[[str], None] = pr
             shown.baseline = report.baseline["name"]
             shown.baseline_score = _number(report.baseline["metrics"].get(task.primary_metric))
         log(f"  {_verdict(shown)}  ({(time.monotonic() - started) / 60:.1f} min)")
+        if shown.note and shown.action == "trained":
+            log(f"  note: {shown.note}: the numbers depend on this machine's speed; rerun when it is less busy")
         if plan.full_run:
             log(f"  full run: {plan.full_run}")
         results.append(shown)

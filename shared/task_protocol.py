@@ -67,7 +67,7 @@ class Quickstart:
     action: Literal["train", "evaluate", "skip"] = "train"
     overrides: dict[str, Any] = field(default_factory=dict)
     minutes: float = 3.0  # measured on 2 CPU cores, training and evaluation together: the announced estimate
-    safety_minutes: float = 10.0
+    safety_minutes: float = 30.0
     why: str = ""
     full_run: str = ""
 

@@ -218,3 +218,11 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_is_kept(monkeypatch, 
     assert "unexpected error: ZeroDivisionError: a bug" in err and "Traceback" not in err
     report = Path(err.split("traceback is in ")[1].split(";")[0])
     assert report.is_file() and "ZeroDivisionError" in report.read_text() and str(tmp_path) in str(report)
+
+
+def test_task_help_lists_the_tasks_own_options_with_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "token-classification", "--help"])
+    out = capsys.readouterr().out
+    assert "--max_seq_length (default: 128)" in out and "--learning_rate (default: 0.0001)" in out
+    assert "predict inputs: --text" in out and "usage:" in out

@@ -38,7 +38,7 @@ from shared.config import TrainParams, dump_params
 from shared.errors import OmnituneError
 from shared.pretrained import hub_failure, load_kwargs, resolve
 from shared.task_defaults import TaskDefaults
-from shared.task_protocol import Built, Scorer
+from shared.task_protocol import Built, Quickstart, Scorer
 from shared.training import TrainResult, fine_tune
 from tasks.image_classification import data, linear_probe, shelf_entries  # noqa: F401 (registers the hybrid)
 from tasks.image_classification.feature_probe import FeatureProbeForImageClassification
@@ -165,6 +165,7 @@ class ImageClassificationTask(TaskDefaults):
         "max_train_minutes": 20.0,
         "warmup_ratio": 0.1,
     }
+    quickstart = Quickstart(minutes=3.0, full_run="omnitune train image-classification   (what the quickstart ran)")
     input_fields = ("image",)
 
     # 1. examples (their "label" column is a ClassLabel that names the classes)

@@ -48,10 +48,11 @@ class QuestionAnsweringTask(TaskDefaults):
         "doc_stride": 64,
         "max_train_minutes": 15.0,
     }
+    # 2,000 questions (138 steps) reached only F1 29 (measured): the span head learns late
     quickstart = Quickstart(
-        overrides={"max_train_samples": 2000},
-        minutes=4.0,
-        full_run="omnitune train question-answering   (4,000 questions, 6.5 min: F1 92.0)",
+        overrides={"max_train_samples": 3000},
+        minutes=13.0,
+        full_run="omnitune train question-answering   (4,000 questions, 275 steps)",
     )
     input_fields = ("question", "context")
 

@@ -63,7 +63,7 @@ class TokenClassificationTask(TaskDefaults):
     }
     quickstart = Quickstart(
         overrides={"max_steps": 150},
-        minutes=3.5,
+        minutes=4.0,
         full_run="omnitune train token-classification   (462 steps, 13 min: F1 80.4)",
     )
     input_fields = ("text",)
