@@ -180,10 +180,10 @@ class TokenClassificationTask(TaskDefaults):
         ]
 
     def example_from_inputs(self, inputs: dict[str, Any]) -> dict[str, list]:
-        text = str(inputs.get("text") or "").strip()
-        if not words(text):
+        tokens = words(str(inputs.get("text") or ""))
+        if not tokens:
             raise OmnituneError("the text is empty", 'give a sentence to tag, e.g. --text "Use -v to see more."')
-        return {"id": ["0"], "tokens": [words(text)], "ner_tags": [[OUTSIDE] * len(words(text))]}
+        return {"id": ["0"], "tokens": [tokens], "ner_tags": [[OUTSIDE] * len(tokens)]}
 
     def describe_answer(self, answer: Tagged, built: Built, params: TokenParams) -> dict[str, Any]:
         return {"entities": [asdict(e) for e in answer.entities], "tags": list(zip(answer.tokens, answer.tags))}
