@@ -26,7 +26,8 @@ from evaluation.harness import evaluate as evaluate_on
 from evaluation.leaderboard import Leaderboard
 from shared import distributed
 from shared import run_dir as layout
-from shared.config import load_params
+from shared.config import load_params, read_config
+from shared.data_files import WHOLE, evaluation_split
 from shared.errors import OmnituneError
 from shared.parameters import params_for_model, resolve_params
 from shared.pretrained import resolve
@@ -91,7 +92,7 @@ def evaluate(
     task: str,
     model: str,
     *,
-    split: str = "test",
+    split: str | None = None,
     config: str | None = None,
     with_speed: bool = True,
     db: str | None = None,
@@ -99,9 +100,16 @@ def evaluate(
     **params: Any,
 ) -> Evaluation:
     """Score `model` (a run folder, model folder, shelf entry or Hub id) on `split`, with the settings its run was
-    trained with unless `params` say otherwise; recorded in the run's metrics.json and on the leaderboard."""
+    trained with unless `params` say otherwise; recorded in the run's metrics.json and on the leaderboard.
+    Without a split: the test split, or all of a single data file the model was not trained on."""
     spec = get_task(task)
     settings = params_for_model(spec, model, config, params)
+    if split is None:
+        run = layout.run_of(model)
+        trained_on = read_config(run / layout.CONFIG).get("data") if run else None
+        split = evaluation_split(settings.data, trained_on)
+        if split == WHOLE:
+            log(f"scoring every example of {settings.data} (one file; --split test scores only its held-out tenth)")
     report = evaluate_on(spec, model, settings, split=split, with_speed=with_speed, log=log)
     run = layout.run_of(model)
     base_model, _ = base_model_and_licence(settings.model if run else model)

@@ -341,7 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="score a model on a split; record it on the leaderboard")
     evaluate.add_argument("task")
     evaluate.add_argument("--model", required=True, help="run folder, model folder, shelf entry or Hub id")
-    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument(
+        "--split", help="default: test; for one --data file the model was not trained on, all of it ('all')"
+    )
     evaluate.add_argument("--config")
     evaluate.add_argument("--no-speed", action="store_true", help="skip latency/throughput measurement")
     evaluate.add_argument("--db", help=DB_HELP)

@@ -21,6 +21,7 @@ _BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parq
 DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".gz")
 Rows = TypeVar("Rows")
 HOLD_OUT_SHARE = 0.1
+WHOLE = "all"  # the split name for every row of a single file, with nothing held out
 
 
 def read_source(
@@ -96,8 +97,11 @@ def hold_out(rows: list[dict], split: str, group_key: Callable[[dict], str]) -> 
     """One file given for every split: about 10% of its groups (e.g. documents), at least one, chosen by hash
     (deterministic), are held out for test and another 10% for validation, so that no group is in two splits and
     the model picked on validation is scored on examples it was not picked on. Two groups: one trains, the other
-    serves validation and test (with a warning); a single group is used whole for all three (with a warning)."""
-    groups = sorted({group_key(r) for r in rows}, key=lambda g: hashlib.sha256(g.encode()).hexdigest())
+    serves validation and test (with a warning); a single group is used whole for all three (with a warning).
+    The split "all" is every row."""
+    if split == WHOLE:
+        return rows
+    groups = sorted({group_key(r) for r in rows}, key=_hashed)
     if len(groups) < 2:
         warnings.warn("the data has a single document: training and evaluation use the same examples", stacklevel=2)
         return rows
@@ -110,3 +114,48 @@ def hold_out(rows: list[dict], split: str, group_key: Callable[[dict], str]) -> 
         return [r for r in rows if group_key(r) not in test | validation]
     held = validation if split in SPLIT_ALIASES["validation"] else test
     return [r for r in rows if group_key(r) in held]
+
+
+def evaluation_split(source: str | None, trained_on: str | None) -> str:
+    """The split `evaluate` scores when none is asked for: "test", but all of a single local file the model was
+    not trained on (holding out a tenth of it would leave nine in ten of the user's examples unscored)."""
+    path = Path(source).expanduser() if source else None
+    if path is None or not path.is_file():
+        return "test"
+    if trained_on and Path(trained_on).expanduser().resolve() == path.resolve():
+        return "test"
+    return WHOLE
+
+
+def stratified_hold_out(labels: list[str], split: str, noun: str = "examples") -> list[int]:
+    """Positions of `split` when one listing serves every split and each example has a class: per class, about
+    10% (at least one) are held out for test and as many for validation, chosen by hash (deterministic), so every
+    class is trained on and scored. A class with fewer than 3 examples cannot be in all three splits: an error."""
+    if split == WHOLE:
+        return list(range(len(labels)))
+    by_class: dict[str, list[int]] = {}
+    for position, label in enumerate(labels):
+        by_class.setdefault(label, []).append(position)
+    too_small = {label: len(positions) for label, positions in by_class.items() if len(positions) < 3}
+    if too_small:
+        shown = ", ".join(f"'{label}' ({n})" for label, n in sorted(too_small.items()))
+        raise OmnituneError(
+            f"too few {noun} in class {shown}: one listing for every split needs at least 3 per class "
+            "(one each for training, validation and test)",
+            f"add {noun} to those classes, or give separate train/validation/test data",
+        )
+    wanted = []
+    for positions in by_class.values():
+        ordered = sorted(positions, key=lambda p: _hashed(str(p)))
+        size = max(1, round(HOLD_OUT_SHARE * len(ordered)))
+        if split in SPLIT_ALIASES["train"]:
+            wanted += ordered[2 * size :]
+        elif split in SPLIT_ALIASES["validation"]:
+            wanted += ordered[size : 2 * size]
+        else:
+            wanted += ordered[:size]
+    return sorted(wanted)
+
+
+def _hashed(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()

@@ -26,3 +26,20 @@ def test_two_documents_share_validation_and_test_with_a_warning():
         assert _split(rows, "validation") == _split(rows, "test")
     with pytest.warns(UserWarning, match="two documents"):
         assert len(_split(rows, "train")) == 1
+
+
+def test_the_split_all_is_every_row():
+    rows = [{"doc": f"d{i}"} for i in range(30)]
+    assert _split(rows, "all") == {r["doc"] for r in rows}
+
+
+def test_evaluate_scores_all_of_a_file_unless_the_model_was_trained_on_it(tmp_path):
+    from shared.data_files import evaluation_split
+
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("{}\n")
+    assert evaluation_split(str(mine), trained_on=None) == "all"
+    assert evaluation_split(str(mine), trained_on=str(tmp_path / "other.jsonl")) == "all"
+    assert evaluation_split(str(mine), trained_on=str(mine)) == "test"  # its held-out tenth is all it did not see
+    assert evaluation_split(str(tmp_path), trained_on=None) == "test"  # a folder has its own test split
+    assert evaluation_split(None, trained_on=None) == "test"  # the bundled data

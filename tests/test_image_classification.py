@@ -237,6 +237,42 @@ def test_csv_listing_with_relative_paths_and_named_labels(colour_folder, tmp_pat
         data.load_examples(str(listing), "train", column_mapping={"label": "klass"})
 
 
+def _one_folder(colour_folder, per_class: int):
+    """The train/ images of colour_folder as one folder of class sub-folders, `per_class` images each."""
+    import shutil
+
+    whole = colour_folder.parent / f"whole{per_class}"
+    for name in COLOURS:
+        (whole / name).mkdir(parents=True)
+        for i in range(per_class):
+            shutil.copy(colour_folder / "train" / name / f"{i}.png", whole / name / f"{i}.png")
+    return whole
+
+
+def _paths(examples):
+    return {row["path"] for row in examples.rows["image"]}
+
+
+def test_one_folder_holds_out_every_class_for_validation_and_test(colour_folder):
+    whole = _one_folder(colour_folder, per_class=8)  # a real user's case: test once held one class only
+    splits = {split: data.load_examples(str(whole), split) for split in ("train", "validation", "test")}
+    for split in ("validation", "test"):
+        assert sorted(splits[split].rows["label"]) == [0, 1]  # one image of each class
+    assert sorted(splits["train"].rows["label"]) == [0] * 6 + [1] * 6
+    train, validation, test = (_paths(splits[s]) for s in ("train", "validation", "test"))
+    assert not (train & validation or train & test or validation & test)
+    assert len(data.load_examples(str(whole), "all").rows) == 16  # evaluate scores all of a folder it was given
+
+
+def test_too_few_images_per_class_names_the_class_and_the_minimum(colour_folder):
+    whole = _one_folder(colour_folder, per_class=2)
+    with pytest.raises(OmnituneError, match=r"class 'blue' \(2\), 'red' \(2\).*at least 3 per class"):
+        data.load_examples(str(whole), "train")
+    (colour_folder.parent / "empty").mkdir()
+    with pytest.raises(OmnituneError, match="no images"):
+        data.load_examples(str(colour_folder.parent / "empty"), "train")
+
+
 def test_cli_trains_a_linear_probe_and_predicts_a_file(tiny_vit, colour_folder, capsys, tmp_path):
     from apps.cli import main
 

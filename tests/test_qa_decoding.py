@@ -88,12 +88,17 @@ def test_answer_across_a_window_border_is_found_in_the_window_that_holds_it_whol
     assert context[result.start : result.end] == answer
 
 
-def test_no_answer_wins_when_the_null_score_beats_every_span(tiny_qa_model):
-    tokenizer = AutoTokenizer.from_pretrained(tiny_qa_model)
+def _null_beats_the_answer(model):
+    """A question whose answer span scores 20 below the no-answer (CLS) score."""
+    tokenizer = AutoTokenizer.from_pretrained(model)
     context = "-a, --all\ndo not ignore entries starting with a dot"
     batch = _example(context, "do not ignore entries")
     features = tokenize_batch(batch, tokenizer, 64, 16, with_labels=False, keep_offsets=True)
-    starts, ends = _logits_for(features, context, "do not ignore entries", in_window=0, null=20.0)
+    return batch, features, *_logits_for(features, context, "do not ignore entries", in_window=0, null=20.0)
+
+
+def test_no_answer_wins_when_the_null_score_beats_every_span(tiny_qa_model):
+    batch, features, starts, ends = _null_beats_the_answer(tiny_qa_model)
     abstained = decode(_rows(batch), features, starts, ends)[0]
     assert abstained.is_empty and abstained.start == -1
     # SQuAD v1 (no negatives): always the best span
@@ -112,3 +117,16 @@ def test_spans_longer_than_max_answer_length_are_never_returned(tiny_qa_model):
     starts, ends = _logits_for(features, context, context, in_window=0, null=-100.0)
     result = decode(_rows(batch), features, starts, ends, max_answer_length=3)[0]
     assert len(tokenizer(result.text, add_special_tokens=False)["input_ids"]) <= 3
+
+
+def test_the_metric_abstains_where_the_decoder_did_and_best_f1_sees_the_kept_span(tiny_qa_model):
+    from evaluation.metrics import load_metric
+    from tasks.question_answering.task import QAParams, QuestionAnsweringTask
+
+    batch, features, starts, ends = _null_beats_the_answer(tiny_qa_model)
+    abstained = decode(_rows(batch), features, starts, ends)
+    assert abstained[0].is_empty and abstained[0].best_span == "do not ignore entries"
+    inputs = QuestionAnsweringTask().metric_inputs(abstained, _rows(batch), QAParams())
+    result = load_metric("squad_v2").compute(**inputs)
+    assert result["f1"] == 0.0  # the question has an answer and the decoder abstained
+    assert result["best_f1"] == 100.0  # answering (a higher threshold) would have been right

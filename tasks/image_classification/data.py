@@ -2,7 +2,8 @@
 "label": int}, with the class names alongside.
 
 Accepted sources: a bundled set by name ("fashion-mnist", "clipart"); an imagefolder (class sub-folders, either
-inside train/validation/test folders or alone, in which case about 10% of the images are held out); a csv/jsonl
+inside train/validation/test folders or alone, in which case about 10% of each class is held out for
+validation and as much for test); a csv/jsonl
 of (path, label) with paths relative to the file; a Hub dataset with image and label columns. Images are not
 decoded here, only checked: every file is opened once before training, and unreadable ones are reported by
 path and either fail the run (default) or are skipped (`bad_images: skip`).
@@ -10,14 +11,13 @@ path and either fail the run (default) or are skipped (`bad_images: skip`).
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import ClassLabel, Dataset, Image
 
-from shared.data_files import SPLIT_ALIASES, load_table, non_empty, read_source
+from shared.data_files import SPLIT_ALIASES, load_table, non_empty, read_source, stratified_hold_out
 from shared.errors import OmnituneError
 
 BUNDLED = Path(__file__).parent / "data"
@@ -36,25 +36,31 @@ def load_examples(
 ) -> Examples:
     source = source or BUNDLED_SETS[0]
     path = BUNDLED / source if source in BUNDLED_SETS else Path(source).expanduser()
+    where = f"{source} [{split}]"
+
+    def standard(table):  # the hold-out below needs the label column under its standard name
+        return _standard_columns(table, column_mapping or {}, where)
+
     table = read_source(
         str(path),
         split,
-        folder=_image_folder,
-        file=lambda path, split: _hold_out(_listing(path), split),
-        hub=load_table,
+        folder=lambda path, split: _image_folder(path, split, standard),
+        file=lambda path, split: _hold_out(standard(_listing(path)), split),
+        hub=lambda source, split: standard(load_table(source, split)),
     )
-    table = non_empty(
-        _standard_columns(table, column_mapping or {}, where=f"{source} [{split}]"), source, split, "images"
-    )
+    table = non_empty(table, source, split, "images")
     table = _drop_or_report_bad(table, bad_images)
     return Examples(table, table.features["label"].names)
 
 
-def _image_folder(path: Path, split: str):
+def _image_folder(path: Path, split: str, standard):
     import datasets
 
     has_splits = any((path / name).is_dir() for names in SPLIT_ALIASES.values() for name in names)
-    data = datasets.load_dataset("imagefolder", data_dir=str(path))
+    try:
+        data = datasets.load_dataset("imagefolder", data_dir=str(path))
+    except datasets.data_files.EmptyDatasetError:
+        raise OmnituneError(f"{path} holds no images", "add one sub-folder of images per class") from None
     if has_splits:
         wanted = [name for name in SPLIT_ALIASES.get(split, (split,)) if name in data]
         if not wanted:
@@ -62,8 +68,8 @@ def _image_folder(path: Path, split: str):
                 f"{path} has no '{split}' folder (found: {', '.join(data)})",
                 f"add a {SPLIT_ALIASES.get(split, (split,))[0]}/ folder of class sub-folders",
             )
-        return data[wanted[0]]
-    return _hold_out(data["train"], split)
+        return standard(data[wanted[0]])
+    return _hold_out(standard(data["train"]), split)
 
 
 def _listing(path: Path):
@@ -80,11 +86,10 @@ def _listing(path: Path):
 
 
 def _hold_out(table, split: str):
-    """About one image in ten, chosen by a hash of its position (deterministic), is held out."""
-    keys = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(len(table))]
-    held = [int(k[:8], 16) % 10 == 0 for k in keys]
-    wanted = split not in SPLIT_ALIASES["train"]
-    return table.select([i for i, h in enumerate(held) if h == wanted])
+    """One listing for every split: validation and test are held out class by class (see stratified_hold_out)."""
+    names = table.features["label"].names
+    labels = [names[i] for i in table["label"]]
+    return table.select(stratified_hold_out(labels, split, noun="images"))
 
 
 def _standard_columns(table, column_mapping: dict[str, str], where: str):

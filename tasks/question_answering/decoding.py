@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 
 @dataclass(frozen=True)
@@ -18,10 +19,21 @@ class Answer:
     end: int
     score: float  # probability of this span among the n-best candidates and "no answer"
     null_score_diff: float  # no-answer score minus best span score; > threshold means abstain
+    best_span: str = ""  # the best span's text, kept when abstaining (the official metric's best_f1 needs it)
+
+    @property
+    def no_answer_probability(self) -> float:
+        return no_answer_probability(self.null_score_diff)
 
     @property
     def is_empty(self) -> bool:
         return self.text == ""
+
+
+def no_answer_probability(null_score_diff: float) -> float:
+    """The score difference as the probability the SQuAD v2 metric compares with its threshold (monotonic, so
+    abstaining on diff > t is abstaining on probability > no_answer_probability(t))."""
+    return float(expit(null_score_diff))
 
 
 def decode(
@@ -62,17 +74,12 @@ def decode(
             continue
         best_score, start, end = candidates[0]
         diff = (null_score if null_score is not None else -np.inf) - best_score
-        if version_2_with_negative and diff > null_score_diff_threshold:
-            answers.append(Answer(example["id"], "", -1, -1, float(probabilities[-1]), float(diff)))
+        span = example["context"][start:end]
+        # compared as probabilities, so that the metric (which sees only probabilities) decides identically
+        if version_2_with_negative and no_answer_probability(diff) > no_answer_probability(null_score_diff_threshold):
+            answers.append(Answer(example["id"], "", -1, -1, float(probabilities[-1]), float(diff), span))
         else:
             answers.append(
-                Answer(
-                    example["id"],
-                    example["context"][start:end],
-                    int(start),
-                    int(end),
-                    float(probabilities[0]),
-                    float(diff),
-                )
+                Answer(example["id"], span, int(start), int(end), float(probabilities[0]), float(diff), span)
             )
     return answers

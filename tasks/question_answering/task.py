@@ -108,9 +108,22 @@ class QuestionAnsweringTask(TaskDefaults):
         return self.decode(rows, windows, logits, built, params)
 
     def metric_inputs(self, answers: list, examples: Dataset, params: QAParams) -> dict[str, Any]:
+        """The best span and its no-answer probability, with the decoder's threshold: the metric abstains where
+        the decoder did, and its best_f1 says which threshold would have scored best."""
+        abstains = params.version_2_with_negative
         return {
-            "predictions": [{"id": a.id, "prediction_text": a.text, "no_answer_probability": 0.0} for a in answers],
+            "predictions": [
+                {
+                    "id": a.id,
+                    "prediction_text": a.best_span if abstains else a.text,
+                    "no_answer_probability": a.no_answer_probability if abstains else 0.0,
+                }
+                for a in answers
+            ],
             "references": [{"id": e["id"], "answers": e["answers"]} for e in examples],
+            "no_answer_threshold": (
+                decoding.no_answer_probability(params.null_score_diff_threshold) if abstains else 1.0
+            ),
         }
 
     def baseline(self, examples: Dataset, params: QAParams) -> tuple[str, list]:

@@ -40,20 +40,20 @@ class Classification(evaluate.Metric):
         probabilities, references = np.asarray(predictions, dtype=np.float64), np.asarray(references)
         classes = probabilities.shape[1]
         predicted = probabilities.argmax(axis=1)
+        # classes neither in the references nor predicted have no F1 (sklearn's own default): counting them as
+        # 0 made a perfect model on a one-class test split score macro-F1 50
+        scored = sorted(set(references.tolist()) | set(predicted.tolist()))
         k = min(5, classes)
         top_k = np.argsort(-probabilities, axis=1)[:, :k]
         results = {
             "accuracy": 100 * float((predicted == references).mean()),
             f"top{k}_accuracy": 100 * float((top_k == references[:, None]).any(axis=1).mean()),
-            "macro_f1": 100
-            * float(f1_score(references, predicted, average="macro", labels=range(classes), zero_division=0)),
+            "macro_f1": 100 * float(f1_score(references, predicted, average="macro", labels=scored, zero_division=0)),
             "ece": expected_calibration_error(probabilities, references),
         }
-        precision, recall, _, _ = precision_recall_fscore_support(
-            references, predicted, labels=range(classes), zero_division=0
-        )
+        precision, recall, _, _ = precision_recall_fscore_support(references, predicted, labels=scored, zero_division=0)
         names = label_names or [str(i) for i in range(classes)]
-        for name, p, r in zip(names, precision, recall):
+        for name, p, r in zip([names[i] for i in scored], precision, recall):
             results[f"precision/{name}"] = 100 * float(p)
             results[f"recall/{name}"] = 100 * float(r)
         return results
