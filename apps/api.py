@@ -127,6 +127,7 @@ def predict(task: str, model: str, *, config: str | None = None, **values: Any) 
     settings = params_for_model(spec, model, config, values)
     example = spec.example_from_inputs(inputs)  # checked (a file that exists) before the model loads
     built = spec.build(resolve(model, settings.allow_pickle), settings)
+    built.require_trained(model, spec.name)
     return spec.describe_answer(spec.predict(built, example, settings, batch_size=1)[0], built, settings)
 
 

@@ -4,6 +4,7 @@ id that transformers can load, with omnitune's safety defaults: safetensors only
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from shared import run_dir as layout
 from shared import shelf, shelf_catalogue  # noqa: F401  (registers the shared entries)
@@ -83,6 +84,14 @@ def _check_quantization_runtime(folder: Path) -> None:
 
 def load_kwargs(allow_pickle: bool) -> dict:
     return {**SAFE_LOAD_KWARGS, "use_safetensors": None if allow_pickle else True}
+
+
+def load_noting_fresh_weights(auto_class: Any, path: str, **kwargs: Any) -> tuple[Any, tuple[str, ...]]:
+    """`auto_class.from_pretrained`, and the names of the weights the checkpoint did not hold or held in another
+    shape (a new head, initialised at random)."""
+    model, info = auto_class.from_pretrained(path, output_loading_info=True, **kwargs)
+    fresh = sorted(info.get("missing_keys", ())) + sorted(key for key, *_ in info.get("mismatched_keys", ()))
+    return model, tuple(fresh)
 
 
 def hub_failure(name: str, error: Exception) -> OmnituneError:

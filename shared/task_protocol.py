@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from datasets import Dataset
 
 from shared.config import TrainParams
+from shared.errors import OmnituneError
 
 
 @dataclass
@@ -28,6 +29,15 @@ class Built:
     generates: bool = False  # evaluated by generating text (Seq2SeqTrainer, predict-with-generate)
     labels: list[str] | None = None  # class names in the model's output order (classification tasks)
     extras: dict[str, Any] = field(default_factory=dict)  # what else the model works with (a vocoder, ...)
+    untrained: tuple[str, ...] = ()  # weights the checkpoint lacked, initialised at random (a new head)
+
+    def require_trained(self, model_ref: str, task_name: str) -> None:
+        """Answering with a random head (a base model's "LABEL_0 0.74") would look like a prediction: refuse."""
+        if self.untrained:
+            raise OmnituneError(
+                f"{model_ref} has no trained {task_name} head ({', '.join(self.untrained[:3])} would be random)",
+                f"fine-tune it first (omnitune train {task_name} --model {model_ref}) and use the run folder",
+            )
 
 
 @dataclass

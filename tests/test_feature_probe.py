@@ -156,3 +156,33 @@ def test_a_transformer_without_a_class_token_is_not_probed_as_if_it_had_one():
     )
     with pytest.raises(TypeError, match="class token"):
         FeatureProbeForImageClassification.around(swin, layers=2, regions=2, mirror=False)
+
+
+def _features(values, labels):
+    from tasks.image_classification.linear_probe import CachedFeatures
+
+    return CachedFeatures(torch.as_tensor(values, dtype=torch.float32), torch.tensor(labels), 0.0, False)
+
+
+def test_a_dimension_dead_on_every_training_image_gets_no_weight():
+    from tasks.image_classification.linear_probe import train_head
+
+    generator = torch.Generator().manual_seed(0)
+    labels = [0, 1] * 8
+    signal = torch.tensor(labels, dtype=torch.float32)[:, None] * 2 - 1 + 0.3 * torch.randn(16, 4, generator=generator)
+    train = _features(torch.cat([signal, torch.zeros(16, 1)], 1), labels)  # the last unit never fires in training
+    result = train_head(train, None, 2, epochs=30, learning_rate=0.05, weight_decay=0.0, batch_size=8, seed=0)
+    assert result.weight.abs().max() < 100  # ~1e4 when the dead unit's spread was clamped to 1e-6
+    test = torch.tensor([[1.0, 1.0, 1.0, 1.0, 5.0], [-1.0, -1.0, -1.0, -1.0, 5.0]])  # the unit fires on test images
+    assert ((test @ result.weight.T + result.bias).argmax(-1) == torch.tensor([1, 0])).all()
+
+
+def test_equal_validation_accuracy_is_decided_by_validation_loss():
+    from tasks.image_classification.linear_probe import train_head
+
+    labels = [0, 1] * 8
+    points = [[-1.0 if y == 0 else 1.0, 0.1 * i] for i, y in enumerate(labels)]
+    train, validation = _features(points, labels), _features(points[:4], labels[:4])
+    result = train_head(train, validation, 2, epochs=20, learning_rate=0.1, weight_decay=0.0, batch_size=4, seed=0)
+    assert result.validation_accuracy == 1.0
+    assert result.best_epoch > 1  # perfect from epoch 1, but the loss keeps falling

@@ -307,6 +307,21 @@ def test_cli_trains_a_linear_probe_and_predicts_a_file(tiny_vit, colour_folder, 
     assert set(labels) == {"red", "blue"} and abs(sum(labels.values()) - 1) < 1e-4
 
 
+def test_predict_refuses_a_backbone_without_a_trained_classifier(tiny_vit, colour_folder, capsys, tmp_path):
+    from transformers import ViTImageProcessor, ViTModel
+
+    from apps.cli import main
+
+    backbone = tmp_path / "backbone"  # like the shelf's dinov2-small: no head, so a random one would answer
+    ViTModel.from_pretrained(tiny_vit).save_pretrained(backbone)
+    ViTImageProcessor.from_pretrained(tiny_vit).save_pretrained(backbone)
+    image = colour_folder / "test" / "red" / "0.png"
+    assert main(["predict", "image-classification", "--model", str(backbone), "--image", str(image)]) == 2
+    error = capsys.readouterr().err
+    assert "no trained image-classification head" in error and "omnitune train image-classification" in error
+    assert main(["predict", "image-classification", "--model", str(tiny_vit), "--image", str(image)]) == 0
+
+
 @pytest.fixture
 def image_demo(tiny_vit, serve):
     from apps.demos import build_demo

@@ -211,3 +211,16 @@ def test_predict_never_replaces_a_wav_the_user_has(tiny_voice, tmp_path, capsys)
     assert '"audio": "' + str(tmp_path / "speech-1.wav") in capsys.readouterr().out
     assert main([*arguments, str(tmp_path / "no" / "such")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_evaluating_new_text_needs_no_recordings(tiny_voice, tmp_path, capsys):
+    """Round-trip WER needs only the text; mel-cepstral distortion, which needs a human reading, is left out."""
+    from apps.cli import main
+
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("".join(json.dumps({"text": t}) + "\n" for t in ("press one", "goodbye", "hello there")))
+    judge = save_tiny_whisper(tmp_path / "judge")
+    arguments = ["evaluate", "text-to-speech", "--model", str(tiny_voice), "--data", str(texts), "--no-speed"]
+    assert main([*arguments, "--judge", str(judge), "--db", f"sqlite:///{tmp_path}/lb.db"]) == 0, capsys.readouterr()
+    printed = capsys.readouterr().out
+    assert "every example of" in printed and '"wer"' in printed and "mel_cepstral_distortion" not in printed

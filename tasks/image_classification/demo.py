@@ -41,6 +41,7 @@ class CheckedImage(gr.Image):
 def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
     built = task.build(resolve(model, params.allow_pickle), params)
+    built.require_trained(model, task.name)
     loaded_model, processor = built.model, built.processor
     loaded_model.eval()
     preprocess = transform(from_processor(processor), training=False)

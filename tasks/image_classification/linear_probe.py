@@ -143,10 +143,14 @@ def train_head(
     seed: int,
 ) -> ProbeResult:
     """Softmax regression on standardised cached features with AdamW and a cosine schedule; keeps the epoch with
-    the best validation accuracy (the last one without validation data). The standardisation is folded back into
-    the returned weight and bias, so the head works on the model's raw features."""
+    the best validation accuracy, ties broken by validation loss (the last epoch without validation data). The
+    standardisation is folded back into the returned weight and bias, so the head works on the model's raw
+    features. Dimensions constant over the training images (dead ReLU units, common on small data) get no weight:
+    divided by their ~0 spread, an untrained weight became ~1e4 and swamped every other feature at test time."""
     generator = torch.Generator().manual_seed(seed)
-    mean, scale = train.features.mean(0), train.features.std(0).clamp_min(1e-6)
+    mean, spread = train.features.mean(0), train.features.std(0)
+    informative = spread > 1e-6 * spread.max().clamp_min(1e-12)
+    scale = torch.where(informative, spread, torch.ones_like(spread))
     train = CachedFeatures((train.features - mean) / scale, train.labels, train.seconds, train.hit)
     if validation is not None:
         validation = CachedFeatures(
@@ -159,7 +163,7 @@ def train_head(
     optimizer = torch.optim.AdamW(head.parameters(), lr=learning_rate, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(train.labels) / batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
-    best = (-1.0, 0, head.weight.detach().clone(), head.bias.detach().clone())
+    best = (-1.0, math.inf, 0, head.weight.detach().clone(), head.bias.detach().clone())
     started = time.perf_counter()
     for epoch in range(1, epochs + 1):
         order = torch.randperm(len(train.labels), generator=generator)
@@ -172,13 +176,17 @@ def train_head(
             schedule.step()
         if validation is not None:
             with torch.no_grad():
-                accuracy = (head(validation.features).argmax(-1) == validation.labels).float().mean().item()
-            if accuracy > best[0]:
-                best = (accuracy, epoch, head.weight.detach().clone(), head.bias.detach().clone())
+                logits = head(validation.features)
+                accuracy = (logits.argmax(-1) == validation.labels).float().mean().item()
+                loss = torch.nn.functional.cross_entropy(logits, validation.labels).item()
+            # a small validation set ties often (epoch 1 of 100 reached the best accuracy): the lower loss wins
+            if (accuracy, -loss) > (best[0], -best[1]):
+                best = (accuracy, loss, epoch, head.weight.detach().clone(), head.bias.detach().clone())
     seconds_per_epoch = (time.perf_counter() - started) / epochs
     if validation is None:
-        best = (float("nan"), epochs, head.weight.detach().clone(), head.bias.detach().clone())
-    accuracy, best_epoch, weight, bias = best
+        best = (float("nan"), math.nan, epochs, head.weight.detach().clone(), head.bias.detach().clone())
+    accuracy, _, best_epoch, weight, bias = best
+    weight = weight * informative
     # W (x - m) / s + b  ==  (W / s) x + (b - W m / s)
     weight, bias = weight / scale, bias - (weight / scale) @ mean
     return ProbeResult(weight, bias, epochs, best_epoch, None if validation is None else accuracy, seconds_per_epoch)

@@ -36,7 +36,7 @@ from shared import run_dir as layout
 from shared.attention.setup import configure_attention
 from shared.config import TrainParams, dump_params
 from shared.errors import OmnituneError
-from shared.pretrained import hub_failure, load_kwargs, resolve
+from shared.pretrained import hub_failure, load_kwargs, load_noting_fresh_weights, resolve
 from shared.task_defaults import TaskDefaults
 from shared.task_protocol import Built, Quickstart, Scorer
 from shared.training import TrainResult, fine_tune
@@ -199,8 +199,8 @@ class ImageClassificationTask(TaskDefaults):
                 if new_head
                 else {}
             )
-            model = AutoModelForImageClassification.from_pretrained(
-                model_path, **load_kwargs(params.allow_pickle), **head
+            model, fresh = load_noting_fresh_weights(
+                AutoModelForImageClassification, model_path, **load_kwargs(params.allow_pickle), **head
             )
             if new_head and hasattr(model.config, "label_names"):
                 # timm's wrapper saves its own label_names, left at the pretrained classes by a new id2label
@@ -223,7 +223,7 @@ class ImageClassificationTask(TaskDefaults):
                 if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                     module.register_forward_pre_hook(_use_running_statistics)
         labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        return Built(model, processor, labels=labels)
+        return Built(model, processor, labels=labels, untrained=fresh)
 
     # 2. features
     def features(self, examples: Dataset, built: Built, params: ImageParams, for_eval: bool) -> ImageTensors:

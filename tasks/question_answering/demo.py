@@ -24,6 +24,7 @@ NO_ANSWER = "(no answer: the model abstains — the context does not seem to con
 def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
     built = task.build(resolve(model, params.allow_pickle), params)
+    built.require_trained(model, task.name)
     loaded_model, tokenizer = built.model, built.processor
     examples = _examples(task, params)
 

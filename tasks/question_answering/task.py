@@ -12,7 +12,7 @@ from shared.attention.setup import configure_attention
 from shared.config import TrainParams
 from shared.errors import OmnituneError
 from shared.inference import batched_logits
-from shared.pretrained import config_overrides, hub_failure, load_kwargs
+from shared.pretrained import config_overrides, hub_failure, load_kwargs, load_noting_fresh_weights
 from shared.task_defaults import TaskDefaults
 from shared.task_protocol import Built, Quickstart
 from tasks.question_answering import data, decoding, features
@@ -65,8 +65,11 @@ class QuestionAnsweringTask(TaskDefaults):
     ) -> Built:
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
-            model = AutoModelForQuestionAnswering.from_pretrained(
-                model_path, **load_kwargs(params.allow_pickle), **config_overrides(model_path, params.attention_dropout)
+            model, fresh = load_noting_fresh_weights(
+                AutoModelForQuestionAnswering,
+                model_path,
+                **load_kwargs(params.allow_pickle),
+                **config_overrides(model_path, params.attention_dropout),
             )
         except OSError as error:
             raise hub_failure(model_path, error) from None
@@ -76,7 +79,7 @@ class QuestionAnsweringTask(TaskDefaults):
                 f"{model_path} has no fast tokenizer; span decoding needs character offsets",
                 "use a model that ships tokenizer.json",
             )
-        return Built(model, tokenizer)
+        return Built(model, tokenizer, untrained=fresh)
 
     def features(self, examples: Dataset, built: Built, params: QAParams, for_eval: bool) -> Dataset:
         return features.tokenize(

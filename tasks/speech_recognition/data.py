@@ -50,23 +50,29 @@ def load_split(folder: Path, split: str) -> list[dict]:
 
 
 def load_examples(
-    source: str, split: str, column_mapping: dict[str, str] | None = None, bad_audio: str = "fail"
+    source: str,
+    split: str,
+    column_mapping: dict[str, str] | None = None,
+    bad_audio: str = "fail",
+    audio_required: bool = True,
 ) -> Dataset:
-    """Examples {"audio": path or encoded bytes, "text", "seconds"} of one split, every file checked."""
+    """Examples {"audio": path or encoded bytes, "text", "seconds"} of one split, every file checked. Without
+    `audio_required` (texts to synthesise), a table may have no audio column: "audio" and "seconds" are None."""
     rows = read_source(
         source,
         split,
         folder=lambda path, split: [{"audio": str(r["path"]), "text": r["text"]} for r in load_split(path, split)],
         file=lambda path, split: hold_out(
-            _rows_of_table(load_table(str(path)), column_mapping, base=path.parent, where=str(path)),
+            _rows_of_table(load_table(str(path)), column_mapping, path.parent, str(path), audio_required),
             split,
             group_key=lambda r: r["text"],
         ),
         hub=lambda source, split: _rows_of_table(
-            _undecoded(load_table(source, split)), column_mapping, base=None, where=f"{source} [{split}]"
+            _undecoded(load_table(source, split)), column_mapping, None, f"{source} [{split}]", audio_required
         ),
     )
-    return Dataset.from_list(non_empty(_checked(rows, bad_audio, where=f"{source} [{split}]"), source, split))
+    where = f"{source} [{split}]"
+    return Dataset.from_list(non_empty(_checked(rows, bad_audio, where, audio_required), source, split))
 
 
 def _undecoded(table):
@@ -83,12 +89,14 @@ def _pick(names: tuple[str, ...], present: list[str]) -> str | None:
     return next((name for name in names if name in present), None)
 
 
-def _rows_of_table(table, mapping: dict[str, str] | None, base: Path | None, where: str) -> list[dict]:
+def _rows_of_table(
+    table, mapping: dict[str, str] | None, base: Path | None, where: str, audio_required: bool = True
+) -> list[dict]:
     table = table.rename_columns(
         {theirs: ours for ours, theirs in (mapping or {}).items() if theirs in table.column_names and theirs != ours}
     )
     audio_column, text_column = _pick(AUDIO_NAMES, table.column_names), _pick(TEXT_NAMES, table.column_names)
-    if audio_column is None or text_column is None:
+    if (audio_column is None and audio_required) or text_column is None:
         missing = "audio" if audio_column is None else "text"
         raise OmnituneError(
             f"{where}: no {missing} column (found: {', '.join(table.column_names)})",
@@ -96,7 +104,7 @@ def _rows_of_table(table, mapping: dict[str, str] | None, base: Path | None, whe
         )
     rows = []
     for row in table:
-        audio = row[audio_column]
+        audio = row[audio_column] if audio_column else None
         if isinstance(audio, dict):  # a Hub Audio column: {"bytes", "path"}
             audio = audio.get("bytes") or audio.get("path")
         elif audio is not None and base is not None and not Path(audio).is_absolute():
@@ -105,12 +113,12 @@ def _rows_of_table(table, mapping: dict[str, str] | None, base: Path | None, whe
     return rows
 
 
-def _checked(rows: list[dict], bad_audio: str, where: str) -> list[dict]:
+def _checked(rows: list[dict], bad_audio: str, where: str, audio_required: bool = True) -> list[dict]:
     """Rows with their duration; missing, unreadable or empty-transcript rows fail the load (listed together)
     or are dropped with a warning under bad_audio=skip."""
     good, bad = [], []
     for index, row in enumerate(rows):
-        reason = _unusable(row)
+        reason = _unusable(row, audio_required)
         if reason:
             bad.append(f"{row['audio'] if isinstance(row['audio'], str) else f'row {index}'}: {reason}")
         else:
@@ -132,12 +140,13 @@ def report_unusable(bad: list[str], policy: str, where: str) -> None:
     warnings.warn(f"{where}: skipped {len(bad)} unusable examples: {shown}", stacklevel=3)
 
 
-def _unusable(row: dict) -> str | None:
+def _unusable(row: dict, audio_required: bool = True) -> str | None:
     """Why a row cannot be used, or None; sets row["seconds"] from the file's header."""
-    if row["audio"] is None:
-        return "no audio"
     if not row["text"].strip():
         return "empty transcript"
+    if row["audio"] is None:
+        row["seconds"] = None
+        return "no audio" if audio_required else None
     try:
         if isinstance(row["audio"], bytes):
             row["seconds"] = read_audio(row["audio"], rate=None).seconds

@@ -21,6 +21,7 @@ LEVELS = ("word", "segment", "none")
 def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
     built = task.build(resolve(model, params.allow_pickle), params)
+    built.require_trained(model, task.name)
     loaded_model, processor = built.model, built.processor
     loaded_model.eval()
     rate = processor.feature_extractor.sampling_rate

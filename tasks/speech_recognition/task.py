@@ -22,7 +22,7 @@ from transformers import AutoConfig, AutoModelForCTC, AutoModelForSpeechSeq2Seq,
 from shared.audio import problems, read_audio
 from shared.config import TrainParams
 from shared.errors import OmnituneError
-from shared.pretrained import hub_failure, load_kwargs
+from shared.pretrained import hub_failure, load_kwargs, load_noting_fresh_weights
 from shared.task_defaults import TaskDefaults
 from shared.task_protocol import Built, Quickstart
 from shared.text_normalise import normaliser_for
@@ -111,16 +111,16 @@ class SpeechRecognitionTask(TaskDefaults):
         try:
             config = AutoConfig.from_pretrained(model_path, trust_remote_code=False)
             if config.is_encoder_decoder:
-                model, processor = self._build_whisper(model_path, params)
+                model, processor, fresh = *self._build_whisper(model_path, params), ()
             else:
-                model, processor = self._build_ctc(model_path, config, params, examples)
+                model, processor, fresh = self._build_ctc(model_path, config, params, examples)
         except (OSError, ValueError) as error:
             raise hub_failure(model_path, error) from None
         if params.freeze_encoder:
             encoder = model.get_encoder() if is_whisper(model) else getattr(model, model.base_model_prefix)
             for parameter in encoder.parameters():
                 parameter.requires_grad_(False)
-        return Built(model, processor, generates=config.is_encoder_decoder)
+        return Built(model, processor, generates=config.is_encoder_decoder, untrained=fresh)
 
     def _build_whisper(self, model_path: str, params: SpeechParams):
         processor = AutoProcessor.from_pretrained(model_path)
@@ -161,13 +161,14 @@ class SpeechRecognitionTask(TaskDefaults):
         }
         if params.spec_augment:
             overrides.update(mask_time_prob=0.05, mask_feature_prob=0.05)
-        model = AutoModelForCTC.from_pretrained(
+        model, fresh = load_noting_fresh_weights(
+            AutoModelForCTC,
             model_path,
             **load_kwargs(params.allow_pickle),
             **overrides,
             ignore_mismatched_sizes=config.vocab_size != len(tokenizer),
         )
-        return model, processor
+        return model, processor, fresh
 
     # 2. features ------------------------------------------------------------------------------------------------
     def features(self, examples: Dataset, built: Built, params: SpeechParams, for_eval: bool) -> Dataset:

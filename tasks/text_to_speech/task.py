@@ -105,9 +105,14 @@ class TextToSpeechTask(TaskDefaults):
     )
 
     def load_examples(self, params: SpeechSynthesisParams, split: str) -> Dataset:
-        """Texts with a human reading of each (the reference for mel-cepstral distortion)."""
+        """Texts, each with a human reading (the reference for mel-cepstral distortion; training needs it, the
+        round-trip WER of an evaluation does not)."""
         examples = data.load_examples(
-            params.data or str(data.BUNDLED), params.split_name(split), params.column_mapping, params.bad_audio
+            params.data or str(data.BUNDLED),
+            params.split_name(split),
+            params.column_mapping,
+            params.bad_audio,
+            audio_required=split == "train",
         )
         return params.limited(examples, split)
 

@@ -20,6 +20,7 @@ COLOURS = {"OPTION": "blue", "ARGUMENT": "orange", "PATH": "green", "ENV": "purp
 def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
     built = task.build(resolve(model, params.allow_pickle), params)
+    built.require_trained(model, task.name)
 
     def tag(text: str):
         text = (text or "").strip()

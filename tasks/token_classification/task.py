@@ -17,7 +17,7 @@ from shared.attention.setup import configure_attention
 from shared.config import TrainParams
 from shared.errors import OmnituneError
 from shared.inference import batched_logits
-from shared.pretrained import config_overrides, hub_failure, load_kwargs
+from shared.pretrained import config_overrides, hub_failure, load_kwargs, load_noting_fresh_weights
 from shared.task_defaults import TaskDefaults
 from shared.task_protocol import Built, Quickstart
 from tasks.token_classification import data
@@ -99,7 +99,8 @@ class TokenClassificationTask(TaskDefaults):
                 else {}
             )
             tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
-            model = AutoModelForTokenClassification.from_pretrained(
+            model, fresh = load_noting_fresh_weights(
+                AutoModelForTokenClassification,
                 model_path,
                 **load_kwargs(params.allow_pickle),
                 **config_overrides(model_path, params.attention_dropout),
@@ -114,7 +115,7 @@ class TokenClassificationTask(TaskDefaults):
             )
         configure_attention(model, params, model_path, tokenizer)
         labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        return Built(model, tokenizer, labels=labels)
+        return Built(model, tokenizer, labels=labels, untrained=fresh)
 
     def features(self, examples: Dataset, built: Built, params: TokenParams, for_eval: bool) -> Dataset:
         label_ids = {name: i for i, name in enumerate(built.labels)}
