@@ -18,7 +18,7 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
-from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from shared import distributed
 from shared import run_dir as layout
@@ -37,23 +37,43 @@ class _InOrderEvaluation:
         return torch.utils.data.SequentialSampler(eval_dataset) if eval_dataset is not None else None
 
 
-class _GlobalLengthGroups:
-    """transformers groups training examples by length in chunks of the per-device batch; on N processes a step
-    then mixes N length groups, a different path through the data than one process takes. Chunks of the global
-    batch keep one process's steps: each rank takes its slice of the same length group."""
+class EpochSeededLengthGroups(LengthGroupedSampler):
+    """transformers' length-grouped order is drawn from the global random state when an epoch starts; after a
+    resume in epoch 2 or later that state is not the one the interrupted run had there, so the rest of the run saw
+    other batches (another final F1). Each epoch's order drawn from (seed, epoch) is the same either way."""
+
+    def __init__(self, sampler: LengthGroupedSampler, seed: int):
+        super().__init__(sampler.batch_size, lengths=sampler.lengths)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:  # the Trainer calls it before every epoch, resumed or not
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
+
+
+class _LengthGroups:
+    """Length-grouped training batches that resume exactly (EpochSeededLengthGroups). transformers groups in
+    chunks of the per-device batch; on N processes a step then mixes N length groups, a different path through
+    the data than one process takes. Chunks of the global batch keep one process's steps: each rank takes its
+    slice of the same length group."""
 
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
-        if isinstance(sampler, LengthGroupedSampler) and self.args.world_size > 1:
-            sampler.batch_size *= self.args.world_size
+        if not isinstance(sampler, LengthGroupedSampler):
+            return sampler
+        sampler = EpochSeededLengthGroups(sampler, self.args.seed)
+        sampler.batch_size *= self.args.world_size
         return sampler
 
 
-class _Trainer(_GlobalLengthGroups, _InOrderEvaluation, Trainer):
+class _Trainer(_LengthGroups, _InOrderEvaluation, Trainer):
     pass
 
 
-class _Seq2SeqTrainer(_GlobalLengthGroups, _InOrderEvaluation, Seq2SeqTrainer):
+class _Seq2SeqTrainer(_LengthGroups, _InOrderEvaluation, Seq2SeqTrainer):
     """Evaluates by generating (predict-with-generate), for tasks whose metric compares generated text."""
 
 

@@ -50,13 +50,23 @@ class InterruptAt(TrainerCallback):
             raise KeyboardInterrupt  # what Ctrl-C does in the middle of training
 
 
-def test_interrupted_training_resumes_to_the_same_result(tiny_qa_model, tmp_path):
+@pytest.mark.parametrize(
+    "questions, steps, killed_at, group_by_length",
+    [(None, 6, 5, True), (3, 12, 7, True), (3, 12, 7, False)],
+    ids=["epoch-1", "epoch-2-or-later", "epoch-2-or-later-random-order"],
+)
+def test_interrupted_training_resumes_to_the_same_result(
+    questions, steps, killed_at, group_by_length, tiny_qa_model, tmp_path
+):
     data = bundled_subset(tmp_path / "data", per_split=30)
-    params = _params(tiny_qa_model, data)
+    params = _params(tiny_qa_model, data, max_steps=steps, group_by_length=group_by_length, max_train_samples=questions)
     straight = fine_tune(TASK, params, None, tmp_path / "straight")
 
     with pytest.raises(KeyboardInterrupt):
-        fine_tune(TASK, params, None, tmp_path / "interrupted", callbacks=[InterruptAt(5)])
+        fine_tune(TASK, params, None, tmp_path / "interrupted", callbacks=[InterruptAt(killed_at)])
+    checkpoint = tmp_path / "interrupted" / "checkpoints" / f"checkpoint-{killed_at - 1}"
+    epoch = json.loads((checkpoint / "trainer_state.json").read_text())["epoch"]
+    assert (epoch > 1 and epoch % 1) if steps > 6 else epoch < 1  # resumed mid-epoch, in the epoch intended
     assert not (tmp_path / "interrupted" / "model").exists()
     # kill -9 in the middle of writing a checkpoint leaves one without trainer_state.json: it must be skipped
     (tmp_path / "interrupted" / "checkpoints" / "checkpoint-99").mkdir()
