@@ -125,10 +125,11 @@ def predict(task: str, model: str, *, config: str | None = None, **values: Any) 
     if missing:
         raise OmnituneError(f"{spec.name} needs {', '.join(missing)}", f"give {', '.join(spec.input_fields)}")
     settings = params_for_model(spec, model, config, values)
-    example = spec.example_from_inputs(inputs)  # checked (a file that exists) before the model loads
+    example = spec.example_from_inputs(inputs, settings)  # checked as the demo checks it, before the model loads
     built = spec.build(resolve(model, settings.allow_pickle), settings)
     built.require_trained(model, spec.name)
-    return spec.describe_answer(spec.predict(built, example, settings, batch_size=1)[0], built, settings)
+    answer = spec.describe_answer(spec.predict(built, example, settings, batch_size=1)[0], built, settings)
+    return {**answer, **spec.describe_input(example, built, settings)}
 
 
 def compress(

@@ -78,6 +78,18 @@ def problems(clip: Clip, min_seconds: float, max_seconds: float | None, why_max:
     return found
 
 
+def checked_clip(
+    source: str | Path, rate: int | None, min_seconds: float, max_seconds: float | None, why_max: str = ""
+) -> Clip:
+    """A clip a user gives (`predict --audio`, a demo upload), refused the same way for both when it is
+    unreadable, too short, too long or silent: a model answers "you" for silence and "." for 0.01 s."""
+    clip = read_audio(source, rate)
+    found = problems(clip, min_seconds, max_seconds, why_max)
+    if found:
+        raise OmnituneError(f"The clip is {found[0]}.")
+    return clip
+
+
 def is_clipped(clip: Clip) -> bool:
     return bool(clip.audio.size) and float(np.mean(np.abs(clip.audio) >= CLIPPED_LEVEL)) > CLIPPED_SHARE
 

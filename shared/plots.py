@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from shared.scratch import scratch_file  # noqa: E402
+
 
 def plot_loss_curve(history: list[dict], path: Path, primary: str) -> None:
     train = [(h["step"], h["loss"]) for h in history if "loss" in h]
@@ -103,9 +105,7 @@ def pareto_figure(rows: list[dict], metric: str, better_up: bool = True):
 
 def audio_figure(audio, rate: int, spans: list[dict] | None = None) -> str:
     """Waveform (with the timed words or segments shaded and labelled) over a log-mel spectrogram, as a
-    temporary PNG file for the speech demos; returns its path."""
-    import tempfile
-
+    PNG file in the demos' scratch folder; returns its path."""
     import librosa
     import librosa.display
     import numpy as np
@@ -130,7 +130,7 @@ def audio_figure(audio, rate: int, spans: list[dict] | None = None) -> str:
     )
     spectrum.set_xlabel("seconds")
     figure.tight_layout()
-    path = tempfile.NamedTemporaryFile(suffix=".png", delete=False).name
+    path = str(scratch_file(".png"))
     figure.savefig(path, dpi=90)
     plt.close(figure)
     return path

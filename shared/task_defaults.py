@@ -52,8 +52,11 @@ class TaskDefaults:
     def write_artifacts(self, answers: list, examples: Dataset, params: TrainParams, folder: Path, split: str) -> None:
         return None
 
-    def example_from_inputs(self, inputs: dict[str, Any]) -> dict[str, list]:
+    def example_from_inputs(self, inputs: dict[str, Any], params: TrainParams) -> dict[str, list]:
         return {"id": ["0"], **{name: [str(value)] for name, value in inputs.items()}}
 
     def describe_answer(self, answer: Any, built: Built, params: TrainParams) -> dict[str, Any]:
         return asdict(answer) if is_dataclass(answer) else {"answer": answer}
+
+    def describe_input(self, example: dict[str, list], built: Built, params: TrainParams) -> dict[str, Any]:
+        return {}

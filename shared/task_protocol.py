@@ -145,7 +145,11 @@ class Task(Protocol):
         self, answers: list, examples: Dataset, params: TrainParams, folder: Path, split: str
     ) -> None: ...  # what a user would rather see than read (plots, samples)
 
-    # the command line: values given as --name -> one example; one answer -> what is printed
-    def example_from_inputs(self, inputs: dict[str, Any]) -> dict[str, list]: ...
+    # the command line: values given as --name -> one example, checked as the task's demo checks them (empty,
+    # too large, unreadable: an OmnituneError whose problem is the demo's sentence); one answer -> what is printed;
+    # what the model made of the input when the user should know (e.g. that it was cut) -> printed beside it
+    def example_from_inputs(self, inputs: dict[str, Any], params: TrainParams) -> dict[str, list]: ...
 
     def describe_answer(self, answer: Any, built: Built, params: TrainParams) -> dict[str, Any]: ...
+
+    def describe_input(self, example: dict[str, list], built: Built, params: TrainParams) -> dict[str, Any]: ...

@@ -139,6 +139,48 @@ def test_predict_prints_the_span_with_offsets(tiny_qa_model, capsys):
     assert "needs --context" in capsys.readouterr().err
 
 
+def _wav(path, seconds: float, level: float):
+    import numpy as np
+    import soundfile
+
+    soundfile.write(path, level * np.sin(np.linspace(0, 2000 * seconds, int(16_000 * seconds))), 16_000)
+    return str(path)
+
+
+def _text_file(path):
+    path.write_text("not a picture")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "task, inputs, message",
+    [
+        ("question-answering", {"question": "q", "context": "x" * 100_001}, "the limit is 100,000"),
+        ("question-answering", {"question": "q", "context": "   "}, "The context is empty"),
+        ("summarization", {"text": "x" * 20_001}, "the limit is 20,000"),
+        ("text-to-speech", {"text": "x" * 5_001}, "the limit is 5,000"),
+        ("token-classification", {"text": " "}, "The text is empty"),
+        (
+            "automatic-speech-recognition",
+            {"audio": lambda tmp: _wav(tmp / "silence.wav", 2.0, 0.0)},
+            "The clip is silent",
+        ),
+        (
+            "automatic-speech-recognition",
+            {"audio": lambda tmp: _wav(tmp / "short.wav", 0.01, 0.5)},
+            "The clip is too short",
+        ),
+        ("image-classification", {"image": lambda tmp: _text_file(tmp / "photo.png")}, "not a readable image"),
+    ],
+)
+def test_predict_checks_input_as_the_demo_does_before_loading_any_model(task, inputs, message, tmp_path, capsys):
+    arguments = ["predict", task, "--model", str(tmp_path / "no-model-needed-yet")]
+    for name, value in inputs.items():
+        arguments += [f"--{name}", value(tmp_path) if callable(value) else value]
+    assert main(arguments) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_pickled_weights_are_refused_unless_allowed(tmp_path, tiny_qa_model):
     import shutil
 

@@ -50,3 +50,12 @@ def test_an_output_dir_that_cannot_be_created_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OmnituneError, match="cannot write the run folder .*file/run"):
         run_dir.claim_output_dir(tmp_path / "file" / "run")
+
+
+def test_demo_scratch_files_stay_bounded(monkeypatch):
+    from shared import scratch
+
+    monkeypatch.setattr(scratch, "KEEP", 3)
+    made = [scratch.scratch_file(".wav") for _ in range(5)] + [scratch.scratch_folder("attention-")]
+    assert sum(p.exists() for p in made) == 3 and made[-1].is_dir() and made[-2].is_file()
+    assert len(list(made[-1].parent.iterdir())) == 3

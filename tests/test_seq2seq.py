@@ -378,6 +378,33 @@ def test_bad_data_gets_a_message_that_names_the_problem_and_the_fix(tmp_path):
     assert mapped[0]["source"] == "a"
 
 
+def test_older_translation_layouts_are_read(tmp_path):
+    from tasks.seq2seq.data import load_pairs
+
+    columns = tmp_path / "columns.jsonl"  # src / tgt columns, as many translation corpora name them
+    columns.write_text("".join(json.dumps({"src": f"hello {i}", "tgt": f"hola {i}"}) + "\n" for i in range(20)))
+    assert load_pairs(str(columns), "all", ("en",), ("es",))[0] == {"source": "hello 0", "target": "hola 0", "row": 0}
+    lines = tmp_path / "lines"  # transformers' older seq2seq examples: line-aligned train.source / train.target
+    lines.mkdir()
+    for split in ("train", "val", "test"):
+        (lines / f"{split}.source").write_text("one\ntwo\n")
+        (lines / f"{split}.target").write_text("uno\ndos\n")
+    validation = load_pairs(str(lines), "validation", "en", "es")
+    assert [(r["source"], r["target"]) for r in validation] == [("one", "uno"), ("two", "dos")]
+    (lines / "test.target").write_text("uno\n")
+    with pytest.raises(OmnituneError, match="has 2 lines but .*test.target has 1"):
+        load_pairs(str(lines), "test", "en", "es")
+
+
+def test_a_list_in_a_text_column_is_refused_not_turned_into_its_python_spelling(tmp_path):
+    from tasks.seq2seq.data import load_pairs
+
+    listed = tmp_path / "listed.jsonl"
+    listed.write_text(json.dumps({"document": ["a", "b"], "summary": "ab"}) + "\n")
+    with pytest.raises(OmnituneError, match=r"column 'document' holds lists, not text \(rows 0\)"):
+        load_pairs(str(listed), "all", "document", "summary")
+
+
 def test_a_language_the_model_lacks_is_refused_with_the_codes_to_use(family_folder):
     with pytest.raises(OmnituneError, match="no language code for 'xx'") as error:
         TranslationTask().build(family_folder("nllb"), TranslationParams(target_lang="xx"))
@@ -417,6 +444,17 @@ def test_demo_explains_bad_input(summarization_demo, text, message):
     client = Client(summarization_demo.local_url, verbose=False)
     with pytest.raises(Exception, match=message):
         client.predict(text, 1, 5, 0, 1.0, False, 1.0, 1.0, api_name="/generate")
+
+
+def test_cli_predict_says_when_the_input_was_cut(tiny_bert2bert, capsys):
+    from apps.cli import main
+
+    _, folder, _ = tiny_bert2bert
+    long = " ".join(["The fork() call creates a new process by duplicating the calling process."] * 4)
+    arguments = ["predict", "summarization", "--model", str(folder), "--max_source_length", "16"]
+    assert main([*arguments, "--max_new_tokens", "5", "--text", long]) == 0, capsys.readouterr().err
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["input"]["cut"] and "the input was cut: the model read 16 of its" in printed["warning"]
 
 
 @pytest.mark.parametrize("which", ["bert2bert", "marian"])

@@ -78,6 +78,17 @@ def test_altered_or_missing_files_are_detected_and_rebuilt(fake_entry):
     assert shelf.verify("tiny-test") == []
 
 
+def test_a_killed_prepares_scratch_folder_is_removed_by_the_next_prepare(fake_entry):
+    shelf.shelf_root().mkdir(parents=True, exist_ok=True)
+    left = shelf.shelf_root() / ".tiny-test-k1ll3d"  # what kill -9 during a conversion leaves
+    (left / "wheel0").mkdir(parents=True)
+    (left / "wheel0" / "big.bin").write_bytes(b"0" * 1000)
+    messages = []
+    shelf.prepare("tiny-test", log=messages.append)
+    assert not left.exists() and any("interrupted prepare" in m for m in messages)
+    assert not [p for p in shelf.shelf_root().iterdir() if p.name.startswith(".")]
+
+
 def test_half_written_entry_without_manifest_is_not_taken_as_prepared(fake_entry):
     folder = shelf.entry_path("tiny-test")
     folder.mkdir(parents=True)

@@ -10,13 +10,17 @@ import importlib.util
 from shared.errors import OmnituneError
 from tasks.registry import TASKS, get_task
 
+GRADIO_CACHE_CLEANUP = (3600, 3600)  # every hour, Gradio deletes the files it cached for the page over an hour ago
+
 
 def build_demo(task_name: str, model: str, **kwargs):
     task = get_task(task_name)
     for cls in type(task).__mro__:
         package = cls.__module__.rpartition(".")[0]
         if package.startswith("tasks.") and importlib.util.find_spec(f"{package}.demo"):
-            return importlib.import_module(f"{package}.demo").build(task, model, **kwargs)
+            demo = importlib.import_module(f"{package}.demo").build(task, model, **kwargs)
+            demo.delete_cache = demo.delete_cache or GRADIO_CACHE_CLEANUP
+            return demo
     with_demo = [name for name in TASKS if name != task_name]
     raise OmnituneError(
         f"no demo for task '{task_name}' (no demo.py in its folder)", f"demos exist for: {', '.join(with_demo)}"

@@ -23,6 +23,8 @@ from shared.errors import OmnituneError
 BUNDLED = Path(__file__).parent / "data"
 BUNDLED_SETS = ("fashion-mnist", "clipart")
 MAX_BAD_SHOWN = 10
+MAX_PIXELS = 40_000_000  # about 7,000 x 6,000: bigger uploads are refused before decoding (decompression bombs)
+NOT_AN_IMAGE = "This file is not a readable image. Use a PNG, JPEG, WebP, GIF or BMP file."
 
 
 @dataclass
@@ -111,6 +113,26 @@ def _standard_columns(table, column_mapping: dict[str, str], where: str):
     if not isinstance(table.features["label"], ClassLabel):
         table = table.class_encode_column("label")
     return table
+
+
+def open_upload(path: str | Path):
+    """One image a user gives (`predict --image`, a demo upload), decoded and checked the same way for both: not
+    an image, or more than MAX_PIXELS (read from the header, before decoding), is refused with a message."""
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    try:
+        image = PILImage.open(path)
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise OmnituneError(
+                f"The image is {width:,} x {height:,} pixels; the limit is {MAX_PIXELS:,} pixels. "
+                "Resize it and try again."
+            )
+        image.load()
+        return image
+    except (UnidentifiedImageError, OSError, PILImage.DecompressionBombError):
+        raise OmnituneError(NOT_AN_IMAGE) from None
 
 
 def open_image(value: dict):

@@ -13,16 +13,14 @@ import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from shared.errors import OmnituneError
 from shared.model_facts import model_facts
 from shared.pretrained import resolve
+from tasks.image_classification.data import NOT_AN_IMAGE, open_upload
 from tasks.image_classification.explain import explanation_map, overlay
 from tasks.image_classification.preprocessing import from_processor, to_rgb, transform
 
-MAX_PIXELS = 40_000_000  # about 7,000 x 6,000: bigger uploads are refused before decoding (decompression bombs)
 SHOWN_SIDE = 448  # the explanation is drawn at this size
-
-
-NOT_AN_IMAGE = "This file is not a readable image. Use a PNG, JPEG, WebP, GIF or BMP file."
 
 
 class CheckedImage(gr.Image):
@@ -103,16 +101,6 @@ def _open(path: str | None) -> Image.Image:
     if not path:
         raise gr.Error("No image: upload, paste or take one first.")
     try:
-        image = Image.open(path)
-        width, height = image.size
-        if width * height > MAX_PIXELS:
-            raise gr.Error(
-                f"The image is {width:,} x {height:,} pixels; the limit is {MAX_PIXELS:,} pixels. "
-                "Resize it and try again."
-            )
-        image.load()
-        return image
-    except gr.Error:
-        raise
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        raise gr.Error(NOT_AN_IMAGE) from None
+        return open_upload(path)
+    except OmnituneError as error:
+        raise gr.Error(error.problem) from None

@@ -282,10 +282,11 @@ class ImageClassificationTask(TaskDefaults):
         plot_confusion_matrix(list(examples["label"]), predicted, names, folder / f"confusion_matrix_{split}.png")
 
     # the command line: `omnitune predict image-classification --model M --image photo.jpg`
-    def example_from_inputs(self, inputs: dict[str, Any]) -> dict[str, list]:
+    def example_from_inputs(self, inputs: dict[str, Any], params: ImageParams) -> dict[str, list]:
         path = Path(str(inputs["image"])).expanduser()
         if not path.is_file():
             raise OmnituneError(f"image file {path} does not exist", "check the path given to --image")
+        data.open_upload(path)
         return {"image": [{"path": str(path.resolve()), "bytes": None}]}
 
     def describe_answer(self, answer: list[float], built: Built, params: ImageParams) -> dict[str, Any]:

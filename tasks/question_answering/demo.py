@@ -7,17 +7,15 @@ returns (picture path, caption): the model's attention over the question and the
 
 from __future__ import annotations
 
-import tempfile
-
 import gradio as gr
 
 from shared.attention import visualise
 from shared.errors import OmnituneError
 from shared.model_facts import model_facts
 from shared.pretrained import resolve
+from shared.scratch import scratch_folder
+from tasks.question_answering.task import MAX_CONTEXT_CHARS, MAX_QUESTION_CHARS
 
-MAX_CONTEXT_CHARS = 100_000  # long contexts are fine (strided windows); this bounds one request's work
-MAX_QUESTION_CHARS = 1_000
 NO_ANSWER = "(no answer: the model abstains — the context does not seem to contain it)"
 
 
@@ -28,15 +26,17 @@ def build(task, model: str, params=None) -> gr.Blocks:
     loaded_model, tokenizer = built.model, built.processor
     examples = _examples(task, params)
 
-    def answer(context: str, question: str):
-        context, question = (context or "").strip(), (question or "").strip()
-        problem = _check(context, question)
-        if problem:
-            raise gr.Error(problem)
+    def checked(context: str, question: str) -> dict[str, list]:
         try:
-            result = task.predict(
-                built, {"id": ["0"], "context": [context], "question": [question]}, params, batch_size=8
-            )[0]
+            return task.example_from_inputs({"context": context, "question": question}, params)
+        except OmnituneError as error:
+            raise gr.Error(error.problem) from None
+
+    def answer(context: str, question: str):
+        example = checked(context, question)
+        context = example["context"][0]
+        try:
+            result = task.predict(built, example, params, batch_size=8)[0]
         except OmnituneError as error:
             raise gr.Error(str(error)) from None
         details = {
@@ -52,15 +52,13 @@ def build(task, model: str, params=None) -> gr.Blocks:
         return result.text, round(result.score, 4), [s for s in spans if s[0]], details
 
     def attention(context: str, question: str):
-        context, question = (context or "").strip(), (question or "").strip()
-        problem = _check(context, question)
-        if problem:
-            raise gr.Error(problem)
+        example = checked(context, question)
+        context, question = example["context"][0], example["question"][0]
         kind, path = visualise.picture(
             loaded_model,
             tokenizer,
             f"{question} {tokenizer.sep_token or ''} {context}",
-            tempfile.mkdtemp(prefix="omnitune-attention-"),
+            scratch_folder("attention-"),
         )
         captions = {
             "dense": "Attention probabilities of the first 64 tokens (question, then context): one map per "
@@ -109,18 +107,6 @@ def build(task, model: str, params=None) -> gr.Blocks:
         if examples:
             gr.Examples(examples, [context_box, question_box], label="Examples from the bundled man-page set")
     return demo
-
-
-def _check(context: str, question: str) -> str | None:
-    if not context:
-        return "The context is empty: paste the text that should contain the answer."
-    if not question:
-        return "The question is empty: type a question about the context."
-    if len(context) > MAX_CONTEXT_CHARS:
-        return f"The context has {len(context):,} characters; the limit is {MAX_CONTEXT_CHARS:,}. Paste a shorter part."
-    if len(question) > MAX_QUESTION_CHARS:
-        return f"The question has {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}."
-    return None
 
 
 def _examples(task, params) -> list[list[str]]:

@@ -20,6 +20,10 @@ from tasks.question_answering import data, decoding, features
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+MAX_CONTEXT_CHARS = 100_000  # long contexts are fine (strided windows); this bounds one request's work
+MAX_QUESTION_CHARS = 1_000
+
+
 class QAParams(TrainParams):
     max_seq_length: int = Field(384, ge=16, description="tokens per window (question + context)")
     doc_stride: int = Field(128, ge=1, description="overlap between windows of a long context")
@@ -55,6 +59,21 @@ class QuestionAnsweringTask(TaskDefaults):
         full_run="omnitune train question-answering   (4,000 questions, 275 steps)",
     )
     input_fields = ("question", "context")
+
+    def example_from_inputs(self, inputs: dict[str, Any], params: QAParams) -> dict[str, list]:
+        context, question = str(inputs.get("context") or "").strip(), str(inputs.get("question") or "").strip()
+        if not context:
+            raise OmnituneError("The context is empty: paste the text that should contain the answer.")
+        if not question:
+            raise OmnituneError("The question is empty: type a question about the context.")
+        if len(context) > MAX_CONTEXT_CHARS:
+            raise OmnituneError(
+                f"The context has {len(context):,} characters; the limit is {MAX_CONTEXT_CHARS:,}. "
+                "Paste a shorter part."
+            )
+        if len(question) > MAX_QUESTION_CHARS:
+            raise OmnituneError(f"The question has {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}.")
+        return {"id": ["0"], "context": [context], "question": [question]}
 
     def load_examples(self, params: QAParams, split: str) -> Dataset:
         examples = data.load_examples(params.data, params.split_name(split), params.column_mapping)

@@ -14,8 +14,8 @@ from shared.errors import OmnituneError
 from shared.model_facts import model_facts
 from shared.pretrained import resolve
 from tasks.seq2seq import generation
-
-MAX_INPUT_CHARS = 20_000  # bounds one request's work; longer inputs are refused with this number
+from tasks.seq2seq.task import MAX_INPUT_CHARS
+from tasks.seq2seq.tokenizers import input_report
 
 
 def build_translation(model: str, params=None) -> gr.Blocks:
@@ -24,24 +24,6 @@ def build_translation(model: str, params=None) -> gr.Blocks:
 
 def build_summarization(model: str, params=None) -> gr.Blocks:
     return build("summarization", model, params)
-
-
-def input_report(tokenizers, text: str, max_source_length: int) -> dict:
-    """Characters and tokens of the input, and where it is cut when it is longer than the model reads."""
-    condition = tokenizers.condition
-    ids = tokenizers.source(condition.source_prefix + text).input_ids
-    report = {"characters": len(text), "tokens": len(ids), "token_limit": max_source_length, "cut": False}
-    if len(ids) > max_source_length:
-        kept = tokenizers.source(
-            condition.source_prefix + text,
-            truncation=True,
-            max_length=max_source_length,
-            return_offsets_mapping=getattr(tokenizers.source, "is_fast", False),
-        )
-        offsets = [end for _, end in kept.get("offset_mapping", []) if end]
-        cut_at = max(0, (max(offsets) if offsets else len(text)) - len(condition.source_prefix))
-        report.update(cut=True, read_up_to_character=cut_at, unread_tail=text[cut_at : cut_at + 80])
-    return report
 
 
 def notice(report: dict) -> str:
@@ -65,13 +47,10 @@ def build(task, model: str, params=None) -> gr.Blocks:
     action = task.action_name
 
     def generate(text, num_beams, max_new_tokens, no_repeat_ngram_size, length_penalty, do_sample, temperature, top_p):
-        text = (text or "").strip()
-        if not text:
-            raise gr.Error(f"The input is empty: type or paste the text to {action.lower()}.")
-        if len(text) > MAX_INPUT_CHARS:
-            raise gr.Error(
-                f"The input has {len(text):,} characters; the limit is {MAX_INPUT_CHARS:,}. Paste a shorter part."
-            )
+        try:
+            text = task.example_from_inputs({"text": text}, params)["source"][0]
+        except OmnituneError as error:
+            raise gr.Error(error.problem) from None
         try:
             settings = generation.settings_of(
                 params,

@@ -24,7 +24,7 @@ from shared.task_protocol import Built
 from tasks.seq2seq import data, generation
 from tasks.seq2seq.families import Conditioning
 from tasks.seq2seq.generation import GenerationParams
-from tasks.seq2seq.tokenizers import TokenizerPair
+from tasks.seq2seq.tokenizers import TokenizerPair, input_report
 
 # EncoderDecoderModel warns on every training step that it computes the loss itself, as intended here
 warnings.filterwarnings("ignore", message="Version v4.12.0 introduces a better way", category=FutureWarning)
@@ -50,6 +50,7 @@ class Seq2SeqParams(TrainParams, GenerationParams):
 
 
 # parameters that new modules of a warm-started decoder hold: they train even with --freeze decoder
+MAX_INPUT_CHARS = 20_000  # bounds one request's work (CLI and demo); longer inputs are refused with this number
 TRAINABLE_WHEN_FROZEN = ("crossattention", "encoder_attn", "enc_to_dec_proj", "cls.predictions.transform")
 # modules a warm start creates from scratch (Whisper's encoder_attn is pretrained, so it is not one of them)
 NEW_IN_WARM_START = ("crossattention", "enc_to_dec_proj", "cls.predictions.transform")
@@ -196,8 +197,26 @@ class Seq2SeqTask(TaskDefaults):
     def metric_inputs(self, answers: list[str], examples: Dataset, params: Seq2SeqParams) -> dict[str, Any]:
         return {"predictions": answers, "references": list(examples["target"])}
 
-    def example_from_inputs(self, inputs: dict) -> dict:
-        return {"source": [str(inputs["text"])], "target": [""]}
+    def example_from_inputs(self, inputs: dict, params: Seq2SeqParams) -> dict:
+        text = str(inputs.get("text") or "").strip()
+        if not text:
+            raise OmnituneError(f"The input is empty: type or paste the text to {self.action_name.lower()}.")
+        if len(text) > MAX_INPUT_CHARS:
+            raise OmnituneError(
+                f"The input has {len(text):,} characters; the limit is {MAX_INPUT_CHARS:,}. Paste a shorter part."
+            )
+        return {"source": [text], "target": [""]}
+
+    def describe_input(self, example: dict, built: Built, params: Seq2SeqParams) -> dict:
+        """Counts, and where the input was cut when it is longer than the model reads (never a silent cut)."""
+        report = input_report(built.processor, example["source"][0], params.max_source_length)
+        if not report["cut"]:
+            return {"input": report}
+        warning = (
+            f"the input was cut: the model read {report['token_limit']} of its {report['tokens']} tokens, up to "
+            f"character {report['read_up_to_character']:,}; shorten the text or split it"
+        )
+        return {"input": report, "warning": warning}
 
     def describe_answer(self, answer: str, built: Built, params: Seq2SeqParams) -> dict:
         return {self.output_name: answer}

@@ -53,3 +53,21 @@ class TokenizerPair:
         if target_folder.is_dir():
             return cls(source, AutoTokenizer.from_pretrained(target_folder, trust_remote_code=False))
         return cls(source, source)
+
+
+def input_report(tokenizers: TokenizerPair, text: str, max_source_length: int) -> dict:
+    """Characters and tokens of the input, and where it is cut when it is longer than the model reads."""
+    condition = tokenizers.condition
+    ids = tokenizers.source(condition.source_prefix + text).input_ids
+    report = {"characters": len(text), "tokens": len(ids), "token_limit": max_source_length, "cut": False}
+    if len(ids) > max_source_length:
+        kept = tokenizers.source(
+            condition.source_prefix + text,
+            truncation=True,
+            max_length=max_source_length,
+            return_offsets_mapping=getattr(tokenizers.source, "is_fast", False),
+        )
+        offsets = [end for _, end in kept.get("offset_mapping", []) if end]
+        cut_at = max(0, (max(offsets) if offsets else len(text)) - len(condition.source_prefix))
+        report.update(cut=True, read_up_to_character=cut_at, unread_tail=text[cut_at : cut_at + 80])
+    return report

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import gradio as gr
 
-from shared.audio import notes, problems, read_audio
+from shared.audio import checked_clip, notes
 from shared.errors import OmnituneError
 from shared.model_facts import model_facts
 from shared.plots import audio_figure
 from shared.pretrained import resolve
+from tasks.speech_recognition.task import LONGER
 from tasks.speech_recognition.transcribe import timed_transcript
 
 LEVELS = ("word", "segment", "none")
@@ -30,12 +31,9 @@ def build(task, model: str, params=None) -> gr.Blocks:
         if not path:
             raise gr.Error("No audio: record or upload a clip first.")
         try:
-            clip = read_audio(path, rate)
-        except OmnituneError as error:
-            raise gr.Error(f"{error.problem.split(': ', 1)[-1]}. {error.fix}") from None
-        found = problems(clip, params.min_audio_seconds, params.max_audio_seconds, ": split longer recordings")
-        if found:
-            raise gr.Error(f"The clip is {found[0]}.")
+            clip = checked_clip(path, rate, params.min_audio_seconds, params.max_audio_seconds, LONGER)
+        except OmnituneError as error:  # the upload's temporary path means nothing to the user
+            raise gr.Error(error.problem.removeprefix(f"{path}: ") + (f". {error.fix}" if error.fix else "")) from None
         result = timed_transcript(
             loaded_model,
             processor,

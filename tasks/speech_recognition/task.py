@@ -19,7 +19,7 @@ from datasets import Dataset
 from pydantic import Field
 from transformers import AutoConfig, AutoModelForCTC, AutoModelForSpeechSeq2Seq, AutoProcessor, GenerationConfig
 
-from shared.audio import problems, read_audio
+from shared.audio import checked_clip, problems, read_audio
 from shared.config import TrainParams
 from shared.errors import OmnituneError
 from shared.pretrained import hub_failure, load_kwargs, load_noting_fresh_weights
@@ -29,6 +29,8 @@ from shared.text_normalise import normaliser_for
 from tasks.speech_recognition import ctc, data, shelf_entries  # noqa: F401  (registers Whisper)
 from tasks.speech_recognition.collators import CTCCollator, WhisperCollator
 from tasks.speech_recognition.transcribe import WINDOW_SECONDS, is_whisper, transcribe
+
+LONGER = ": split longer recordings"  # why a clip over max_audio_seconds is refused
 
 
 class SpeechParams(TrainParams):
@@ -267,10 +269,11 @@ class SpeechRecognitionTask(TaskDefaults):
         (folder / f"transcripts_{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     # CLI and demo ---------------------------------------------------------------------------------------------
-    def example_from_inputs(self, inputs: dict) -> dict:
+    def example_from_inputs(self, inputs: dict, params: SpeechParams) -> dict:
         path = Path(str(inputs["audio"])).expanduser()
         if not path.is_file():
             raise OmnituneError(f"audio file {path} does not exist", "give the path of a WAV, FLAC or OGG file")
+        checked_clip(path, None, params.min_audio_seconds, params.max_audio_seconds, LONGER)
         return {"audio": [str(path)], "text": [""]}
 
     def describe_answer(self, answer: str, built: Built, params: SpeechParams) -> dict:

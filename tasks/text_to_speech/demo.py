@@ -6,8 +6,6 @@ path, details dict); voice "(the model given)" or a shelf voice name."""
 
 from __future__ import annotations
 
-import tempfile
-
 import gradio as gr
 import soundfile
 
@@ -16,10 +14,11 @@ from shared.errors import OmnituneError
 from shared.model_facts import model_facts
 from shared.plots import audio_figure
 from shared.pretrained import resolve
+from shared.scratch import scratch_file
 from shared.voices import split_sentences
 from tasks.text_to_speech.normalise import normalise
+from tasks.text_to_speech.task import MAX_CHARACTERS
 
-MAX_CHARACTERS = 5_000
 GIVEN = "(the model given)"
 
 
@@ -34,19 +33,14 @@ def build(task, model: str, params=None) -> gr.Blocks:
         return voices[name]
 
     def say(text: str, rate: float, name: str):
-        if not text or not text.strip():
-            raise gr.Error("The text is empty: type something to say.")
-        if len(text) > MAX_CHARACTERS:
-            raise gr.Error(
-                f"The text has {len(text):,} characters; the limit is {MAX_CHARACTERS:,}. Split it into parts."
-            )
         try:
+            example = task.example_from_inputs({"text": text}, params)
             speech = task.predict(
-                voice(name or GIVEN), {"text": [text]}, params.model_copy(update={"speaking_rate": rate}), batch_size=1
+                voice(name or GIVEN), example, params.model_copy(update={"speaking_rate": rate}), batch_size=1
             )[0]
         except OmnituneError as error:
-            raise gr.Error(f"{error.problem}. {error.fix or ''}") from None
-        path = tempfile.NamedTemporaryFile(suffix=".wav", delete=False).name
+            raise gr.Error(error.sentence) from None
+        path = str(scratch_file(".wav"))
         soundfile.write(path, speech.audio, speech.sample_rate)
         spoken = normalise(text) if params.normalise_text else text
         details = {

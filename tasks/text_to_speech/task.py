@@ -33,6 +33,9 @@ from tasks.text_to_speech.normalise import normalise
 SAMPLES_SHOWN = 3  # synthesised test clips kept in the run folder for listening
 
 
+MAX_CHARACTERS = 5_000  # one request's work (CLI and demo): about five minutes of speech
+
+
 class SpeechSynthesisParams(TrainParams):
     vocoder: str | None = Field(
         None, description=f"SpeechT5: HiFi-GAN vocoder (default {backends.DEFAULT_VOCODER} or the run's own)"
@@ -214,8 +217,15 @@ class TextToSpeechTask(TaskDefaults):
             lines.append(f"{index}.wav\ttext: {example['text']}\theard: {heard}")
         (folder / "README.txt").write_text("\n".join(lines) + "\n")
 
-    def example_from_inputs(self, inputs: dict) -> dict:
-        return {"text": [str(inputs["text"])]}
+    def example_from_inputs(self, inputs: dict, params: SpeechSynthesisParams) -> dict:
+        text = str(inputs.get("text") or "")
+        if not text.strip():
+            raise OmnituneError("The text is empty: type something to say.")
+        if len(text) > MAX_CHARACTERS:
+            raise OmnituneError(
+                f"The text has {len(text):,} characters; the limit is {MAX_CHARACTERS:,}. Split it into parts."
+            )
+        return {"text": [text]}
 
     def describe_answer(self, answer: Speech, built: Built, params) -> dict:
         path = _free_path(Path(params.output_dir or "."), "speech", ".wav")

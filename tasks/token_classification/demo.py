@@ -11,9 +11,9 @@ import gradio as gr
 from shared.errors import OmnituneError
 from shared.model_facts import model_facts
 from shared.pretrained import resolve
-from tasks.token_classification.tagging import word_spans, words
+from tasks.token_classification.tagging import word_spans
+from tasks.token_classification.task import MAX_TEXT_CHARS
 
-MAX_TEXT_CHARS = 5_000  # the model reads max_seq_length sub-tokens; longer text would be tagged O past that
 COLOURS = {"OPTION": "blue", "ARGUMENT": "orange", "PATH": "green", "ENV": "purple"}
 
 
@@ -24,13 +24,10 @@ def build(task, model: str, params=None) -> gr.Blocks:
 
     def tag(text: str):
         text = (text or "").strip()
-        problem = _check(text)
-        if problem:
-            raise gr.Error(problem)
         try:
-            answer = task.predict(built, task.example_from_inputs({"text": text}), params, batch_size=8)[0]
+            answer = task.predict(built, task.example_from_inputs({"text": text}, params), params, batch_size=8)[0]
         except OmnituneError as error:
-            raise gr.Error(str(error)) from None
+            raise gr.Error(error.sentence) from None
         return highlighted(text, answer), task.describe_answer(answer, built, params)
 
     with gr.Blocks(title="omnitune · token classification") as demo:
@@ -68,14 +65,6 @@ def highlighted(text: str, answer) -> list[tuple[str, str | None]]:
         cursor = end
     pieces.append((text[cursor:], None))
     return [piece for piece in pieces if piece[0]]
-
-
-def _check(text: str) -> str | None:
-    if not words(text):
-        return "The text is empty: paste a sentence to tag, e.g. 'Use -v to print more.'"
-    if len(text) > MAX_TEXT_CHARS:
-        return f"The text has {len(text):,} characters; the limit is {MAX_TEXT_CHARS:,}. Paste a shorter part."
-    return None
 
 
 def _examples(task, params) -> list[list[str]]:

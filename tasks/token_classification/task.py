@@ -28,6 +28,9 @@ IGNORED = -100  # label of the sub-tokens after a word's first, and of special t
 _GENERIC_LABEL = "LABEL_"  # transformers' names for the labels of a model without a task head
 
 
+MAX_TEXT_CHARS = 5_000  # the model reads max_seq_length sub-tokens; longer text would be tagged O past that
+
+
 class TokenParams(TrainParams):
     max_seq_length: int = Field(
         128, ge=8, description="sub-word tokens per example; words beyond are tagged O, as a truncating model would"
@@ -180,10 +183,15 @@ class TokenClassificationTask(TaskDefaults):
             for example in examples
         ]
 
-    def example_from_inputs(self, inputs: dict[str, Any]) -> dict[str, list]:
-        tokens = words(str(inputs.get("text") or ""))
+    def example_from_inputs(self, inputs: dict[str, Any], params: TokenParams) -> dict[str, list]:
+        text = str(inputs.get("text") or "")
+        tokens = words(text)
         if not tokens:
-            raise OmnituneError("the text is empty", 'give a sentence to tag, e.g. --text "Use -v to see more."')
+            raise OmnituneError("The text is empty: give a sentence to tag, e.g. 'Use -v to print more.'")
+        if len(text) > MAX_TEXT_CHARS:
+            raise OmnituneError(
+                f"The text has {len(text):,} characters; the limit is {MAX_TEXT_CHARS:,}. Give a shorter part."
+            )
         return {"id": ["0"], "tokens": [tokens], "ner_tags": [[OUTSIDE] * len(tokens)]}
 
     def describe_answer(self, answer: Tagged, built: Built, params: TokenParams) -> dict[str, Any]:
