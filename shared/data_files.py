@@ -21,6 +21,7 @@ _BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parq
 DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".gz")
 Rows = TypeVar("Rows")
 HOLD_OUT_SHARE = 0.1
+RECORDS_FIELD = "data"  # JSON files may hold their rows under this key
 WHOLE = "all"  # the split name for every row of a single file, with nothing held out
 
 
@@ -68,7 +69,11 @@ def load_table(source: str, split: str = "train"):
     path = Path(source).expanduser()
     try:
         if path.is_file():
-            return datasets.load_dataset(builder_for(path), data_files=str(path), split="train")
+            table = datasets.load_dataset(builder_for(path), data_files=str(path), split="train")
+            if table.column_names == [RECORDS_FIELD] and len(table) == 1 and isinstance(table[0][RECORDS_FIELD], list):
+                # {"data": [rows]}: the `field="data"` convention of transformers' example scripts
+                table = datasets.load_dataset("json", data_files=str(path), field=RECORDS_FIELD, split="train")
+            return table
         return datasets.load_dataset(source, split=split)
     except OmnituneError:
         raise

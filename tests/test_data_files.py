@@ -43,3 +43,14 @@ def test_evaluate_scores_all_of_a_file_unless_the_model_was_trained_on_it(tmp_pa
     assert evaluation_split(str(mine), trained_on=str(mine)) == "test"  # its held-out tenth is all it did not see
     assert evaluation_split(str(tmp_path), trained_on=None) == "test"  # a folder has its own test split
     assert evaluation_split(None, trained_on=None) == "test"  # the bundled data
+
+
+def test_rows_under_a_data_key_are_read_as_rows(tmp_path):
+    import json
+
+    from shared.data_files import load_table
+
+    path = tmp_path / "rows.json"  # what transformers' example scripts read with load_dataset(..., field="data")
+    path.write_text(json.dumps({"data": [{"text": "a", "label": 1}, {"text": "b", "label": 0}]}))
+    table = load_table(str(path))
+    assert table.column_names == ["text", "label"] and table["text"] == ["a", "b"]
