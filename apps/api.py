@@ -62,6 +62,7 @@ def train(
     resume: bool | str = False,
     db: str | None = None,
     log: Log = print,
+    with_speed: bool = True,
     **params: Any,
 ) -> Outcome:
     """Fine-tune `task` (bundled data and offline default model unless `data=` / `model=` say otherwise), evaluate
@@ -83,7 +84,9 @@ def train(
             )
         )
     try:
-        return train_and_evaluate(spec, settings, run, resume=bool(resume), board=leaderboard(db), log=log)
+        return train_and_evaluate(
+            spec, settings, run, resume=bool(resume), board=leaderboard(db), log=log, with_speed=with_speed
+        )
     except KeyboardInterrupt:
         raise Interrupted(run) from None
 

@@ -24,7 +24,7 @@ class Outcome:
 
 
 def train_and_evaluate(
-    task: Task, params: TrainParams, run: Path, resume: bool = False, board=None, log=print
+    task: Task, params: TrainParams, run: Path, resume: bool = False, board=None, log=print, with_speed: bool = True
 ) -> Outcome:
     metric = load_metric(task.metric)
     scorer = Scorer(
@@ -32,7 +32,7 @@ def train_and_evaluate(
         higher_is_better=lambda key: higher_is_better(key, task.metric),
     )
     result = task.train(params, scorer, run, resume=resume, log=log)
-    report = evaluate(task, str(result.model_dir), params, split="test", log=log, artifacts=run)
+    report = evaluate(task, str(result.model_dir), params, split="test", with_speed=with_speed, log=log, artifacts=run)
     report.model = str(run.resolve())
     base_model, licence = base_model_and_licence(result.base_model)
     row = record(report, task, base_model=base_model, run=run, board=board)

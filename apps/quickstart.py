@@ -1,5 +1,6 @@
 """`omnitune quickstart`: every task in minutes on its offline defaults, with budgets in steps (the same numbers
-on a busy machine), each result next to its trivial baseline and the command for the full-quality run."""
+on a busy machine), each result next to its trivial baseline and the command for the full-quality run. Speed is
+not measured here (it took longer than some evaluations); `omnitune evaluate TASK --model RUN` measures it."""
 
 from __future__ import annotations
 
@@ -48,12 +49,14 @@ def run(names: list[str], db: str | None = None, log: Callable[[str], None] = pr
         started = time.monotonic()
         if plan.action == "evaluate":
             log(f"{head}: evaluating {task.default_model} as it is: {plan.why}")
-            report = api.evaluate(name, task.default_model, db=db, log=log).report
+            report = api.evaluate(name, task.default_model, db=db, log=log, with_speed=False).report
             shown = Shown(name, "evaluated", task.default_model, note=plan.why)
         else:
             budget = ", ".join(f"{key} {value}" for key, value in plan.overrides.items()) or "its default budget"
             log(f"{head}: fine-tuning {task.default_model} ({budget}; about {plan.minutes:.0f} min)")
-            outcome = api.train(name, db=db, log=log, max_train_minutes=plan.safety_minutes, **plan.overrides)
+            outcome = api.train(
+                name, db=db, log=log, with_speed=False, max_train_minutes=plan.safety_minutes, **plan.overrides
+            )
             report = outcome.report
             cut = outcome.train.stopped_by_budget
             note = f"cut short by the {plan.safety_minutes:.0f}-minute safety limit" if cut else ""

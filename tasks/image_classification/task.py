@@ -165,7 +165,7 @@ class ImageClassificationTask(TaskDefaults):
         "max_train_minutes": 20.0,
         "warmup_ratio": 0.1,
     }
-    quickstart = Quickstart(minutes=3.0, full_run="omnitune train image-classification   (what the quickstart ran)")
+    quickstart = Quickstart(minutes=2.0, full_run="omnitune train image-classification   (what the quickstart ran)")
     input_fields = ("image",)
 
     # 1. examples (their "label" column is a ClassLabel that names the classes)

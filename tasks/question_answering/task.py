@@ -55,7 +55,7 @@ class QuestionAnsweringTask(TaskDefaults):
     # 2,000 questions (138 steps) reached only F1 29 (measured): the span head learns late
     quickstart = Quickstart(
         overrides={"max_train_samples": 3000},
-        minutes=12.0,
+        minutes=7.0,
         full_run="omnitune train question-answering   (4,000 questions, 275 steps)",
     )
     input_fields = ("question", "context")

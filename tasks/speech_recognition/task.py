@@ -92,7 +92,7 @@ class SpeechRecognitionTask(TaskDefaults):
     # a run short enough for the quickstart (6 minutes) left Whisper worse than zero-shot (WER 0.060 vs 0.047)
     quickstart = Quickstart(
         "evaluate",
-        minutes=2.0,
+        minutes=0.5,
         why="Whisper tiny.en transcribes these prompts well zero-shot (WER 0.047); only the full 165-step run "
         "improves on it (0.040), a few minutes of fine-tuning made it worse",
         full_run="omnitune train automatic-speech-recognition   (24 min: WER 0.040)",

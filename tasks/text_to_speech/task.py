@@ -101,7 +101,7 @@ class TextToSpeechTask(TaskDefaults):
     }
     quickstart = Quickstart(
         "evaluate",
-        minutes=2.0,
+        minutes=1.0,
         why="no offline weights to fine-tune (SpeechT5 fine-tuning needs its checkpoint from the Hub): the "
         "offline voice is evaluated as it is",
         full_run="omnitune train text-to-speech --model microsoft/speecht5_tts   (online)",

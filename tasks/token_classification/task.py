@@ -66,7 +66,7 @@ class TokenClassificationTask(TaskDefaults):
     }
     quickstart = Quickstart(
         overrides={"max_steps": 150},
-        minutes=4.0,
+        minutes=3.0,
         full_run="omnitune train token-classification   (462 steps, 13 min: F1 80.4)",
     )
     input_fields = ("text",)
