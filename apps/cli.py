@@ -2,6 +2,7 @@
 
 omnitune quickstart                                   fine-tune + evaluate every task on its offline defaults
 omnitune train TASK [--config FILE] [--resume] [--learning_rate 3e-5 ...] [--num_processes N]
+omnitune tune TASK [--trials N] [--space space.yaml] [--objective validation|validation+latency] [--resume]
 omnitune evaluate TASK --model RUN_OR_FOLDER [--data PATH] [--split test]
 omnitune predict TASK --model RUN_OR_FOLDER --question ... --context ...
 omnitune leaderboard [--task T] [--dataset D] [--sort COLUMN] [--serve]
@@ -75,6 +76,35 @@ def cmd_train(args, extra: list[str]) -> int:
         return 130
     if distributed.is_main():
         _print_outcome(outcome)
+    return 0
+
+
+def cmd_tune(args, extra: list[str]) -> int:
+    from apps.tune import tune
+    from tasks.registry import get_task
+
+    task = get_task(args.task)
+    result = tune(
+        task.name,
+        trials=args.trials,
+        timeout_minutes=args.timeout,
+        space=args.space,
+        objective=args.objective,
+        pruner=args.pruner,
+        study=args.study,
+        storage=args.storage,
+        resume=args.resume,
+        config=args.config,
+        db=args.db,
+        **parse_overrides(extra, task.params_class),
+    )
+    test = result.test.metrics.get(task.primary_metric) if result.test else None
+    print(f"\nbest run:   {result.best_run}")
+    print(f"parameters: {json.dumps(result.best_params)}")
+    print(f"validation {task.primary_metric} {result.best_validation:.4g}; test {test:.4g}" if test is not None else "")
+    for point in result.pareto if args.objective != "validation" else []:
+        print(f"  Pareto front: trial {point['trial']}: {point['values']}  {point['run']}")
+    print(f"report:     {result.folder / 'report.md'}")
     return 0
 
 
@@ -337,6 +367,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--db", help=DB_HELP)
     train.set_defaults(handler=cmd_train)
+
+    tune = sub.add_parser(
+        "tune", help="search hyperparameters with Optuna (validation split), then score the best run on test"
+    )
+    tune.add_argument("task")
+    tune.add_argument("--trials", type=int, default=10, help="finished trials the study should have (default 10)")
+    tune.add_argument("--timeout", type=float, help="safety limit in minutes for this invocation (said when hit)")
+    tune.add_argument("--space", help="YAML search space replacing the task's default (see shared/search_space.py)")
+    tune.add_argument("--objective", choices=["validation", "validation+latency"], default="validation")
+    tune.add_argument("--pruner", choices=["median", "hyperband", "none"], default="median")
+    tune.add_argument("--study", help="study name (default TASK-MODEL)")
+    tune.add_argument("--storage", help="study database URL (default sqlite in OMNITUNE_HOME/tune.db)")
+    tune.add_argument("--resume", action="store_true", help="continue the study: finished trials are kept")
+    tune.add_argument("--config", help="YAML file of fixed training parameters")
+    tune.add_argument("--db", help=DB_HELP)
+    tune.set_defaults(handler=cmd_tune)
 
     evaluate = sub.add_parser("evaluate", help="score a model on a split; record it on the leaderboard")
     evaluate.add_argument("task")

@@ -23,15 +23,19 @@ class Outcome:
     row_id: int
 
 
-def train_and_evaluate(
-    task: Task, params: TrainParams, run: Path, resume: bool = False, board=None, log=print, with_speed: bool = True
-) -> Outcome:
+def scorer_for(task: Task, params: TrainParams) -> Scorer:
+    """The task metric as training applies it to the validation split."""
     metric = load_metric(task.metric)
-    scorer = Scorer(
+    return Scorer(
         score=lambda answers, examples: score(task, answers, examples, params, metric),
         higher_is_better=lambda key: higher_is_better(key, task.metric),
     )
-    result = task.train(params, scorer, run, resume=resume, log=log)
+
+
+def train_and_evaluate(
+    task: Task, params: TrainParams, run: Path, resume: bool = False, board=None, log=print, with_speed: bool = True
+) -> Outcome:
+    result = task.train(params, scorer_for(task, params), run, resume=resume, log=log)
     report = evaluate(task, str(result.model_dir), params, split="test", with_speed=with_speed, log=log, artifacts=run)
     report.model = str(run.resolve())
     base_model, licence = base_model_and_licence(result.base_model)

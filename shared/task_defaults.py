@@ -28,8 +28,23 @@ class TaskDefaults:
         run: Path,
         resume: bool = False,
         log: Callable[[str], None] = print,
+        callbacks: list | None = None,
     ) -> TrainResult:
-        return fine_tune(self, params, scorer, run, resume=resume, log=log)
+        return fine_tune(self, params, scorer, run, resume=resume, log=log, callbacks=callbacks)
+
+    def search_space(self, params: TrainParams) -> dict[str, dict[str, Any]]:
+        """The optimiser's learning rate, length, warm-up and weight decay; under LoRA the adapter's rank and
+        scale too (shared.search_space says how a dimension is written)."""
+        space: dict[str, dict[str, Any]] = {
+            "learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True},
+            "num_train_epochs": {"type": "int", "low": 1, "high": 4},
+            "warmup_ratio": {"type": "float", "low": 0.0, "high": 0.2},
+            "weight_decay": {"type": "float", "low": 0.0, "high": 0.1},
+        }
+        if params.peft == "lora":
+            space["lora_r"] = {"type": "categorical", "choices": [4, 8, 16, 32]}
+            space["lora_alpha"] = {"type": "categorical", "choices": [8, 16, 32, 64]}
+        return space
 
     def training_generation(self, built: Built, params: TrainParams) -> Any:
         return None

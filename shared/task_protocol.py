@@ -111,7 +111,8 @@ class Task(Protocol):
 
     def collator(self, built: Built, params: TrainParams) -> Any: ...
 
-    # training: the default is shared.training.fine_tune; a task with its own path (a linear probe) overrides it
+    # training: the default is shared.training.fine_tune; a task with its own path (a linear probe) overrides it.
+    # `callbacks` are transformers TrainerCallbacks (a tuning study's pruner); a path without a Trainer ignores them.
     def train(
         self,
         params: TrainParams,
@@ -119,7 +120,10 @@ class Task(Protocol):
         run: Path,
         resume: bool = False,
         log: Callable[[str], None] = print,
+        callbacks: list | None = None,
     ) -> TrainResult: ...
+
+    def search_space(self, params: TrainParams) -> dict[str, dict[str, Any]]: ...  # what `omnitune tune` searches
 
     def training_generation(self, built: Built, params: TrainParams) -> Any: ...  # None: no generation
 

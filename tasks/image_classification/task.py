@@ -292,14 +292,29 @@ class ImageClassificationTask(TaskDefaults):
     def describe_answer(self, answer: list[float], built: Built, params: ImageParams) -> dict[str, Any]:
         return {"labels": top_labels(answer, dict(enumerate(built.labels)), params.top_k)}
 
+    def search_space(self, params: ImageParams) -> dict[str, dict[str, Any]]:
+        """A linear probe has its own learning rate and epochs (the backbone does not train)."""
+        if params.mode == "finetune":
+            return super().search_space(params)
+        return {
+            "probe_learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+            "probe_epochs": {"type": "int", "low": 20, "high": 200},
+        }
+
     # training: linear probe, or LP-FT through the shared Trainer path
     def train(
-        self, params: ImageParams, scorer: Scorer | None, run: Path, resume: bool = False, log=print
+        self,
+        params: ImageParams,
+        scorer: Scorer | None,
+        run: Path,
+        resume: bool = False,
+        log=print,
+        callbacks: list | None = None,
     ) -> TrainResult:
         if params.mode == "finetune":
             head = self._probe(params, run, log)[0] if params.head_warmup else None
             install = (lambda built: linear_probe.install_head(built.model, head)) if head else None
-            return fine_tune(self, params, scorer, run, resume=resume, log=log, prepare=install)
+            return fine_tune(self, params, scorer, run, resume=resume, log=log, callbacks=callbacks, prepare=install)
         started = time.monotonic()
         probe, timing, model, processor, base_model, examples = self._probe(params, run, log)
         linear_probe.install_head(model, probe)  # the same head on every rank: same features, same seed

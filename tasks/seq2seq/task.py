@@ -197,6 +197,10 @@ class Seq2SeqTask(TaskDefaults):
     def metric_inputs(self, answers: list[str], examples: Dataset, params: Seq2SeqParams) -> dict[str, Any]:
         return {"predictions": answers, "references": list(examples["target"])}
 
+    def search_space(self, params: Seq2SeqParams) -> dict[str, dict[str, Any]]:
+        """The shared optimiser dimensions, and the beam width the outputs are generated with."""
+        return {**super().search_space(params), "num_beams": {"type": "categorical", "choices": [1, 2, 4]}}
+
     def example_from_inputs(self, inputs: dict, params: Seq2SeqParams) -> dict:
         text = str(inputs.get("text") or "").strip()
         if not text:
