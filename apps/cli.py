@@ -478,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Sub-commands that take free-form --name value parameters; the others reject unknown options.
-_FREE_FORM = {"train", "evaluate", "predict", "compress", "attention"}
+_FREE_FORM = {"train", "tune", "evaluate", "predict", "compress", "attention"}
 
 
 def task_options(task_name: str) -> str:
@@ -499,7 +499,7 @@ def task_options(task_name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    if len(argv) >= 2 and argv[0] in ("train", "evaluate", "predict") and {"-h", "--help"} & set(argv):
+    if len(argv) >= 2 and argv[0] in ("train", "tune", "evaluate", "predict") and {"-h", "--help"} & set(argv):
         try:
             print(task_options(argv[1]) + "\n")
         except OmnituneError:

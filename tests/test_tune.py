@@ -114,3 +114,14 @@ def test_validation_and_latency_give_a_pareto_front(tiny_qa_model, tmp_path):
     )
     assert result.pareto and all(len(point["values"]) == 2 for point in result.pareto)
     assert (result.folder / "pareto_front.png").is_file()
+
+
+def test_the_command_line_runs_a_study_with_training_parameters(tiny_qa_model, tmp_path, capsys):
+    from apps.cli import main
+
+    data = bundled_subset(tmp_path / "data", per_split=12)
+    arguments = ["tune", "question-answering", "--trials", "1", "--space", _space(tmp_path, [1e-3])]
+    fixed = [f"--{key}={value}" for key, value in FIXED.items()]
+    assert main([*arguments, "--model", str(tiny_qa_model), "--data", str(data), *fixed]) == 0, capsys.readouterr()
+    printed = capsys.readouterr().out
+    assert "best run:" in printed and '"learning_rate": 0.001' in printed and "report.md" in printed
