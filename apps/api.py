@@ -107,14 +107,13 @@ def evaluate(
     Without a split: the test split, or all of a single data file the model was not trained on."""
     spec = get_task(task)
     settings = params_for_model(spec, model, config, params)
+    run = layout.run_of(model)
     if split is None:
-        run = layout.run_of(model)
         trained_on = read_config(run / layout.CONFIG).get("data") if run else None
         split = evaluation_split(settings.data, trained_on)
         if split == WHOLE:
             log(f"scoring every example of {settings.data} (one file; --split test scores only its held-out tenth)")
     report = evaluate_on(spec, model, settings, split=split, with_speed=with_speed, log=log)
-    run = layout.run_of(model)
     base_model, _ = base_model_and_licence(settings.model if run else model)
     return Evaluation(report, record(report, spec, base_model=base_model, run=run, board=leaderboard(db)))
 
