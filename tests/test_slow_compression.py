@@ -30,7 +30,7 @@ def fine_tuned(in_shelf_home, tmp_path_factory):
         path = shelf.prepare("minilm-l6")
     params = TASK.params_class(
         model=str(path),
-        max_train_samples=2000,
+        max_train_samples=3000,  # 2,000 is where the span head may not have learned yet (seed-dependent)
         max_seq_length=256,
         doc_stride=64,
         learning_rate=3e-4,

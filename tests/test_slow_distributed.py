@@ -70,4 +70,5 @@ def test_two_process_qa_on_the_shelf_model_is_one_learned_run(in_shelf_home, she
     task = get_task("question-answering")
     params = task.params_class(**task.bundled_data_defaults)
     alone = evaluate(task, str(run / "model"), params, with_speed=False, log=lambda *_: None)
-    assert alone.metrics == metrics["test"]["metrics"]
+    # the same scores; best_*_thresh are no-answer probabilities, equal to float precision across process counts
+    assert alone.metrics == pytest.approx(metrics["test"]["metrics"], rel=1e-5)
