@@ -103,4 +103,4 @@ def _open(path: str | None) -> Image.Image:
     try:
         return open_upload(path)
     except OmnituneError as error:
-        raise gr.Error(error.problem) from None
+        raise gr.Error(error.sentence) from None

@@ -30,7 +30,7 @@ def build(task, model: str, params=None) -> gr.Blocks:
         try:
             return task.example_from_inputs({"context": context, "question": question}, params)
         except OmnituneError as error:
-            raise gr.Error(error.problem) from None
+            raise gr.Error(error.sentence) from None
 
     def answer(context: str, question: str):
         example = checked(context, question)

@@ -50,7 +50,7 @@ def build(task, model: str, params=None) -> gr.Blocks:
         try:
             text = task.example_from_inputs({"text": text}, params)["source"][0]
         except OmnituneError as error:
-            raise gr.Error(error.problem) from None
+            raise gr.Error(error.sentence) from None
         try:
             settings = generation.settings_of(
                 params,
