@@ -26,11 +26,12 @@ from evaluation.harness import evaluate as evaluate_on
 from evaluation.leaderboard import Leaderboard
 from shared import distributed
 from shared import run_dir as layout
-from shared.config import load_params, read_config
+from shared.config import TrainParams, load_params, read_config
 from shared.data_files import WHOLE, evaluation_split
 from shared.errors import OmnituneError
+from shared.loaded_models import loaded
 from shared.parameters import params_for_model, resolve_params
-from shared.pretrained import resolve
+from shared.task_protocol import Built, Task
 from tasks.registry import get_task
 
 Log = Callable[[str], None]
@@ -123,15 +124,28 @@ def predict(task: str, model: str, *, config: str | None = None, **values: Any) 
     text=...), described as `omnitune predict` prints it."""
     spec = get_task(task)
     inputs = {name: values.pop(name, None) for name in spec.input_fields}
-    missing = [name for name, value in inputs.items() if value in (None, "")]
+    settings = params_for_model(spec, model, config, values)
+    example = checked_example(spec, inputs, settings)  # checked as the demo checks it, before the model loads
+    return answer(spec, load_trained(spec, model, settings), settings, example)
+
+
+def checked_example(spec: Task, inputs: dict[str, Any], settings: TrainParams) -> dict[str, list]:
+    missing = [name for name in spec.input_fields if inputs.get(name) in (None, "")]
     if missing:
         raise OmnituneError(f"{spec.name} needs {', '.join(missing)}", f"give {', '.join(spec.input_fields)}")
-    settings = params_for_model(spec, model, config, values)
-    example = spec.example_from_inputs(inputs, settings)  # checked as the demo checks it, before the model loads
-    built = spec.build(resolve(model, settings.allow_pickle), settings)
+    return spec.example_from_inputs(inputs, settings)
+
+
+def load_trained(spec: Task, model: str, settings: TrainParams) -> Built:
+    """The model built for prediction; refused when it lacks the task's trained head."""
+    built = loaded(spec, model, settings)  # held in memory: the web app asks again and again
     built.require_trained(model, spec.name)
-    answer = spec.describe_answer(spec.predict(built, example, settings, batch_size=1)[0], built, settings)
-    return {**answer, **spec.describe_input(example, built, settings)}
+    return built
+
+
+def answer(spec: Task, built: Built, settings: TrainParams, example: dict[str, list]) -> dict[str, Any]:
+    described = spec.describe_answer(spec.predict(built, example, settings, batch_size=1)[0], built, settings)
+    return {**described, **spec.describe_input(example, built, settings)}
 
 
 def compress(

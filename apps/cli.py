@@ -7,6 +7,7 @@ omnitune evaluate TASK --model RUN_OR_FOLDER [--data PATH] [--split test]
 omnitune predict TASK --model RUN_OR_FOLDER --question ... --context ...
 omnitune leaderboard [--task T] [--dataset D] [--sort COLUMN] [--serve]
 omnitune demo TASK --model RUN_OR_FOLDER [--port 7860]
+omnitune app [--host 127.0.0.1] [--port 7860] [--auth user:password]   models, try, train, leaderboard in one page
 omnitune models list | prepare NAME|--all | verify [NAME]
 """
 
@@ -24,7 +25,7 @@ from shared import distributed
 from shared import run_dir as layout
 from shared.config import from_text
 from shared.errors import OmnituneError
-from shared.paths import omnitune_home
+from shared.paths import omnitune_home, runs_root
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -209,9 +210,9 @@ def cmd_leaderboard(args, extra: list[str]) -> int:
     board = Leaderboard(args.db)
     if args.serve:
         from apps.leaderboard_app import build_leaderboard_app
+        from apps.serving import launch
 
-        app = build_leaderboard_app(board)
-        app.launch(server_name=args.host, server_port=args.port, inbrowser=False)
+        launch(build_leaderboard_app(board), args.host, args.port)
         return 0
     print_leaderboard(as_table(board.rows(task=args.task, dataset=args.dataset, sort_by=args.sort)))
     return 0
@@ -265,8 +266,23 @@ def cmd_demo(args, extra: list[str]) -> int:
     task = get_task(args.task)
     model = args.model or task.default_model
     params = params_for_model(task, model, None, {})
-    app = build_demo(args.task, model, params=params)
-    app.queue().launch(server_name=args.host, server_port=args.port, inbrowser=False, max_file_size=args.max_file_size)
+    from apps.serving import launch
+
+    launch(build_demo(args.task, model, params=params), args.host, args.port, args.max_file_size)
+    return 0
+
+
+def cmd_app(args, extra: list[str]) -> int:
+    from apps.serving import launch
+    from apps.workbench.app import auth_for, build_app, keep_jobs_moving
+    from apps.workbench.jobs import JobQueue
+    from evaluation.leaderboard import Leaderboard
+
+    auth = auth_for(args.host, args.auth, args.no_auth)  # refused before anything starts
+    queue = JobQueue(max_running=args.max_running)
+    keep_jobs_moving(queue)
+    print(f"jobs: {queue.folder}; runs: {runs_root().resolve()}", flush=True)
+    launch(build_app(Leaderboard(args.db), queue), args.host, args.port, args.max_file_size, auth)
     return 0
 
 
@@ -462,6 +478,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=7860)
     demo.add_argument("--max-file-size", default="10mb", help="upload limit")
     demo.set_defaults(handler=cmd_demo)
+
+    app = sub.add_parser("app", help="one web app: models, try every task, train, leaderboard")
+    app.add_argument("--host", default=DEFAULT_HOST, help="127.0.0.1 unless you mean to expose it")
+    app.add_argument("--port", type=int, default=7860)
+    app.add_argument("--auth", help="user:password, required with a --host other than this machine")
+    app.add_argument("--no_auth", "--no-auth", action="store_true", help="serve beyond this machine without a login")
+    app.add_argument("--max-file-size", default="10mb", help="upload limit")
+    app.add_argument("--max_running", "--max-running", type=int, default=1, help="training jobs at once")
+    app.add_argument("--db", help=DB_HELP)
+    app.set_defaults(handler=cmd_app)
 
     models = sub.add_parser("models", help="the offline shelf of pretrained models")
     models.add_argument("action", choices=("list", "prepare", "verify"))

@@ -170,6 +170,30 @@ class Leaderboard:
             rows.sort(key=lambda r: (r["score"] is None, -_goodness(r) if descending else _goodness(r)))
         return rows
 
+    def move_run(self, old: Path, new: Path) -> int:
+        """A run folder was renamed: its rows follow it (run_id, and model where the model was the run or in it)."""
+        old_text, new_text = str(old.resolve()), str(new.resolve())
+        moved = 0
+        with Session(self.engine) as session, session.begin():
+            for row in session.scalars(select(Evaluation).where(Evaluation.run_id == old_text)):
+                row.run_id = new_text
+                if row.model == old_text or row.model.startswith(old_text + os.sep):
+                    row.model = new_text + row.model[len(old_text) :]
+                moved += 1
+        return moved
+
+    def forget_run(self, run: Path) -> int:
+        """A run folder was deleted: its rows go too (they would name a model nobody can load)."""
+        with Session(self.engine) as session, session.begin():
+            rows = list(session.scalars(select(Evaluation).where(Evaluation.run_id == str(run.resolve()))))
+            for row in rows:
+                session.delete(row)
+        return len(rows)
+
+    def count_for_run(self, run: Path) -> int:
+        with Session(self.engine) as session:
+            return len(list(session.scalars(select(Evaluation.id).where(Evaluation.run_id == str(run.resolve())))))
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -91,6 +91,24 @@ class TimeBudget(TrainerCallback):
             self.stopped = control.should_training_stop = control.should_save = True
 
 
+class LiveTrainLog(TrainerCallback):
+    """Appends each of Trainer's log entries to the run's train_log.jsonl as it happens, so a loss curve can be
+    followed while the run trains (the web app draws it; `tail -f` works too). The finished run rewrites the file
+    with the whole history; a resumed run carries on from its checkpoint's history."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:  # on resume, what the checkpoint knew so far
+            self.path.write_text("".join(json.dumps(entry) + "\n" for entry in state.log_history))
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            with self.path.open("a") as log:
+                log.write(json.dumps({**logs, "step": state.global_step}) + "\n")
+
+
 def training_arguments(
     params: TrainParams,
     run: Path,
@@ -231,7 +249,7 @@ def fine_tune(
     if params.metric_for_best_model is None and scores:
         params = params.model_copy(update={"metric_for_best_model": task.primary_metric})
     best = params.metric_for_best_model
-    callbacks = list(callbacks or [])
+    callbacks = [*(callbacks or []), LiveTrainLog(run / layout.TRAIN_LOG)]
     budget = TimeBudget(params.max_train_minutes) if params.max_train_minutes else None
     if budget:
         callbacks.append(budget)

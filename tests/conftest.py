@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from apps import serving
+
 BUNDLED = Path(__file__).resolve().parents[1] / "tasks" / "question_answering" / "data"
 
 
@@ -42,8 +44,7 @@ def serve():
     launched = []
 
     def launch(app):
-        app.queue().launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-        launched.append(app)
+        launched.append(serving.launch(app, block=False))
         return app
 
     yield launch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -50,9 +51,16 @@ def test_a_person_asks_a_question_and_sees_the_answer_highlighted(tiny_qa_model,
     assert answer.input_value()
     page.screenshot(path=str(tmp_path / "qa-demo.png"), full_page=True)
 
+    # the highlighted context breaks lines between words, never inside one
+    breaks = page.evaluate("getComputedStyle(document.querySelector('.textfield')).wordBreak")
+    assert breaks == "normal"
+
     page.get_by_label("Context", exact=True).fill("")
     page.get_by_role("button", name="Answer").click()
     page.get_by_text("The context is empty").first.wait_for(timeout=30_000)
+    # said once, under the input it is about; no red "Error" badge drawn over the outputs
+    assert page.get_by_text("Error", exact=True).count() == 0
+    page.screenshot(path=str(tmp_path / "qa-demo-empty-context.png"), full_page=True)
 
 
 def test_a_person_uploads_a_picture_and_sees_labels_and_the_overlay(tiny_vit, browser_page, tmp_path, serve):
@@ -92,3 +100,65 @@ def test_a_person_summarises_a_text_and_watches_the_output_arrive(tiny_bert2bert
     assert page.get_by_text("0 characters").first.is_visible()  # a generation ending later does not undo them
     page.get_by_role("button", name="Summarize").click()
     page.get_by_text("The input is empty").first.wait_for(timeout=30_000)
+
+
+def test_a_person_trains_from_the_app_reloads_mid_job_and_then_tries_the_new_model(
+    tiny_qa_model, browser_page, tmp_path, serve
+):
+    """The whole front door: a tiny training job from the Train tab (followed across a page reload), its row on
+    the Leaderboard, then the finished run answering a question in the Try tab. OMNITUNE_SCREENSHOTS=folder
+    keeps the screenshots of each tab (the README shows them)."""
+    from apps.workbench.app import build_app
+    from apps.workbench.jobs import JobQueue
+    from evaluation.leaderboard import Leaderboard
+    from tests.conftest import bundled_subset
+
+    shots = Path(os.environ.get("OMNITUNE_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    data = bundled_subset(tmp_path / "data", per_split=24)
+    app = serve(build_app(Leaderboard(), JobQueue(tmp_path / "jobs")))
+    page = browser_page
+    page.goto(app.local_url)
+
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_label("Model (empty", exact=False).fill(str(tiny_qa_model))
+    page.get_by_label("local path or Hub id", exact=True).check()
+    page.get_by_label("Local path or Hub dataset id", exact=True).fill(str(data))
+    page.get_by_label("Max steps", exact=False).fill("40")
+    page.get_by_role("button", name="Start training").click()
+    shown(page, "running").wait_for(timeout=60_000)
+    page.reload()  # mid-job: the job is read back from disk
+    page.get_by_role("tab", name="Train").click()
+    shown(page, "running").wait_for(timeout=30_000)
+    shown(page, "training step", exact=False).wait_for(timeout=120_000)
+    page.screenshot(path=str(shots / "app-train.png"), full_page=True)
+    shown(page, "finished").wait_for(timeout=240_000)
+    run = Path(JobQueue(tmp_path / "jobs").jobs()[0].run)
+
+    page.get_by_role("tab", name="Leaderboard").click()
+    page.get_by_role("button", name="Refresh").first.click()
+    shown(page, run.name).wait_for(timeout=30_000)
+    page.screenshot(path=str(shots / "app-leaderboard.png"), full_page=True)
+
+    page.get_by_role("tab", name="Models").click()
+    page.get_by_role("button", name="Refresh").first.click()
+    shown(page, run.name).wait_for(timeout=30_000)
+    page.screenshot(path=str(shots / "app-models.png"), full_page=True)
+
+    page.get_by_role("tab", name="Try").click()
+    page.get_by_role("tab", name="question-answering").click()
+    chooser = page.get_by_label("Model (a finished run", exact=False)
+    chooser.click()
+    page.get_by_role("option", name=str(run)).click()
+    page.get_by_role("button", name="Answer").wait_for(timeout=60_000)
+    page.get_by_label("Context", exact=True).fill("-l\nuse a long listing format\n\n-a\nshow hidden entries")
+    page.get_by_label("Question", exact=True).fill("What does -l do?")
+    page.get_by_role("button", name="Answer").click()
+    answer = page.get_by_label("Answer", exact=True)
+    page.wait_for_function("el => el.value.length > 0", arg=answer.element_handle(), timeout=60_000)
+    page.screenshot(path=str(shots / "app-try.png"), full_page=True)
+
+
+def shown(page, text: str, exact: bool = True):
+    """The first visible element with this text (Gradio's tables keep hidden copies of their cells)."""
+    return page.get_by_text(text, exact=exact).filter(visible=True).first

@@ -14,14 +14,24 @@ GRADIO_CACHE_CLEANUP = (3600, 3600)  # every hour, Gradio deletes the files it c
 
 
 def build_demo(task_name: str, model: str, **kwargs):
-    task = get_task(task_name)
-    for cls in type(task).__mro__:
+    module = _demo_module(task_name)
+    if module is None:
+        with_demo = [name for name in TASKS if name != task_name and has_demo(name)]
+        raise OmnituneError(
+            f"no demo for task '{task_name}' (no demo.py in its folder)", f"demos exist for: {', '.join(with_demo)}"
+        )
+    demo = module.build(get_task(task_name), model, **kwargs)
+    demo.delete_cache = demo.delete_cache or GRADIO_CACHE_CLEANUP
+    return demo
+
+
+def has_demo(task_name: str) -> bool:
+    return _demo_module(task_name) is not None
+
+
+def _demo_module(task_name: str):
+    for cls in type(get_task(task_name)).__mro__:
         package = cls.__module__.rpartition(".")[0]
         if package.startswith("tasks.") and importlib.util.find_spec(f"{package}.demo"):
-            demo = importlib.import_module(f"{package}.demo").build(task, model, **kwargs)
-            demo.delete_cache = demo.delete_cache or GRADIO_CACHE_CLEANUP
-            return demo
-    with_demo = [name for name in TASKS if name != task_name]
-    raise OmnituneError(
-        f"no demo for task '{task_name}' (no demo.py in its folder)", f"demos exist for: {', '.join(with_demo)}"
-    )
+            return importlib.import_module(f"{package}.demo")
+    return None

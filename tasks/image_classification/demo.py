@@ -13,9 +13,10 @@ import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from shared.demo_inputs import validator
 from shared.errors import OmnituneError
+from shared.loaded_models import loaded
 from shared.model_facts import model_facts
-from shared.pretrained import resolve
 from tasks.image_classification.data import NOT_AN_IMAGE, open_upload
 from tasks.image_classification.explain import explanation_map, overlay
 from tasks.image_classification.preprocessing import from_processor, to_rgb, transform
@@ -38,7 +39,7 @@ class CheckedImage(gr.Image):
 
 def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
-    built = task.build(resolve(model, params.allow_pickle), params)
+    built = loaded(task, model, params)
     built.require_trained(model, task.name)
     loaded_model, processor = built.model, built.processor
     loaded_model.eval()
@@ -83,7 +84,8 @@ def build(task, model: str, params=None) -> gr.Blocks:
                     with gr.Accordion("Confusion matrix on the test split", open=False):
                         gr.Image(value=str(matrix), interactive=False, show_label=False)
         outputs = [label_output, explanation, details_box]
-        button.click(classify, [image_input, opacity], outputs, api_name="classify")
+        checks = validator(task, params, ("image",), {"image": "No image: upload, paste or take one first."})
+        button.click(classify, [image_input, opacity], outputs, api_name="classify", validator=checks)
         opacity.release(classify, [image_input, opacity], outputs, api_name=False)
     return demo
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import gradio as gr
 
 from shared.attention import visualise
+from shared.demo_inputs import validator
 from shared.errors import OmnituneError
+from shared.loaded_models import loaded
 from shared.model_facts import model_facts
-from shared.pretrained import resolve
 from shared.scratch import scratch_folder
 from tasks.question_answering.task import MAX_CONTEXT_CHARS, MAX_QUESTION_CHARS
 
@@ -21,7 +22,7 @@ NO_ANSWER = "(no answer: the model abstains — the context does not seem to con
 
 def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
-    built = task.build(resolve(model, params.allow_pickle), params)
+    built = loaded(task, model, params)
     built.require_trained(model, task.name)
     loaded_model, tokenizer = built.model, built.processor
     examples = _examples(task, params)
@@ -98,12 +99,17 @@ def build(task, model: str, params=None) -> gr.Blocks:
             attention_button = gr.Button("Show the model's attention on this question and context")
             attention_caption = gr.Markdown()
             attention_picture = gr.Image(type="filepath", interactive=False, show_label=False)
+        checks = validator(task, params, ("context", "question"))
         attention_button.click(
-            attention, [context_box, question_box], [attention_picture, attention_caption], api_name="attention"
+            attention,
+            [context_box, question_box],
+            [attention_picture, attention_caption],
+            api_name="attention",
+            validator=checks,
         )
         outputs = [answer_box, score_box, highlighted, details_box]
-        button.click(answer, [context_box, question_box], outputs, api_name="answer")
-        question_box.submit(answer, [context_box, question_box], outputs, api_name=False)
+        button.click(answer, [context_box, question_box], outputs, api_name="answer", validator=checks)
+        question_box.submit(answer, [context_box, question_box], outputs, api_name=False, validator=checks)
         if examples:
             gr.Examples(examples, [context_box, question_box], label="Examples from the bundled man-page set")
     return demo

@@ -63,16 +63,19 @@ class QuestionAnsweringTask(TaskDefaults):
     def example_from_inputs(self, inputs: dict[str, Any], params: QAParams) -> dict[str, list]:
         context, question = str(inputs.get("context") or "").strip(), str(inputs.get("question") or "").strip()
         if not context:
-            raise OmnituneError("The context is empty: paste the text that should contain the answer.")
+            raise OmnituneError("The context is empty: paste the text that should contain the answer.", field="context")
         if not question:
-            raise OmnituneError("The question is empty: type a question about the context.")
+            raise OmnituneError("The question is empty: type a question about the context.", field="question")
         if len(context) > MAX_CONTEXT_CHARS:
             raise OmnituneError(
                 f"The context has {len(context):,} characters; the limit is {MAX_CONTEXT_CHARS:,}. "
-                "Paste a shorter part."
+                "Paste a shorter part.",
+                field="context",
             )
         if len(question) > MAX_QUESTION_CHARS:
-            raise OmnituneError(f"The question has {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}.")
+            raise OmnituneError(
+                f"The question has {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}.", field="question"
+            )
         return {"id": ["0"], "context": [context], "question": [question]}
 
     def load_examples(self, params: QAParams, split: str) -> Dataset:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import gradio as gr
 
+from shared.demo_inputs import validator
 from shared.errors import OmnituneError
+from shared.loaded_models import loaded
 from shared.model_facts import model_facts
-from shared.pretrained import resolve
 from tasks.seq2seq import generation
 from tasks.seq2seq.task import MAX_INPUT_CHARS
 from tasks.seq2seq.tokenizers import input_report
@@ -40,7 +41,7 @@ def notice(report: dict) -> str:
 
 def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
-    built = task.build(resolve(model, params.allow_pickle), params)
+    built = loaded(task, model, params)
     loaded_model, tokenizers = built.model, built.processor
     examples = _examples(task, params)
     label = task.output_name.capitalize()
@@ -130,7 +131,8 @@ def build(task, model: str, params=None) -> gr.Blocks:
                 with gr.Accordion("Details", open=False):
                     details_box = gr.JSON(label="Input counts and settings used")
         inputs = [text_box, beams, max_new, no_repeat, length_penalty, sample, temperature, top_p]
-        button.click(generate, inputs, [output_box, status, details_box], api_name="generate")
+        checks = validator(task, params, ("text",))
+        button.click(generate, inputs, [output_box, status, details_box], api_name="generate", validator=checks)
         text_box.change(
             lambda text: notice(input_report(tokenizers, text or "", params.max_source_length)),
             text_box,

@@ -9,10 +9,11 @@ from __future__ import annotations
 import gradio as gr
 
 from shared.audio import checked_clip, notes
+from shared.demo_inputs import validator
 from shared.errors import OmnituneError
+from shared.loaded_models import loaded
 from shared.model_facts import model_facts
 from shared.plots import audio_figure
-from shared.pretrained import resolve
 from tasks.speech_recognition.task import LONGER
 from tasks.speech_recognition.transcribe import timed_transcript
 
@@ -21,7 +22,7 @@ LEVELS = ("word", "segment", "none")
 
 def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
-    built = task.build(resolve(model, params.allow_pickle), params)
+    built = loaded(task, model, params)
     built.require_trained(model, task.name)
     loaded_model, processor = built.model, built.processor
     loaded_model.eval()
@@ -70,5 +71,7 @@ def build(task, model: str, params=None) -> gr.Blocks:
                 picture = gr.Image(type="filepath", label="Waveform and spectrogram", interactive=False)
                 with gr.Accordion("Details", open=False):
                     details = gr.JSON(label="Duration, language, notes")
-        button.click(transcribe, [audio, level], [transcript, timestamps, picture, details], api_name="transcribe")
+        checks = validator(task, params, ("audio",), {"audio": "No audio: record or upload a clip first."})
+        outputs = [transcript, timestamps, picture, details]
+        button.click(transcribe, [audio, level], outputs, api_name="transcribe", validator=checks)
     return demo

@@ -10,10 +10,11 @@ import gradio as gr
 import soundfile
 
 from shared import shelf
+from shared.demo_inputs import validator
 from shared.errors import OmnituneError
+from shared.loaded_models import loaded
 from shared.model_facts import model_facts
 from shared.plots import audio_figure
-from shared.pretrained import resolve
 from shared.scratch import scratch_file
 from shared.voices import split_sentences
 from tasks.text_to_speech.normalise import normalise
@@ -24,12 +25,12 @@ GIVEN = "(the model given)"
 
 def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
-    voices = {GIVEN: task.build(resolve(model, params.allow_pickle), params)}
+    voices = {GIVEN: loaded(task, model, params)}
     others = [name for name, entry in shelf.SHELF.items() if entry.extra.get("voice_backend") and name != model]
 
     def voice(name: str):
         if name not in voices:  # a shelf voice, prepared on first use
-            voices[name] = task.build(resolve(name), params)
+            voices[name] = loaded(task, name, params)
         return voices[name]
 
     def say(text: str, rate: float, name: str):
@@ -73,5 +74,6 @@ def build(task, model: str, params=None) -> gr.Blocks:
                 picture = gr.Image(type="filepath", label="Waveform and spectrogram", interactive=False)
                 with gr.Accordion("Details", open=False):
                     details = gr.JSON(label="Text as spoken, duration")
-        button.click(say, [text, rate, voice_choice], [audio, picture, details], api_name="speak")
+        checks = validator(task, params, ("text",))
+        button.click(say, [text, rate, voice_choice], [audio, picture, details], api_name="speak", validator=checks)
     return demo

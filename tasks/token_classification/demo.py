@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import gradio as gr
 
+from shared.demo_inputs import validator
 from shared.errors import OmnituneError
+from shared.loaded_models import loaded
 from shared.model_facts import model_facts
-from shared.pretrained import resolve
 from tasks.token_classification.tagging import word_spans
 from tasks.token_classification.task import MAX_TEXT_CHARS
 
@@ -19,7 +20,7 @@ COLOURS = {"OPTION": "blue", "ARGUMENT": "orange", "PATH": "green", "ENV": "purp
 
 def build(task, model: str, params=None) -> gr.Blocks:
     params = params or task.params_class()
-    built = task.build(resolve(model, params.allow_pickle), params)
+    built = loaded(task, model, params)
     built.require_trained(model, task.name)
 
     def tag(text: str):
@@ -47,8 +48,9 @@ def build(task, model: str, params=None) -> gr.Blocks:
                 spans = gr.HighlightedText(label="Entities", color_map=COLOURS, show_legend=True)
                 with gr.Accordion("Details", open=False):
                     details_box = gr.JSON(label="Entities (word offsets) and each word's tag")
-        button.click(tag, [text_box], [spans, details_box], api_name="tag")
-        text_box.submit(tag, [text_box], [spans, details_box], api_name=False)
+        checks = validator(task, params, ("text",))
+        button.click(tag, [text_box], [spans, details_box], api_name="tag", validator=checks)
+        text_box.submit(tag, [text_box], [spans, details_box], api_name=False, validator=checks)
         examples = _examples(task, params)
         if examples:
             gr.Examples(examples, [text_box], label="Examples from the bundled man-page set")

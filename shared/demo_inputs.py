@@ -1,0 +1,44 @@
+"""Input checks for the demos' pages: the task's own checks (`example_from_inputs`, as the CLI and API use them)
+run as the event's Gradio validator, before the event is queued, so a problem is shown under the input it is
+about, in words, instead of a red "Error" badge on every output (what a raised gr.Error draws)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import gradio as gr
+
+from shared.errors import OmnituneError
+
+
+def validator(task, params, fields: Sequence[str], missing: dict[str, str] | None = None) -> Callable:
+    """For an event whose first inputs are the task's `fields` (in that order; any further inputs, such as
+    sliders, are not checked). `missing`: the message for a field left empty (default: the task's own)."""
+    missing = missing or {}
+
+    def validate(*values):
+        given = dict(zip(fields, values, strict=False))
+        problem, at = _problem(task, params, given, missing)
+        return [gr.validate(index != at, problem or "") for index in range(len(values))]
+
+    return validate
+
+
+def _problem(task, params, given: dict, missing: dict[str, str]) -> tuple[str | None, int | None]:
+    names = list(given)
+    for index, name in enumerate(names):
+        if name in missing and given[name] in (None, ""):
+            return missing[name], index
+    try:
+        task.example_from_inputs(given, params)
+    except OmnituneError as error:
+        return _without_paths(error.sentence, given), names.index(error.field) if error.field in names else 0
+    return None, None
+
+
+def _without_paths(sentence: str, given: dict) -> str:
+    """An upload's temporary path means nothing to the person who uploaded it."""
+    for value in given.values():
+        if isinstance(value, str) and "/" in value:
+            sentence = sentence.replace(f"{value}: ", "").replace(value, "the file")
+    return sentence[:1].upper() + sentence[1:]
