@@ -341,11 +341,14 @@ def cmd_quickstart(args, extra: list[str]) -> int:
     results = quickstart.run(names, db=args.db)
     print(f"\nquickstart finished in {(time.monotonic() - started) / 60:.1f} min\n")
     print_leaderboard(as_table(Leaderboard(args.db).rows()))
-    print("\nTry the models:")
+    print(
+        "\nEverything in one page: try these models, train more, compare them on the leaderboard. Open it with\n"
+        "  omnitune app      (then http://127.0.0.1:7860)"
+    )
+    print("One task at a time:")
     for shown in results:
         if shown.model:
-            print(f"  omnitune demo {shown.task} --model {shown.model}    (then open http://127.0.0.1:7860)")
-    print("  omnitune leaderboard --serve    (the leaderboard as a web app, http://127.0.0.1:7861)")
+            print(f"  omnitune demo {shown.task} --model {shown.model}")
     return 0
 
 

@@ -91,7 +91,12 @@ def build(app: gr.Blocks, board: Leaderboard) -> gr.Tab:
         with gr.Row():
             confirm = gr.Textbox(label="Type the run's name to delete it (cannot be undone)", scale=3)
             delete_button = gr.Button("Delete run", variant="stop", scale=1)
-        shelf = gr.Dataframe(label="Offline shelf (pretrained weights that need no Hub)", interactive=False, wrap=True)
+        shelf = gr.Dataframe(
+            label="Offline shelf (pretrained weights that need no Hub)",
+            interactive=False,
+            wrap=True,
+            column_widths=["13%", "13%", "8%", "9%", "22%", "35%"],
+        )
         listed = [runs, chosen, shelf]
         tab.select(refresh, chosen, listed, api_name=False)
         app.load(refresh, chosen, listed, api_name=False)
