@@ -88,7 +88,7 @@ def tune(
     directions = ["maximize" if higher_is_better(primary, task.metric) else "minimize"]
     if objective == "validation+latency":
         directions.append("minimize")
-    optuna_study = _open_study(name, storage or default_storage(), directions, resume, pruner, base.seed)
+    optuna_study = _open_study(name, storage or default_storage(), directions, resume, pruner, base.seed, trials)
     done = [t for t in optuna_study.trials if t.state in FINISHED]
     remaining = max(0, trials - len(done))
     log(
@@ -104,7 +104,7 @@ def tune(
     return _finish(task, optuna_study, name, objective, db, log)
 
 
-def _open_study(name: str, url: str, directions: list[str], resume: bool, pruner: str, seed: int):
+def _open_study(name: str, url: str, directions: list[str], resume: bool, pruner: str, seed: int, trials: int):
     try:
         storage = optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
     except (ImportError, ValueError, sqlalchemy.exc.SQLAlchemyError) as error:
@@ -131,7 +131,9 @@ def _open_study(name: str, url: str, directions: list[str], resume: bool, pruner
         study_name=name,
         storage=storage,
         directions=directions,
-        sampler=optuna.samplers.TPESampler(seed=seed),
+        # TPE samples at random for its first n_startup_trials (Optuna's default 10): a 6-trial study would be a
+        # random search throughout, so a third of the trials (at least 2) explore and the rest are guided
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(2, trials // 3))),
         pruner=pruning,
         load_if_exists=True,
     )

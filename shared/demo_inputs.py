@@ -11,14 +11,19 @@ import gradio as gr
 from shared.errors import OmnituneError
 
 
-def validator(task, params, fields: Sequence[str], missing: dict[str, str] | None = None) -> Callable:
+def validator(
+    task, params, fields: Sequence[str], missing: dict[str, str] | None = None, contents: bool = True
+) -> Callable:
     """For an event whose first inputs are the task's `fields` (in that order; any further inputs, such as
-    sliders, are not checked). `missing`: the message for a field left empty (default: the task's own)."""
+    sliders, are not checked). `missing`: the message for a field left empty (default: the task's own).
+    `contents=False`: check only that the fields are given; an uploaded file's contents are then checked by the
+    event itself (a file Gradio cannot even decode fails while being validated, and API callers would get a
+    bare "400 Bad Request" instead of the message)."""
     missing = missing or {}
 
     def validate(*values):
         given = dict(zip(fields, values, strict=False))
-        problem, at = _problem(task, params, given, missing)
+        problem, at = _problem(task if contents else None, params, given, missing)
         return [gr.validate(index != at, problem or "") for index in range(len(values))]
 
     return validate
@@ -29,6 +34,8 @@ def _problem(task, params, given: dict, missing: dict[str, str]) -> tuple[str | 
     for index, name in enumerate(names):
         if name in missing and given[name] in (None, ""):
             return missing[name], index
+    if task is None:
+        return None, None
     try:
         task.example_from_inputs(given, params)
     except OmnituneError as error:

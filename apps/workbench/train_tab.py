@@ -187,8 +187,7 @@ def build(app: gr.Blocks, queue: JobQueue) -> gr.Tab:
 
 def _defaults_note(task_name: str) -> str:
     task = get_task(task_name)
-    bundled = getattr(task, "bundled_data_defaults", {}) or {}
-    shown = ", ".join(f"{k} {v}" for k, v in bundled.items())
+    shown = ", ".join(f"{k} {v}" for k, v in task.bundled_data_defaults.items())
     return f"Default model `{task.default_model}`" + (f"; on the bundled set: {shown}." if shown else ".")
 
 

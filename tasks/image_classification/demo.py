@@ -34,6 +34,10 @@ class CheckedImage(gr.Image):
         try:
             return super().preprocess(payload)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            # handed on as the uploaded file, which the event refuses with the message (failing here, while the
+            # inputs are validated, would give API callers a bare "400 Bad Request")
+            if getattr(payload, "path", None):
+                return payload.path
             raise gr.Error(NOT_AN_IMAGE) from None
 
 
@@ -84,7 +88,9 @@ def build(task, model: str, params=None) -> gr.Blocks:
                     with gr.Accordion("Confusion matrix on the test split", open=False):
                         gr.Image(value=str(matrix), interactive=False, show_label=False)
         outputs = [label_output, explanation, details_box]
-        checks = validator(task, params, ("image",), {"image": "No image: upload, paste or take one first."})
+        checks = validator(
+            task, params, ("image",), {"image": "No image: upload, paste or take one first."}, contents=False
+        )
         button.click(classify, [image_input, opacity], outputs, api_name="classify", validator=checks)
         opacity.release(classify, [image_input, opacity], outputs, api_name=False)
     return demo

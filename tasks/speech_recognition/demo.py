@@ -71,7 +71,9 @@ def build(task, model: str, params=None) -> gr.Blocks:
                 picture = gr.Image(type="filepath", label="Waveform and spectrogram", interactive=False)
                 with gr.Accordion("Details", open=False):
                     details = gr.JSON(label="Duration, language, notes")
-        checks = validator(task, params, ("audio",), {"audio": "No audio: record or upload a clip first."})
+        checks = validator(
+            task, params, ("audio",), {"audio": "No audio: record or upload a clip first."}, contents=False
+        )
         outputs = [transcript, timestamps, picture, details]
         button.click(transcribe, [audio, level], outputs, api_name="transcribe", validator=checks)
     return demo
