@@ -150,7 +150,12 @@ class Leaderboard:
             return row.id
 
     def rows(
-        self, task: str | None = None, dataset: str | None = None, sort_by: str = "score", descending: bool = True
+        self,
+        task: str | None = None,
+        dataset: str | None = None,
+        sort_by: str = "score",
+        descending: bool = True,
+        split: str | None = None,
     ) -> list[dict[str, Any]]:
         if sort_by not in COLUMNS:
             sort_by = "score"
@@ -159,6 +164,8 @@ class Leaderboard:
             query = query.where(Evaluation.task == task)
         if dataset:
             query = query.where(Evaluation.dataset == dataset)
+        if split:
+            query = query.where(Evaluation.split == split)
         if sort_by == "score":  # best first when descending, whichever way the metric goes (WER: lower)
             query = query.order_by(Evaluation.id.desc())
         else:

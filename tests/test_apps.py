@@ -62,17 +62,22 @@ def test_demo_for_a_missing_model_is_a_clear_error(tmp_path):
 
 def test_leaderboard_app_filters_and_sorts(tmp_path, serve):
     board = Leaderboard(f"sqlite:///{tmp_path / 'b.db'}")
-    for model, task, score in (
-        ("a", "question-answering", 50.0),
-        ("b", "question-answering", 70.0),
-        ("c", "translation", 20.0),
+    for model, task, score, split in (
+        ("a", "question-answering", 50.0, "test"),
+        ("b", "question-answering", 70.0, "test"),
+        ("c", "translation", 20.0, "test"),
+        ("d", "question-answering", 60.0, "validation"),
     ):
-        board.record(task=task, model=model, dataset="d", split="test", primary_metric="f1", score=score, metrics={})
+        board.record(task=task, model=model, dataset="d", split=split, primary_metric="f1", score=score, metrics={})
     app = serve(build_leaderboard_app(board))
     client = Client(app.local_url, verbose=False)
-    table = client.predict("question-answering", "(all)", "score", False, api_name="/rows")
-    models = [row[table["headers"].index("model")] for row in table["data"]]
-    assert models == ["a", "b"]
+
+    def models(task: str, split: str, descending: bool) -> list[str]:
+        table = client.predict(task, "(all)", split, "score", descending, api_name="/rows")
+        return [row[table["headers"].index("model")] for row in table["data"]]
+
+    assert models("question-answering", "test", False) == ["a", "b"]
+    assert models("question-answering", "(all)", True) == ["b", "d", "a"]
 
 
 def test_leaderboard_app_plots_the_trade_off_for_one_task(tmp_path, serve):
@@ -91,8 +96,8 @@ def test_leaderboard_app_plots_the_trade_off_for_one_task(tmp_path, serve):
         )
     app = serve(build_leaderboard_app(board))
     client = Client(app.local_url, verbose=False)
-    assert client.predict("question-answering", "(all)", "score", True, api_name="/rows")["data"]
-    _, hint = client.predict("(all)", "(all)", api_name="/trade_off")
+    assert client.predict("question-answering", "(all)", "(all)", "score", True, api_name="/rows")["data"]
+    _, hint = client.predict("(all)", "(all)", "(all)", api_name="/trade_off")
     assert "Pick a task" in hint
-    plot, hint = client.predict("question-answering", "(all)", api_name="/trade_off")
+    plot, hint = client.predict("question-answering", "(all)", "test", api_name="/trade_off")
     assert plot and not hint
