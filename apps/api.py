@@ -20,6 +20,8 @@ from typing import Any
 
 from apps.compression import Plan
 from apps.compression import compress as compress_run
+from apps.export import ExportPlan, export_run, remove_failed
+from apps.export import check as check_exportable
 from apps.pipeline import Outcome, base_model_and_licence, train_and_evaluate
 from evaluation.harness import Report, record
 from evaluation.harness import evaluate as evaluate_on
@@ -163,18 +165,48 @@ def compress(
     given as keywords (quantize="dynamic-int8", prune="magnitude", sparsity=0.5, ffn_ratio=0.3, head_ratio=0.25,
     recovery_steps=200, ...: see Plan) or as a Plan; other keywords are task parameters."""
     spec = get_task(task or task_of_run(model))
-    plan_fields = {name: settings.pop(name) for name in list(settings) if name in Plan.__dataclass_fields__}
-    plan = plan or Plan(**plan_fields)
+    plan = plan or Plan(**_plan_fields(Plan, settings))
     plan.check()
     params = params_for_model(spec, model, config, settings)
-    run = distributed.from_main(
-        lambda: (
-            layout.claim_output_dir(output_dir, params.overwrite_output_dir, source=model)
-            if output_dir
-            else layout.new_run_dir(spec.name, f"{Path(model).name}-{plan.suffix()}")
-        )
-    )
+    run = distributed.from_main(lambda: _derived_run(spec, model, output_dir, params, plan.suffix()))
     return {**compress_run(spec, model, plan, params, run, board=leaderboard(db), log=log), "run": run}
+
+
+def _plan_fields(plan_class, settings: dict[str, Any]) -> dict[str, Any]:
+    """The keywords that belong to the plan, taken out of `settings` (the rest are task parameters)."""
+    return {name: settings.pop(name) for name in list(settings) if name in plan_class.__dataclass_fields__}
+
+
+def _derived_run(spec: Task, model: str, output_dir: str | None, params: TrainParams, suffix: str) -> Path:
+    """The run folder of a model made from another (compressed, exported): --output_dir, or <parent>-<suffix>."""
+    if output_dir:
+        return layout.claim_output_dir(output_dir, params.overwrite_output_dir, source=model)
+    return layout.new_run_dir(spec.name, f"{Path(model).name}-{suffix}")
+
+
+def export(
+    model: str,
+    *,
+    task: str | None = None,
+    output_dir: str | None = None,
+    config: str | None = None,
+    db: str | None = None,
+    log: Log = print,
+    plan: ExportPlan | None = None,
+    **settings: Any,
+) -> dict:
+    """Export `model` to ONNX (quantize="dynamic" | "static" for int8 by ONNX Runtime) into a new run folder,
+    checked against PyTorch, evaluated and recorded like any run. Other keywords are task parameters."""
+    spec = get_task(task or task_of_run(model))
+    plan = plan or ExportPlan(**_plan_fields(ExportPlan, settings))
+    check_exportable(spec, plan)
+    params = params_for_model(spec, model, config, settings)
+    run = _derived_run(spec, model, output_dir, params, plan.suffix())
+    try:
+        return {**export_run(spec, model, plan, params, run, board=leaderboard(db), log=log), "run": run}
+    except BaseException:
+        remove_failed(run)  # no half-written run folder among the runs
+        raise
 
 
 def task_of_run(model: str) -> str:

@@ -7,6 +7,7 @@ omnitune evaluate TASK --model RUN_OR_FOLDER [--data PATH] [--split test]
 omnitune predict TASK --model RUN_OR_FOLDER --question ... --context ...
 omnitune leaderboard [--task T] [--dataset D] [--sort COLUMN] [--serve]
 omnitune demo TASK --model RUN_OR_FOLDER [--port 7860]
+omnitune export RUN --format onnx [--quantize dynamic|static]   ONNX Runtime model, as a new evaluated run
 omnitune app [--host 127.0.0.1] [--port 7860] [--auth user:password]   models, try, train, leaderboard in one page
 omnitune models list | prepare NAME|--all | verify [NAME]
 """
@@ -161,15 +162,7 @@ def cmd_compress(args, extra: list[str]) -> int:
         gradual=args.gradual,
         calibration_examples=args.calibration_examples,
     )
-    facts = api.compress(
-        args.model,
-        task=task.name,
-        output_dir=args.output_dir,
-        config=args.config,
-        db=args.db,
-        plan=plan,
-        **parse_overrides(extra, task.params_class),
-    )
+    facts = _derived_run(api.compress, args, task, plan, extra)
     if not distributed.is_main():
         return 0
     report = facts["report"]
@@ -180,11 +173,48 @@ def cmd_compress(args, extra: list[str]) -> int:
         + (f" (parent {parent_metrics[task.primary_metric]:.2f})" if task.primary_metric in parent_metrics else "")
     )
     print(f"size:       {report['size_mb']:.1f} MB on disk, {facts['zlib_compressed_mb']:.1f} MB zlib-compressed")
+    _print_speed(report)
+    return 0
+
+
+def _derived_run(make, args, task, plan, extra: list[str]) -> dict:
+    """`omnitune compress` / `export`: a model made from args.model by `make` (api.compress, api.export)."""
+    return make(
+        args.model,
+        task=task.name,
+        output_dir=args.output_dir,
+        config=args.config,
+        db=args.db,
+        plan=plan,
+        **parse_overrides(extra, task.params_class),
+    )
+
+
+def _print_speed(report: dict) -> None:
     if report["speed"]:
         print(
             f"speed:      p50 {report['speed']['latency_p50_ms']:.1f} ms at batch 1, "
             f"{report['speed']['throughput']:.1f} examples/s at batch {report['speed']['best_batch']}"
         )
+
+
+def cmd_export(args, extra: list[str]) -> int:
+    from apps import api
+    from apps.export import ExportPlan
+    from tasks.registry import get_task
+
+    task = get_task(args.task or api.task_of_run(args.model))
+    plan = ExportPlan(
+        format=args.format,
+        quantize=args.quantize,
+        calibration_examples=args.calibration_examples,
+        calibration_method=args.calibration_method,
+    )
+    facts = _derived_run(api.export, args, task, plan, extra)
+    report = facts["report"]
+    print(f"\nrun folder: {facts['run']}  ({facts['size_mb']} MB graph, exported in {facts['export_seconds']} s)")
+    print(f"test split: {task.primary_metric} {report['metrics'][task.primary_metric]:.2f}")
+    _print_speed(report)
     return 0
 
 
@@ -444,6 +474,20 @@ def build_parser() -> argparse.ArgumentParser:
     compress.add_argument("--db", help=DB_HELP)
     compress.set_defaults(handler=cmd_compress)
 
+    export = sub.add_parser("export", help="a trained model as ONNX (optionally int8), as a new evaluated run")
+    export.add_argument("model", help="run folder (task found in it) or model folder")
+    export.add_argument("--task", help="needed when the model is not an evaluated omnitune run")
+    export.add_argument("--format", choices=("onnx",), default="onnx")
+    export.add_argument(
+        "--quantize", choices=("none", "dynamic", "static"), default="none", help="int8 by ONNX Runtime"
+    )
+    export.add_argument("--calibration_examples", type=int, default=128, help="training examples for static int8")
+    export.add_argument("--calibration_method", choices=("minmax", "entropy", "percentile"), default="minmax")
+    export.add_argument("--output_dir")
+    export.add_argument("--config")
+    export.add_argument("--db", help=DB_HELP)
+    export.set_defaults(handler=cmd_export)
+
     attention = sub.add_parser(
         "attention", help="draw a model's attention (maps, sparsity pattern or Linformer projections) as PNG"
     )
@@ -507,7 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Sub-commands that take free-form --name value parameters; the others reject unknown options.
-_FREE_FORM = {"train", "tune", "evaluate", "predict", "compress", "attention"}
+_FREE_FORM = {"train", "tune", "evaluate", "predict", "compress", "export", "attention"}
 
 
 def task_options(task_name: str) -> str:

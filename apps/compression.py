@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from evaluation.harness import evaluate, record
+from apps.pipeline import evaluate_derived_run
 from evaluation.leaderboard import Leaderboard
 from shared import distributed
 from shared import run_dir as layout
@@ -30,7 +30,6 @@ from shared.compression.quantization import quantize
 from shared.compression.structured import feed_forward_pairs, prune_feed_forward
 from shared.config import TrainParams, dump_params
 from shared.errors import OmnituneError
-from shared.model_card import write_model_card
 from shared.pretrained import resolve
 from shared.task_protocol import Built, Task
 from shared.training import fine_tune
@@ -145,21 +144,7 @@ def compress(
         (run / layout.COMPRESSION).write_text(json.dumps(facts, indent=2))
     distributed.wait()
 
-    report = evaluate(task, str(model_dir), params, split="test", log=log, artifacts=run)
-    report.model = str(run.resolve())
-    facts["row"] = record(report, task, base_model=facts["parent"], run=run, board=board)
-    if distributed.is_main():
-        write_model_card(
-            model_dir,
-            name=run.name,
-            task=task.name,
-            base_model=facts["parent"],
-            dataset=report.dataset,
-            split=report.split,
-            metrics=report.metrics,
-            licence=None,
-            body=card_body(facts),
-        )
+    report, facts["row"] = evaluate_derived_run(task, run, params, facts["parent"], card_body(facts), board, log)
     facts["report"] = report.to_json()
     return facts
 

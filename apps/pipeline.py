@@ -23,6 +23,34 @@ class Outcome:
     row_id: int
 
 
+def evaluate_derived_run(
+    task: Task, run: Path, params: TrainParams, parent: str, card: str, board=None, log=print
+) -> tuple[Report, int | None]:
+    """A model made from another (compressed, exported): scored on the test split, recorded with its parent as
+    base model (the row's id is returned), and given a model card saying what was done."""
+    report = evaluate(task, str(run / layout.MODEL), params, split="test", log=log, artifacts=run)
+    report.model = str(run.resolve())
+    row = record(report, task, base_model=parent, run=run, board=board)
+    if distributed.is_main():
+        write_run_card(task, run, report, parent, None, card)
+    return report, row
+
+
+def write_run_card(task: Task, run: Path, report: Report, base_model: str | None, licence: str | None, body: str):
+    """The model card of the run's model/ folder: its test scores as model-index, and what was done."""
+    write_model_card(
+        run / layout.MODEL,
+        name=run.name,
+        task=task.name,
+        base_model=base_model,
+        dataset=report.dataset,
+        split=report.split,
+        metrics=report.metrics,
+        licence=licence,
+        body=body,
+    )
+
+
 def scorer_for(task: Task, params: TrainParams) -> Scorer:
     """The task metric as training applies it to the validation split."""
     metric = load_metric(task.metric)
@@ -42,17 +70,7 @@ def train_and_evaluate(
     row = record(report, task, base_model=base_model, run=run, board=board)
     if distributed.is_main():  # one model card and one metrics.json per run, however many processes trained
         if (run / layout.MODEL).is_dir():
-            write_model_card(
-                run / layout.MODEL,
-                name=run.name,
-                task=task.name,
-                base_model=base_model,
-                dataset=report.dataset,
-                split=report.split,
-                metrics=report.metrics,
-                licence=licence,
-                body=card_body(task, params, result, report),
-            )
+            write_run_card(task, run, report, base_model, licence, card_body(task, params, result, report))
         summary = {
             "train_seconds": round(result.train_seconds, 1),
             "train_examples": result.train_examples,

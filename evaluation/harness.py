@@ -175,7 +175,9 @@ def _report(
 
 
 def _parameters(model) -> int:
-    """Parameters of a PyTorch model; 0 for an ONNX voice, whose weights are not torch parameters."""
+    """Parameters of a PyTorch model, or of an exported one (its graph's weights); 0 for an ONNX voice."""
+    if hasattr(model, "graph_parameters"):
+        return model.graph_parameters()
     return sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else 0
 
 

@@ -88,7 +88,11 @@ def load_kwargs(allow_pickle: bool) -> dict:
 
 def load_noting_fresh_weights(auto_class: Any, path: str, **kwargs: Any) -> tuple[Any, tuple[str, ...]]:
     """`auto_class.from_pretrained`, and the names of the weights the checkpoint did not hold or held in another
-    shape (a new head, initialised at random)."""
+    shape (a new head, initialised at random). A folder `omnitune export` wrote is run by ONNX Runtime."""
+    from shared.onnx_runtime import OnnxModel, is_exported
+
+    if is_exported(path):
+        return OnnxModel(path), ()
     model, info = auto_class.from_pretrained(path, output_loading_info=True, **kwargs)
     fresh = sorted(info.get("missing_keys", ())) + sorted(key for key, *_ in info.get("mismatched_keys", ()))
     return model, tuple(fresh)

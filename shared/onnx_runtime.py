@@ -1,0 +1,194 @@
+"""Models as ONNX graphs run by ONNX Runtime: export (torch.onnx's dynamo exporter: optimum's exporters need
+transformers < 4.58, omnitune pins 5.x), int8 quantization (ONNX Runtime's dynamic, and static calibrated on
+real examples, QDQ with per-channel weights), and a runner that answers like the transformers model it came
+from, so the harness, `predict`, the demos and the app use an exported model unchanged.
+
+An exported model folder holds model.onnx beside config.json and the processor's files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from transformers.utils import ModelOutput
+
+from shared.errors import OmnituneError
+
+GRAPH = "model.onnx"
+OPSET = 18
+CalibrationMethod = Literal["minmax", "entropy", "percentile"]
+
+
+def is_exported(folder: str | Path) -> bool:
+    return (Path(folder) / GRAPH).is_file()
+
+
+def model_inputs(model, processor, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of a collated batch that the model's forward takes as inputs (not labels)."""
+    names = set(getattr(processor, "model_input_names", ()) or ()) or {"input_ids", "attention_mask", "pixel_values"}
+    return {name: value for name, value in batch.items() if name in names and torch.is_tensor(value)}
+
+
+def export(model, inputs: dict[str, torch.Tensor], path: Path) -> list[str]:
+    """Write `model` as an ONNX graph taking `inputs` (by name; batch and sequence axes dynamic) and returning
+    the tensors its forward returns by default, under their transformers names. Returns the output names."""
+    model.eval()
+    with torch.inference_mode():
+        reference = model(**inputs)
+    outputs = [name for name, value in reference.items() if torch.is_tensor(value)]
+    batch = torch.export.Dim("batch")
+    sequence = torch.export.Dim("sequence")
+    shapes = {
+        name: {0: batch} if value.ndim > 2 or value.is_floating_point() else {0: batch, 1: sequence}
+        for name, value in inputs.items()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        program = torch.onnx.export(
+            model,  # its ModelOutput flattens to the non-None fields in order: the names below
+            (),
+            kwargs=inputs,
+            dynamic_shapes=shapes,
+            input_names=list(inputs),
+            output_names=outputs,
+            opset_version=OPSET,
+            dynamo=True,
+            verbose=False,
+        )
+    except Exception as error:  # the exporter's errors are long and internal; the architecture is what matters
+        raise OmnituneError(
+            f"torch.onnx could not export {type(model).__name__}: {str(error).splitlines()[0][:300]}",
+            "export works for encoder models (question answering, token and image classification)",
+        ) from None
+    program.save(str(path))
+    return outputs
+
+
+class OnnxModel:
+    """An exported model, called like the transformers model it came from (keyword tensors in, a ModelOutput
+    of tensors out), with that model's config. Inference only."""
+
+    def __init__(self, folder: str | Path, threads: int | None = None):
+        import onnxruntime
+        from transformers import AutoConfig
+
+        folder = Path(folder)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()  # the same threads as PyTorch uses
+        self.session = onnxruntime.InferenceSession(str(folder / GRAPH), options, providers=["CPUExecutionProvider"])
+        self.config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+        self.name_or_path = str(folder)
+        self.input_names = [node.name for node in self.session.get_inputs()]
+        self.output_names = [node.name for node in self.session.get_outputs()]
+        self.device, self.dtype, self.training = torch.device("cpu"), torch.float32, False
+
+    def __call__(self, **inputs) -> ModelOutput:
+        feeds = {name: _array(inputs[name]) for name in self.input_names if name in inputs}
+        missing = [name for name in self.input_names if name not in feeds]
+        if missing:
+            raise OmnituneError(
+                f"the exported model needs the inputs {', '.join(missing)}", "give them as the processor makes them"
+            )
+        values = self.session.run(self.output_names, feeds)
+        return ModelOutput({name: torch.from_numpy(value) for name, value in zip(self.output_names, values)})
+
+    forward = __call__
+
+    def graph_parameters(self) -> int:
+        """Weights in the graph (an int8 weight counts once, as its fp32 original did; quantization scales and
+        zero points, and the exporter's scalar constants, are not weights)."""
+        import onnx
+
+        graph = onnx.load(str(Path(self.name_or_path) / GRAPH), load_external_data=False).graph
+        kept = [t for t in graph.initializer if not t.name.endswith(("_scale", "_zero_point"))]
+        return sum(int(np.prod(t.dims)) for t in kept if int(np.prod(t.dims)) > 1)
+
+    def eval(self):
+        return self
+
+    def to(self, *args, **kwargs):
+        return self
+
+    def parameters(self):
+        return iter(())
+
+    def train(self, mode: bool = True):
+        if mode:
+            raise OmnituneError("an exported ONNX model cannot be trained", "fine-tune the run it was exported from")
+        return self
+
+
+def _array(value) -> np.ndarray:
+    return value.detach().cpu().numpy() if torch.is_tensor(value) else np.asarray(value)
+
+
+def max_abs_diff(model, exported: OnnxModel, batches: Iterable[dict[str, torch.Tensor]]) -> dict[str, float]:
+    """Largest absolute difference of each output between the PyTorch model and the exported one, over
+    batches (padded positions included, as both see them)."""
+    worst: dict[str, float] = {}
+    with torch.inference_mode():
+        for batch in batches:
+            reference, answer = model(**batch), exported(**batch)
+            for name in exported.output_names:
+                diff = float((reference[name].float() - answer[name].float()).abs().max())
+                worst[name] = max(worst.get(name, 0.0), diff)
+    return worst
+
+
+def quantize_dynamic(source: Path, target: Path) -> None:
+    """int8 weights, activations quantized on the fly per batch: needs no calibration data."""
+    from onnxruntime.quantization import QuantType
+    from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
+
+    ort_quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+
+
+def quantize_static(
+    source: Path, target: Path, batches: Iterable[dict[str, torch.Tensor]], method: CalibrationMethod = "minmax"
+) -> None:
+    """int8 weights and activations, activation ranges calibrated on real inputs (QDQ format, per-channel
+    weights, signed int8 activations, which x86 CPUs run without the u8 saturation issue)."""
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
+    from onnxruntime.quantization import quantize_static as ort_quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    feeds = [{name: _array(value) for name, value in batch.items()} for batch in batches]
+    if not feeds:
+        raise OmnituneError("static quantization needs calibration examples", "give --calibration_examples 128")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.pending = iter(feeds)
+
+        def get_next(self):
+            return next(self.pending, None)
+
+    prepared = target.with_name("prepared.onnx")
+    quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)  # what ORT advises before static
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
+    try:
+        ort_quantize_static(
+            str(prepared),
+            str(target),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=methods[method],
+        )
+    finally:
+        prepared.unlink(missing_ok=True)
+
+
+def describe(folder: Path) -> dict[str, Any]:
+    facts = folder / "export.json"
+    return json.loads(facts.read_text()) if facts.is_file() else {}

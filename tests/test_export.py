@@ -1,0 +1,79 @@
+"""`omnitune export`: a trained run as an ONNX graph (fp32, dynamic and static int8), checked against PyTorch,
+then evaluated, predicted with and recorded exactly like a PyTorch run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from apps import api
+from apps.cli import main
+from evaluation.leaderboard import Leaderboard
+from shared.errors import OmnituneError
+from shared.onnx_runtime import OnnxModel
+from tests.conftest import bundled_subset
+
+QUICK = {"max_seq_length": 96, "doc_stride": 32, "per_device_train_batch_size": 4, "eval_strategy": "no"}
+
+
+@pytest.fixture
+def qa_run(tiny_qa_model, tmp_path) -> Path:
+    data = bundled_subset(tmp_path / "data", per_split=24)
+    outcome = api.train(
+        "question-answering", model=str(tiny_qa_model), data=str(data), max_steps=2, with_speed=False, **QUICK
+    )
+    return outcome.train.run
+
+
+@pytest.mark.parametrize("quantize", ["none", "dynamic", "static"])
+def test_an_exported_run_answers_like_its_parent_and_is_on_the_leaderboard(qa_run, quantize):
+    facts = api.export(str(qa_run), quantize=quantize, calibration_examples=16)
+    run = facts["run"]
+    assert (run / "model" / "model.onnx").is_file() and not (run / "model" / "model-fp32.onnx").exists()
+    assert not list((run / "model").glob("*.safetensors"))  # the graph is the model
+    written = json.loads((run / "export.json").read_text())
+    assert max(written["fp32_max_abs_diff"].values()) <= 1e-4
+    assert set(written["fp32_max_abs_diff"]) == {"start_logits", "end_logits"}
+    parent = json.loads((qa_run / "metrics.json").read_text())["test"]["metrics"]["f1"]
+    exported = facts["report"]["metrics"]["f1"]
+    if quantize == "none":
+        assert exported == pytest.approx(parent, abs=0.1)  # the task metric through the harness, unchanged
+    else:
+        assert max(written["int8_max_abs_diff"].values()) > 0  # int8 is not bit-exact, and says by how much
+    rows = Leaderboard().rows(task="question-answering")
+    assert {row["run_id"] for row in rows} == {str(qa_run.resolve()), str(run.resolve())}
+    assert next(r for r in rows if r["run_id"] == str(run.resolve()))["base_model"] == str(qa_run.resolve())
+    assert "ONNX Runtime" in (run / "model" / "README.md").read_text()
+
+    answer = api.predict("question-answering", str(run), question="What does -l do?", context="-l\nlong listing")
+    assert set(answer) >= {"text", "score"}
+    from shared.loaded_models import loaded
+    from shared.parameters import params_for_model
+    from tasks.registry import get_task
+
+    task = get_task("question-answering")
+    built = loaded(task, str(run / "model"), params_for_model(task, str(run), None, {}))
+    assert isinstance(built.model, OnnxModel) and built.model.graph_parameters() > 0
+
+
+def test_what_cannot_be_exported_is_refused_with_the_reason(qa_run, capsys):
+    with pytest.raises(OmnituneError, match="already an exported model"):
+        exported = api.export(str(qa_run))["run"]
+        api.export(str(exported), task="question-answering")
+    assert main(["export", str(qa_run), "--task", "summarization"]) == 2
+    assert "not built yet" in capsys.readouterr().err
+    runs = sorted(p.name for p in qa_run.parent.iterdir())
+    assert len(runs) == 2  # the parent and the one good export: failed exports leave no folder
+
+
+def test_an_image_classifier_exports_with_its_processor(tiny_vit, colour_folder):
+    trained = api.train(
+        "image-classification", model=str(tiny_vit), data=str(colour_folder), mode="finetune", max_steps=2
+    )
+    facts = api.export(str(trained.train.run), quantize="dynamic")
+    written = json.loads((facts["run"] / "export.json").read_text())
+    assert list(written["fp32_max_abs_diff"]) == ["logits"] and written["fp32_max_abs_diff"]["logits"] <= 1e-4
+    assert (facts["run"] / "model" / "preprocessor_config.json").is_file()
+    assert 0.0 <= facts["report"]["metrics"]["accuracy"] <= 100.0
