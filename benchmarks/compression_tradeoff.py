@@ -1,8 +1,9 @@
 """The compression trade-off of one task's fine-tuned model: fp32 parent vs each compressed run, side by side
-in the same run on this CPU, each variant in its own process (so peak memory is its own): task metric on the
-whole test split, metric delta, size on disk (all weights, and Linear weights alone), peak resident memory,
-model-forward latency at batch 1 (a fixed full-length input), and the harness's end-to-end latency p50 /
-throughput at the best batch (tokenise, forward, decode: what a user waits for).
+in the same run on this CPU (compressed runs, and exported ONNX runs: `omnitune export`), each variant in its
+own process (so peak memory is its own): task metric on the whole test split, metric delta, size on disk (all
+weights, and Linear weights alone), peak resident memory, model-forward latency at batch 1 (a fixed full-length
+input), and the harness's end-to-end latency p50 / throughput at the best batch (tokenise, forward, decode:
+what a user waits for).
 
 Named peers built on the fly from the parent, measured but not saved as omnitune models:
 - `torch.ao-dynamic-int8`: torch.ao.quantization.quantize_dynamic, the long-standing eager recipe (deprecated in
@@ -32,8 +33,11 @@ PEERS = ("torch.ao-dynamic-int8", "torchao-static-int8")
 FORWARD_REPEATS = 20
 
 
-def linear_weight_mb(model) -> float:
-    """Bytes of Linear weights as stored (int8 tensors count their int8 data and scales)."""
+def linear_weight_mb(model) -> float | None:
+    """Bytes of Linear weights as stored (int8 tensors count their int8 data and scales); None for an ONNX
+    graph (exported runs: their size on disk is the graph)."""
+    if not hasattr(model, "modules"):
+        return None
     total = 0
     for module in model.modules():
         if isinstance(module, torch.ao.nn.quantized.dynamic.Linear):
@@ -147,7 +151,7 @@ def measure(task_name: str, parent: str, variant: str) -> dict:
         "metric": report.metrics[task.primary_metric],
         "size_mb": None if variant in PEERS else round(weights_size_mb(Path(path)), 1),
         "zlib_compressed_mb": facts.get("zlib_compressed_mb"),
-        "linear_weights_mb": round(linear_weight_mb(built.model), 1),
+        "linear_weights_mb": None if (weights := linear_weight_mb(built.model)) is None else round(weights, 1),
         "forward_ms_batch1": forward_latency_ms(task, built, params),
         "latency_p50_ms": round(report.speed.latency_p50_ms, 1),
         "throughput": round(report.speed.throughput, 1),
@@ -160,7 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="question-answering")
     parser.add_argument("--parent", required=True, help="the fp32 fine-tuned run")
-    parser.add_argument("--variants", nargs="*", default=[], help="compressed runs (omnitune compress)")
+    parser.add_argument("--variants", nargs="*", default=[], help="compressed or exported runs (compress, export)")
     parser.add_argument("--peers", nargs="*", default=list(PEERS), choices=PEERS)
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: measure one variant in this process
     parser.add_argument("--output", default=str(RESULTS / "compression_tradeoff.json"))
@@ -188,7 +192,9 @@ def main() -> None:
             round(base["forward_ms_batch1"] / row["forward_ms_batch1"], 2) if row["forward_ms_batch1"] else None
         )
         row["end_to_end_speedup"] = round(base["latency_p50_ms"] / row["latency_p50_ms"], 2)
-        row["linear_weights_smaller"] = round(base["linear_weights_mb"] / row["linear_weights_mb"], 2)
+        row["linear_weights_smaller"] = (
+            round(base["linear_weights_mb"] / row["linear_weights_mb"], 2) if row["linear_weights_mb"] else None
+        )
     result = {
         "task": args.task,
         "parent": args.parent,

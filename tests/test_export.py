@@ -3,6 +3,7 @@ then evaluated, predicted with and recorded exactly like a PyTorch run."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -56,6 +57,8 @@ def test_an_exported_run_answers_like_its_parent_and_is_on_the_leaderboard(qa_ru
     task = get_task("question-answering")
     built = loaded(task, str(run / "model"), params_for_model(task, str(run), None, {}))
     assert isinstance(built.model, OnnxModel) and built.model.graph_parameters() > 0
+    # what Trainer-style code asks a model's forward for: the graph's inputs
+    assert set(inspect.signature(built.model.forward).parameters) == set(built.model.input_names)
 
 
 def test_what_cannot_be_exported_is_refused_with_the_reason(qa_run, capsys):
