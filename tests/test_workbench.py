@@ -158,3 +158,12 @@ def test_the_app_answers_and_compares_through_its_api(tiny_qa_model, tmp_path, s
     )
     assert only == {"error": "question-answering needs context. Give question, context."}
     assert nothing is None
+
+
+def test_progress_is_the_training_loops_bar_not_tokenising_or_evaluating(tmp_path):
+    queue = JobQueue(tmp_path / "jobs")
+    job = queue.submit("question-answering", {"max_steps": 2})
+    log = "tokenising: 100%|████| 4000/4000 [00:01<00:00]\n  5%|▌    | 15/275 [00:26<06:58]\r  6%|▌  | 16/275 ["
+    (queue.folder / job.id / "log.txt").write_text(log + "\nevaluating:  50%|██ | 5/10 [00:01<00:01]\n")
+    assert queue.progress(job) == (16, 275)
+    assert queue.log_tail(job).splitlines()[-2:] == ["  6%|▌  | 16/275 [", "evaluating:  50%|██ | 5/10 [00:01<00:01]"]

@@ -34,7 +34,8 @@ QUEUED, RUNNING, FINISHED, FAILED, CANCELLED, INTERRUPTED = (
 OPEN_STATES = (QUEUED, RUNNING)
 JOB, LOG, EXIT_CODE = "job.json", "log.txt", "exit_code"
 CTRL_C_EXIT = 130  # what `omnitune train` returns when interrupted (its checkpoints kept)
-_PROGRESS = re.compile(r"(\d+)/(\d+) \[")  # tqdm's "  37/275 [00:52<05:10" as Trainer prints it
+# Trainer's bar, "  13%|█▎   | 37/275 [00:52<05:10", which has no description (tokenising, evaluating have)
+_PROGRESS = re.compile(r"(?:^|[\r\n])\s*\d+%\|[^|\r\n]*\|\s*(\d+)/(\d+) \[")
 
 
 @dataclass
