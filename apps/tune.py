@@ -95,6 +95,8 @@ def tune(
         f"study '{name}': {len(done)} trials finished, {remaining} to run (of {trials}); searching "
         + ", ".join(dimensions)
     )
+    if not done and not any(t.state == optuna.trial.TrialState.WAITING for t in optuna_study.trials):
+        _start_from_the_defaults(optuna_study, base, dimensions, log)
     board = Leaderboard(db)
     run_trial = _objective(task, base, dimensions, objective, board, log)
     if remaining:
@@ -102,6 +104,15 @@ def tune(
         if timeout_minutes and len([t for t in optuna_study.trials if t.state in FINISHED]) < trials:
             log(f"the {timeout_minutes:g}-minute safety limit stopped the study before {trials} trials")
     return _finish(task, optuna_study, name, objective, db, log)
+
+
+def _start_from_the_defaults(study, base, dimensions: Space, log) -> None:
+    """The first trial is the task's own default settings when the space holds them, so a study is never
+    chosen from worse settings than the user had without it, and every other trial is compared with them."""
+    defaults = {name: getattr(base, name) for name in dimensions}
+    if all(dimension.contains(defaults[name]) for name, dimension in dimensions.items()):
+        study.enqueue_trial(defaults, skip_if_exists=True)
+        log(f"trial 0 is the default: {json.dumps(defaults)}")
 
 
 def _open_study(name: str, url: str, directions: list[str], resume: bool, pruner: str, seed: int, trials: int):
@@ -143,13 +154,16 @@ class _ReportToTrial(TrainerCallback):
     """Hands each validation score to the trial; a trial its pruner finds hopeless stops here."""
 
     def __init__(self, trial: optuna.Trial, key: str):
-        self.trial, self.key = trial, key
+        self.trial, self.key, self.reports = trial, key, 0
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if not metrics or self.key not in metrics:
             return
         self.trial.report(metrics[self.key], state.global_step)
-        if self.trial.should_prune():
+        self.reports += 1
+        # never on a trial's first evaluation: a new span head or decoder learns late, and a trial that would
+        # have been the best was measured pruned there (README)
+        if self.reports > 1 and self.trial.should_prune():
             raise optuna.TrialPruned(f"validation {self.key} {metrics[self.key]:.4g} at step {state.global_step}")
 
 

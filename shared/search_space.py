@@ -55,6 +55,11 @@ class Dimension(BaseModel):
             return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
         return trial.suggest_float(name, self.low, self.high, log=self.log)
 
+    def contains(self, value: Any) -> bool:
+        if self.type == "categorical":
+            return value in self.choices
+        return isinstance(value, int | float) and self.low <= value <= self.high
+
     def corners(self) -> list[Any]:
         """The extreme values, to check that the parameter accepts them before a trial is spent."""
         if self.type == "categorical":

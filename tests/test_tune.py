@@ -125,3 +125,13 @@ def test_the_command_line_runs_a_study_with_training_parameters(tiny_qa_model, t
     assert main([*arguments, "--model", str(tiny_qa_model), "--data", str(data), *fixed]) == 0, capsys.readouterr()
     printed = capsys.readouterr().out
     assert "best run:" in printed and '"learning_rate": 0.001' in printed and "report.md" in printed
+
+
+def test_the_first_trial_is_the_default_when_the_space_holds_it(tiny_qa_model, tmp_path):
+    data = bundled_subset(tmp_path / "data", per_split=12)
+    common = dict(model=str(tiny_qa_model), data=str(data), pruner="none", **FIXED)
+    tune("question-answering", trials=1, study="d", space=_space(tmp_path, [3e-4, 1e-3]), learning_rate=1e-3, **common)
+    first = optuna.load_study(study_name="d", storage=default_storage()).trials[0]
+    assert first.params == {"learning_rate": 1e-3}  # the settings the user had without a study
+    tune("question-answering", trials=1, study="e", space=_space(tmp_path, [3e-4, 1e-4]), learning_rate=1e-3, **common)
+    assert optuna.load_study(study_name="e", storage=default_storage()).trials[0].params["learning_rate"] != 1e-3
