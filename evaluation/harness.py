@@ -174,6 +174,13 @@ def _report(
     )
 
 
+def _runtime(model_ref: str) -> str:
+    """What runs the model: ONNX Runtime for an exported folder (or an ONNX voice), else PyTorch."""
+    path = Path(model_ref)
+    folder = (layout.model_folder(path) or path) if path.is_dir() else None
+    return "onnxruntime" if folder and any(folder.glob("*.onnx")) else "pytorch"
+
+
 def _parameters(model) -> int:
     """Parameters of a PyTorch model, or of an exported one (its graph's weights); 0 for an ONNX voice."""
     if hasattr(model, "graph_parameters"):
@@ -222,5 +229,6 @@ def _record(report: Report, task: Task, *, base_model: str | None, run: Path | N
         latency_p50_ms=speed.latency_p50_ms if speed else None,
         latency_p95_ms=speed.latency_p95_ms if speed else None,
         throughput=speed.throughput if speed else None,
+        runtime=_runtime(report.model),
         run_id=str(run.resolve()) if run else None,
     )

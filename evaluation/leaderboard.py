@@ -38,6 +38,7 @@ COLUMNS = (
     "latency_p50_ms",
     "latency_p95_ms",
     "throughput",
+    "runtime",
     "created_at",
     "run_id",
 )
@@ -53,6 +54,7 @@ DISPLAY_COLUMNS = (
     "latency_p50_ms",
     "latency_p95_ms",
     "throughput",
+    "runtime",
     "parameters",
     "base_model",
     "created_at",
@@ -83,6 +85,7 @@ class Evaluation(Base):
     latency_p50_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     latency_p95_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     throughput: Mapped[float | None] = mapped_column(Float, nullable=True)  # examples per second, best batch
+    runtime: Mapped[str | None] = mapped_column(String(32), nullable=True)  # pytorch | onnxruntime
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(timezone.utc))
     run_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
 

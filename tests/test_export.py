@@ -45,7 +45,9 @@ def test_an_exported_run_answers_like_its_parent_and_is_on_the_leaderboard(qa_ru
         assert max(written["int8_max_abs_diff"].values()) > 0  # int8 is not bit-exact, and says by how much
     rows = Leaderboard().rows(task="question-answering")
     assert {row["run_id"] for row in rows} == {str(qa_run.resolve()), str(run.resolve())}
-    assert next(r for r in rows if r["run_id"] == str(run.resolve()))["base_model"] == str(qa_run.resolve())
+    row = next(r for r in rows if r["run_id"] == str(run.resolve()))
+    assert row["base_model"] == str(qa_run.resolve()) and row["runtime"] == "onnxruntime"
+    assert next(r for r in rows if r["run_id"] == str(qa_run.resolve()))["runtime"] == "pytorch"
     assert "ONNX Runtime" in (run / "model" / "README.md").read_text()
 
     answer = api.predict("question-answering", str(run), question="What does -l do?", context="-l\nlong listing")
