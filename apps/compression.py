@@ -144,7 +144,9 @@ def compress(
         (run / layout.COMPRESSION).write_text(json.dumps(facts, indent=2))
     distributed.wait()
 
-    report, facts["row"] = evaluate_derived_run(task, run, params, facts["parent"], card_body(facts), board, log)
+    report, facts["row"] = evaluate_derived_run(
+        task, run, params, facts["parent"], lambda: card_body(facts), board, log
+    )
     facts["report"] = report.to_json()
     return facts
 

@@ -93,7 +93,9 @@ def export_run(
     dump_params(params.model_copy(update={"model": facts["parent"], "output_dir": str(run)}), run / layout.CONFIG)
     (run / "export.json").write_text(json.dumps(facts, indent=2))
 
-    report, facts["row"] = evaluate_derived_run(task, run, params, facts["parent"], card_body(facts), board, log)
+    report, facts["row"] = evaluate_derived_run(
+        task, run, params, facts["parent"], lambda: card_body(facts), board, log
+    )
     facts["report"] = report.to_json()
     return facts
 

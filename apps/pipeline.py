@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +25,16 @@ class Outcome:
 
 
 def evaluate_derived_run(
-    task: Task, run: Path, params: TrainParams, parent: str, card: str, board=None, log=print
+    task: Task, run: Path, params: TrainParams, parent: str, card: Callable[[], str], board=None, log=print
 ) -> tuple[Report, int | None]:
     """A model made from another (compressed, exported): scored on the test split, recorded with its parent as
-    base model (the row's id is returned), and given a model card saying what was done."""
+    base model (the row's id is returned), and given a model card saying what was done (`card` is called on the
+    main process only, which alone holds every fact)."""
     report = evaluate(task, str(run / layout.MODEL), params, split="test", log=log, artifacts=run)
     report.model = str(run.resolve())
     row = record(report, task, base_model=parent, run=run, board=board)
     if distributed.is_main():
-        write_run_card(task, run, report, parent, None, card)
+        write_run_card(task, run, report, parent, None, card())
     return report, row
 
 
