@@ -49,10 +49,7 @@ def export_run(
     model, processor = built.model, built.processor
     if isinstance(model, onnx_runtime.OnnxModel):
         raise OmnituneError(f"{parent} is already an exported model", "export the run it came from")
-    checks = [
-        onnx_runtime.model_inputs(model, processor, batch)
-        for batch in evaluation_batches(task, built, params, plan.check_examples)
-    ]
+    checks = evaluation_batches(task, built, params, plan.check_examples)
     model_dir = run / layout.MODEL
     graph = model_dir / onnx_runtime.GRAPH
     log(f"exporting {type(model).__name__} with torch.onnx (dynamo exporter, opset {onnx_runtime.OPSET})...")
@@ -82,7 +79,7 @@ def export_run(
         else:
             log(f"calibrating on {plan.calibration_examples} training examples ({plan.calibration_method})...")
             calibration = [
-                onnx_runtime.model_inputs(model, processor, batch)
+                onnx_runtime.model_inputs(processor, batch)
                 for batch in training_batches(task, built, params, plan.calibration_examples, batch_size=8)
             ]
             onnx_runtime.quantize_static(fp32_graph, graph, calibration, plan.calibration_method)
@@ -121,9 +118,10 @@ def evaluation_batches(task: Task, built, params: TrainParams, count: int, batch
     examples = examples.select(range(min(count, len(examples))))
     features = task.features(examples, built, params, for_eval=True)
     collate = task.collator(built, params)
-    names = set(getattr(built.processor, "model_input_names", ()) or ()) or {"input_ids", "pixel_values"}
+    names = onnx_runtime.input_names(built.processor)
     rows = [{k: v for k, v in features[i].items() if k in names} for i in range(len(features))]
-    return [collate(rows[start : start + batch_size]) for start in range(0, len(rows), batch_size)]
+    batches = (collate(rows[start : start + batch_size]) for start in range(0, len(rows), batch_size))
+    return [onnx_runtime.model_inputs(built.processor, batch) for batch in batches]  # plain dicts of tensors
 
 
 def card_body(facts: dict) -> str:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -40,7 +41,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(arguments: list[str]) -> tuple[subprocess.Popen, str]:
+@contextmanager
+def serving(arguments: list[str]):
+    """`omnitune <arguments> --port P` as a server on loopback for the block: (process, url); stopped after."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "apps.cli", *arguments, "--port", str(port)],
@@ -49,12 +52,20 @@ def start_server(arguments: list[str]) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.DEVNULL,
         env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
     )
-    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_listening(server, port, arguments)
+        yield server, f"http://127.0.0.1:{port}/"
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _wait_until_listening(server: subprocess.Popen, port: int, arguments: list[str]) -> None:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server, url
+                return
         except OSError:
             if server.poll() is not None:
                 raise SystemExit(f"the server exited with code {server.returncode}: omnitune {' '.join(arguments)}")
@@ -183,8 +194,7 @@ def main() -> None:
         return client.predict(context, question, api_name="/answer")
 
     result = {"machine": machine(), "users": args.users, "qa_model": qa_model, "image_model": image_model}
-    server, url = start_server(["app"])
-    try:
+    with serving(["app"]) as (server, url):
         first_visitor = Client(url, verbose=False)  # loads both models once, as the first visitor would
         ask_app(first_visitor, 0), label_app(first_visitor, 0)
         rss_start = rss_mb(server)
@@ -199,18 +209,11 @@ def main() -> None:
         qa_only = Load()
         seconds = qa_only.run(url, [("qa", ask_app)] * args.users, args.peer_seconds)
         result["app_qa_only"] = qa_only.summary(seconds)
-    finally:
-        server.terminate()
-        server.wait()
-    peer, peer_url = start_server(["demo", "question-answering", "--model", qa_model])
-    try:
+    with serving(["demo", "question-answering", "--model", qa_model]) as (_, peer_url):
         ask_demo(Client(peer_url, verbose=False), 0)
         demo = Load()
         seconds = demo.run(peer_url, [("qa", ask_demo)] * args.users, args.peer_seconds)
         result["peer_demo_qa_only"] = demo.summary(seconds)
-    finally:
-        peer.terminate()
-        peer.wait()
     app_rate = result["app_qa_only"]["kinds"].get("qa", {}).get("per_second", 0)
     demo_rate = result["peer_demo_qa_only"]["kinds"].get("qa", {}).get("per_second", 0)
     result["app_vs_demo_qa_throughput"] = round(app_rate / demo_rate, 3) if demo_rate else None

@@ -200,10 +200,6 @@ class Leaderboard:
                 session.delete(row)
         return len(rows)
 
-    def count_for_run(self, run: Path) -> int:
-        with Session(self.engine) as session:
-            return len(list(session.scalars(select(Evaluation.id).where(Evaluation.run_id == str(run.resolve())))))
-
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -38,8 +38,3 @@ def loaded(task, model: str, params):
             while len(_held) > capacity():
                 _held.popitem(last=False)
         return built
-
-
-def forget() -> None:
-    with _guard:
-        _held.clear()

@@ -8,10 +8,9 @@ An exported model folder holds model.onnx beside config.json and the processor's
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -28,10 +27,14 @@ def is_exported(folder: str | Path) -> bool:
     return (Path(folder) / GRAPH).is_file()
 
 
-def model_inputs(model, processor, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The tensors of a collated batch that the model's forward takes as inputs (not labels)."""
-    names = set(getattr(processor, "model_input_names", ()) or ()) or {"input_ids", "attention_mask", "pixel_values"}
-    return {name: value for name, value in batch.items() if name in names and torch.is_tensor(value)}
+def input_names(processor) -> set[str]:
+    """What the processor makes for the model (not labels, offsets or ids): the graph's inputs."""
+    return set(getattr(processor, "model_input_names", ()) or ()) or {"input_ids", "attention_mask", "pixel_values"}
+
+
+def model_inputs(processor, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of a collated batch that are model inputs."""
+    return {name: value for name, value in batch.items() if name in input_names(processor) and torch.is_tensor(value)}
 
 
 def export(model, inputs: dict[str, torch.Tensor], path: Path) -> list[str]:
@@ -202,8 +205,3 @@ def quantize_static(
         )
     finally:
         prepared.unlink(missing_ok=True)
-
-
-def describe(folder: Path) -> dict[str, Any]:
-    facts = folder / "export.json"
-    return json.loads(facts.read_text()) if facts.is_file() else {}
