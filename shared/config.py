@@ -86,15 +86,22 @@ class TrainParams(BaseModel):
     )
     merge_lora: bool = Field(True, description="also export a merged model next to the adapter")
     # efficient attention (shared/attention): on the encoder, for long inputs
-    attention: Literal["dense", "linformer", "sliding-window"] = Field(
+    attention: Literal["dense", "linformer", "sliding-window", "token-merging", "token-pruning"] = Field(
         "dense",
-        description="dense (the model's own), linformer (keys/values projected to linformer_k), or "
-        "sliding-window (each token sees attention_window neighbours each side + global_tokens)",
+        description="dense (the model's own), linformer (keys/values projected to linformer_k), "
+        "sliding-window (each token sees attention_window neighbours each side + global_tokens), "
+        "token-merging (ToMe: merge_per_layer similar tokens merged before each layer), or token-pruning "
+        "(EViT: only the keep_ratio most important tokens go on after each of prune_layers)",
     )
     linformer_k: int = Field(128, ge=1, description="Linformer: projected length of keys and values")
     linformer_sharing: Literal["layer", "head", "key-value"] = "layer"
     attention_window: int = Field(128, ge=1, description="sliding-window: neighbours seen on each side")
     global_tokens: int = Field(1, ge=0, description="sliding-window: leading tokens that see and are seen by all")
+    merge_per_layer: int = Field(16, ge=0, description="token-merging: tokens merged away before each layer")
+    keep_ratio: float = Field(0.7, gt=0, le=1, description="token-pruning: share of tokens kept at each pruning")
+    prune_layers: list[int] | None = Field(
+        None, description="token-pruning: prune after these many layers (default: after 1/4, 1/2, 3/4 of them)"
+    )
     max_positions: int | None = Field(
         None,
         description="grow the position table to this length (copies of the "

@@ -120,6 +120,18 @@ def tiny_qa_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def padded_batch():
+    """Token ids (2 x 40, in the tiny QA model's vocabulary) and an attention mask; the second ends in padding."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, 2000, (2, 40), generator=generator)
+    mask = torch.ones(2, 40, dtype=torch.long)
+    mask[1, 31:] = 0
+    return ids, mask
+
+
+@pytest.fixture
 def small_squad_file(tmp_path) -> Path:
     """SQuAD v2 official layout: two articles, answerable and unanswerable questions."""
     document = {

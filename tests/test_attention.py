@@ -62,15 +62,6 @@ def _qa_logits(model, ids, mask):
     return torch.stack([out.start_logits, out.end_logits])
 
 
-@pytest.fixture
-def padded_batch():
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(5, 2000, (2, 40), generator=generator)
-    mask = torch.ones(2, 40, dtype=torch.long)
-    mask[1, 31:] = 0
-    return ids, mask
-
-
 def test_a_window_wider_than_the_input_gives_the_dense_model_exactly(tiny_qa_model, padded_batch):
     ids, mask = padded_batch
     dense = QA.build(str(tiny_qa_model), _qa_params(tiny_qa_model)).model

@@ -36,7 +36,7 @@ SPECIAL = [
 ]
 
 
-def save_tiny_whisper(folder: Path, multilingual: bool = False) -> Path:
+def save_tiny_whisper(folder: Path, multilingual: bool = False, encoder_layers: int = 1) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     characters = list(bytes_to_unicode().values())
     (folder / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(characters)}))
@@ -55,7 +55,7 @@ def save_tiny_whisper(folder: Path, multilingual: bool = False) -> Path:
     config = WhisperConfig(
         vocab_size=len(tokenizer),
         d_model=16,
-        encoder_layers=1,
+        encoder_layers=encoder_layers,
         decoder_layers=1,
         encoder_attention_heads=2,
         decoder_attention_heads=2,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
-from shared.attention import linformer, sparse
+from shared.attention import linformer, sparse, token_reduction
 from shared.attention.positions import extend_positions
 from shared.errors import OmnituneError
 
@@ -20,6 +20,9 @@ def configure_attention(model, params, model_path: str, tokenizer=None) -> None:
     if params.max_positions and tokenizer is not None:
         tokenizer.model_max_length = max(tokenizer.model_max_length, params.max_positions)
     stated = getattr(encoder.config, "omnitune_attention", None)
+    if stated and stated["kind"] in token_reduction.KINDS:  # hooks on the whole model: it needs the inputs too
+        token_reduction.attach(model, stated)
+        return
     if stated:
         _restore(encoder, stated, Path(model_path), prefix=_prefix_of(model, encoder))
         return
@@ -34,6 +37,14 @@ def configure_attention(model, params, model_path: str, tokenizer=None) -> None:
         encoder.set_attn_implementation(sparse.NAME)
     elif params.attention == "linformer":
         linformer.attach(encoder, params.linformer_k, longest_input(encoder.config), params.linformer_sharing)
+    elif params.attention in token_reduction.KINDS:
+        token_reduction.attach(model, reduction_settings(params))
+
+
+def reduction_settings(params) -> dict:
+    if params.attention == "token-merging":
+        return {"kind": params.attention, "merge_per_layer": params.merge_per_layer}
+    return {"kind": params.attention, "keep_ratio": params.keep_ratio, "prune_layers": params.prune_layers}
 
 
 def longest_input(config) -> int:

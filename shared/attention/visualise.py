@@ -1,6 +1,7 @@
 """Pictures of attention: for a dense model, every head's attention map on a text (layers as rows, heads as
 columns); for a sliding-window model, which token pairs may attend at all; for a Linformer model, each
-layer's learned key projection (which positions feed which projected slot). PNG files via matplotlib."""
+layer's learned key projection (which positions feed which projected slot); for token merging or pruning,
+which tokens of the text each layer still carried. PNG files via matplotlib."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from shared.attention import linformer, sparse
+from shared.attention import linformer, sparse, token_reduction
 from shared.errors import OmnituneError
 from shared.plots import plt
 
@@ -28,6 +29,8 @@ def picture(model, tokenizer, text: str, folder: Path) -> tuple[str, Path]:
             "attention maps from text need a text model",
             "give a question-answering, translation or summarization model",
         )
+    if kind in token_reduction.KINDS:
+        return kind, kept_tokens(model, tokenizer, text, Path(folder) / "kept_tokens.png")
     return kind, attention_maps(encoder, tokenizer, text, Path(folder) / "attention_maps.png")
 
 
@@ -58,6 +61,24 @@ def attention_maps(model, tokenizer, text: str, path: Path, max_tokens: int = 64
     figure.suptitle(
         f"attention of {len(tokens)} tokens: row = query, column = key ({' '.join(tokens[:8])} ...)", fontsize=8
     )
+    return _save(figure, path)
+
+
+def kept_tokens(model, tokenizer, text: str, path: Path, max_tokens: int = 64) -> Path:
+    """For token merging or pruning: per layer (rows), which tokens of `text` (columns) were still their own
+    token (1), shared a merged token (1/size) or had been pruned (0)."""
+    inputs = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)
+    with torch.inference_mode():
+        model(**inputs)
+    layouts = token_reduction.layer_layouts(model)
+    shares = torch.stack([token_reduction.carried_share([origin])[0] for origin in layouts])
+    tokens = tokenizer.convert_ids_to_tokens(inputs["input_ids"][0])
+    figure, axis = plt.subplots(figsize=(max(5, 0.16 * len(tokens)), 0.35 * len(layouts) + 1.4))
+    axis.imshow(shares.numpy(), cmap="Greens", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+    axis.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=6)
+    axis.set_yticks(range(len(layouts)), [f"layer {layer}" for layer in range(len(layouts))], fontsize=7)
+    kept = (shares[-1] > 0).sum().item()
+    axis.set_title(f"tokens carried by each layer: {kept} of {len(tokens)} reach the last one", fontsize=8)
     return _save(figure, path)
 
 

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from shared.attention import token_reduction
+
 
 def attention_rollout(model: torch.nn.Module, pixel_values: torch.Tensor) -> np.ndarray | None:
     """(grid, grid) relevance of each patch to the class token, or None when the model exposes no attention."""
@@ -61,7 +63,25 @@ def grad_cam(model: torch.nn.Module, pixel_values: torch.Tensor, target: int) ->
     return torch.relu((weights * captured["activation"][0]).sum(0)).detach().numpy()
 
 
+def kept_patches(model: torch.nn.Module, pixel_values: torch.Tensor) -> np.ndarray | None:
+    """(grid, grid) for a model with token merging or pruning: how long each patch stayed its own token
+    (bright: kept to the last layer; dark: pruned early or merged with many), or None for other models."""
+    if (getattr(model.config, "omnitune_attention", None) or {}).get("kind") not in token_reduction.KINDS:
+        return None
+    with torch.inference_mode():
+        model(pixel_values=pixel_values)
+    layouts = token_reduction.layer_layouts(model)
+    if not layouts:
+        return None
+    patches = token_reduction.carried_share(layouts)[0]
+    side = int(round((patches.numel() - 1) ** 0.5))
+    return patches[-side * side :].reshape(side, side).numpy()
+
+
 def explanation_map(model: torch.nn.Module, pixel_values: torch.Tensor, target: int) -> tuple[np.ndarray, str]:
+    heat = kept_patches(model, pixel_values)
+    if heat is not None:
+        return heat, "patches kept by token reduction"
     heat = attention_rollout(model, pixel_values)
     if heat is not None:
         return heat, "attention rollout"

@@ -121,6 +121,8 @@ class FeatureProbeForImageClassification(PreTrainedModel):
             id2label=classifier.config.id2label,
             label2id=classifier.config.label2id,
         )
+        if getattr(classifier.config, "omnitune_attention", None):  # token reduction etc. reload with the probe
+            config.omnitune_attention = classifier.config.omnitune_attention
         return cls(config, backbone=backbone)
 
 

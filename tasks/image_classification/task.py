@@ -364,6 +364,9 @@ class ImageClassificationTask(TaskDefaults):
                 return (batch["pixel_values"] for batch in loader)
 
             key = [weights, spec.key(), features, linear_probe.images_fingerprint(rows["image"]), split]
+            reduced = getattr(built.model.config, "omnitune_attention", None)
+            if reduced:  # features of a model with efficient attention differ from the dense model's
+                key.append(json.dumps(reduced, sort_keys=True))
             return linear_probe.cached_features(model, key, list(rows["label"]), batches, log=log)
 
         train_features, eval_features = features_of(train_rows, "train"), features_of(eval_rows, "eval")

@@ -66,6 +66,8 @@ def build(task, model: str, params=None) -> gr.Blocks:
             "layer (rows) and head (columns); row = the attending token, column = the one attended to.",
             "sliding-window": "Which token pairs this sliding-window model computes at all (black).",
             "linformer": "Each layer's learned key projection: which positions feed each projected slot.",
+            "token-merging": "Which tokens each layer still carried on their own (green) or merged (paler).",
+            "token-pruning": "Which tokens each layer still carried (green); the question is always kept.",
         }
         return str(path), captions[kind]
 

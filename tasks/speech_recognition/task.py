@@ -19,6 +19,7 @@ from datasets import Dataset
 from pydantic import Field
 from transformers import AutoConfig, AutoModelForCTC, AutoModelForSpeechSeq2Seq, AutoProcessor, GenerationConfig
 
+from shared.attention.setup import configure_attention
 from shared.audio import checked_clip, problems, read_audio
 from shared.config import TrainParams
 from shared.errors import OmnituneError
@@ -132,6 +133,7 @@ class SpeechRecognitionTask(TaskDefaults):
             else {}
         )
         model = AutoModelForSpeechSeq2Seq.from_pretrained(model_path, **load_kwargs(params.allow_pickle), **overrides)
+        configure_attention(model, params, model_path)  # token pruning of the encoder's frames, when asked
         if getattr(model.generation_config, "is_multilingual", False):
             processor.tokenizer.set_prefix_tokens(language=params.language, task=params.whisper_task)
         elif params.language not in (None, "en", "english"):

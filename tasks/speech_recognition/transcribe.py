@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from shared.attention import token_reduction
+from shared.errors import OmnituneError
 from shared.inference import silence_routine_generation_notices
 from tasks.speech_recognition.timing import snap_to_speech, voiced_regions
 
@@ -128,6 +130,12 @@ def timed_transcript(
     """Transcript with word or segment timestamps, for any length of audio."""
     from transformers import pipeline
 
+    reduced = (getattr(model.config, "omnitune_attention", None) or {}).get("kind")
+    if level == "word" and is_whisper(model) and reduced in token_reduction.KINDS:
+        raise OmnituneError(
+            f"word timestamps need every encoder frame, and this Whisper uses {reduced}",
+            "ask for segment timestamps, or transcribe with the model without --attention",
+        )
     rate = processor.feature_extractor.sampling_rate
     recogniser = pipeline(
         "automatic-speech-recognition",
