@@ -48,7 +48,7 @@ def fixed_batch(task, built, params, batch_size: int) -> dict:
     from apps.compression import training_batches
 
     test = params.model_copy(update={"train_split": params.test_split})
-    batch = next(training_batches(task, built, test, 1, batch_size=batch_size))
+    batch = next(training_batches(task, built, test, batch_size, batch_size=batch_size))
     return {key: value for key, value in batch.items() if key not in LABEL_KEYS}
 
 

@@ -82,7 +82,8 @@ def test_pruning_keeps_protected_and_most_important_tokens_and_fuses_the_rest_by
     torch.testing.assert_close(restored[0, [1, 3, 5]], hidden[0, [1, 3, 5]])  # their state when they left
 
 
-def _attention_importance(plan: token_reduction.Plan, query, key) -> torch.Tensor:
+def _attention_importance(query, key, protected: int) -> torch.Tensor:
+    plan = token_reduction.Plan(kind="token-pruning", layers=3, keep_ratio=0.5, prune_layers=(1,), protected=protected)
     reducer = token_reduction.Reducer(plan)
     module = torch.nn.Module()
     setattr(module, token_reduction._REDUCER, (reducer, 0))
@@ -91,22 +92,17 @@ def _attention_importance(plan: token_reduction.Plan, query, key) -> torch.Tenso
     return reducer.tokens.metric
 
 
-def test_importance_is_the_attention_a_token_receives():
-    plan = token_reduction.Plan(kind="token-pruning", layers=3, keep_ratio=0.5, prune_layers=(1,))
+def test_importance_is_the_attention_a_token_receives_from_the_protected_tokens_or_from_all():
     key = torch.zeros(1, 2, 5, 4)
     key[0, :, 3, 0] = 10.0  # key 3 stands out along dimension 0
+    key[0, :, 2, 1] = 10.0  # key 2 along dimension 1
     query = torch.zeros(1, 2, 5, 4)
-    query[0, :, 0, 0] = 1.0  # only the class token's query looks along dimension 0
-    by_class_token = _attention_importance(plan, query, key)
+    query[0, :, 0, 0] = 1.0  # the class token's query looks along dimension 0
+    query[0, :, 1:, 1] = 1.0  # every other query along dimension 1
+    by_class_token = _attention_importance(query, key, protected=1)
     assert by_class_token.argmax().item() == 3 and by_class_token.sum().item() == pytest.approx(1.0)
-
-    query[0, :, :, 0] = 1.0  # every query looks at key 3
-    received = _attention_importance(
-        token_reduction.Plan(kind="token-pruning", layers=3, keep_ratio=0.5, prune_layers=(1,), importance="received"),
-        query,
-        key,
-    )
-    assert received.argmax().item() == 3 and received.sum().item() == pytest.approx(5.0)  # one per query
+    by_every_query = _attention_importance(query, key, protected=0)  # speech: nothing protected
+    assert by_every_query.argmax().item() == 2 and by_every_query.sum().item() == pytest.approx(1.0)
 
 
 def test_class_and_question_tokens_always_survive_pruning(tiny_qa_model, qa_batch):

@@ -8,8 +8,11 @@ the kept tokens are):
   much as the tokens it stands for. ToMe merges between a block's attention and its MLP; here the merge happens
   at the block boundary, from the same keys, which keeps the model's own layer code untouched.
 - token pruning by importance (EViT, Liang et al. 2022; PoWER-BERT, Goyal et al. 2020): after the layers in
-  `prune_layers`, only the `keep_ratio` most important tokens go on; importance is the attention the class token
-  gives (vision) or the attention all queries give (text, speech). The dropped tokens are fused into one extra
+  `prune_layers`, only the `keep_ratio` most important tokens go on. Importance is the attention a token
+  receives from the protected tokens' queries (EViT's class-token attention for images; in question answering,
+  from [CLS] and the question, so the context that matters to this question stays), or, where nothing is
+  protected (speech frames), from 64 evenly spaced queries (PoWER-BERT's attention received, sampled so it
+  costs a sliver of the layer). The dropped tokens are fused into one extra
   token (EViT) so their content still reaches the later layers. Protected tokens always survive: the class and
   register tokens, and in question answering the question.
 
@@ -56,7 +59,6 @@ class Plan:
     merge_per_layer: int = 0
     keep_ratio: float = 1.0
     prune_layers: tuple[int, ...] = ()
-    importance: str = "class-token"  # or "received"
     protected: int = 1  # leading tokens that always survive (class token, registers)
     restore_layout: bool = True
     # where a pruned position's output comes from: the fused token it went into (images: background patches,
@@ -75,7 +77,7 @@ class Plan:
         """What the attention of `layer` must note for the reduction before the next layer."""
         if not self.reduces_before(layer + 1):
             return None
-        return "keys" if self.kind == "token-merging" else self.importance
+        return "keys" if self.kind == "token-merging" else "importance"
 
 
 @dataclass
@@ -288,20 +290,33 @@ def reducing_attention(module, query, key, value, attention_mask, scaling=None, 
     bias = tokens.key_bias(query.dtype) if tokens is not None else None
     wanted = reducer.plan.metric_after(layer) if tokens is not None else None
     dropout = dropout if module.training else 0.0
-    if wanted == "received":  # needs every query's probabilities: computed here once, used for the output too
-        scores = (query @ key.transpose(-1, -2)) * scaling
-        probs = torch.softmax(scores if bias is None else scores + bias, dim=-1)
-        output = F.dropout(probs, dropout, training=module.training) @ value
-        real_queries = tokens.valid[:, None, :, None] if tokens.valid is not None else 1.0
-        tokens.metric = (probs * real_queries).sum(dim=2).mean(dim=1).detach()
-    else:
-        output = F.scaled_dot_product_attention(query, key, value, attn_mask=bias, dropout_p=dropout, scale=scaling)
-        if wanted == "keys":
-            tokens.metric = key.mean(dim=1).detach()
-        elif wanted == "class-token":
-            first = (query[:, :, :1] @ key.transpose(-1, -2)) * scaling
-            tokens.metric = torch.softmax(first if bias is None else first + bias, dim=-1).mean(dim=1)[:, 0].detach()
+    output = F.scaled_dot_product_attention(query, key, value, attn_mask=bias, dropout_p=dropout, scale=scaling)
+    if wanted == "keys":
+        tokens.metric = key.mean(dim=1).detach()
+    elif wanted == "importance":
+        tokens.metric = _attention_received(query.detach(), key.detach(), bias, scaling, tokens)
     return output.transpose(1, 2).contiguous(), None
+
+
+def _attention_received(query, key, bias, scaling: float, tokens: Tokens, sampled: int = 64) -> torch.Tensor:
+    """(batch, n): the attention each key receives from the protected tokens' queries (averaged over them and
+    the heads), or from `sampled` evenly spaced queries where no token is protected. Only those queries' rows
+    of the attention matrix are computed."""
+    batch, heads, length, dim = query.shape
+    protected = tokens.protected
+    if bool(protected.any()):
+        count = int(protected.sum(dim=1).max())
+        chosen = protected.float().argsort(dim=1, descending=True, stable=True)[:, :count]
+        weight = protected.gather(1, chosen).float()
+    else:
+        chosen = torch.arange(0, length, max(1, length // sampled), device=query.device).expand(batch, -1)
+        valid = tokens.valid if tokens.valid is not None else torch.ones_like(protected)
+        weight = valid.gather(1, chosen).float()
+    rows = query.gather(2, chosen[:, None, :, None].expand(-1, heads, -1, dim))
+    scores = (rows @ key.transpose(-1, -2)) * scaling
+    probs = torch.softmax(scores if bias is None else scores + bias, dim=-1)
+    received = (probs * weight[:, None, :, None]).sum(dim=2).mean(dim=1)
+    return received / weight.sum(dim=1, keepdim=True).clamp(min=1)
 
 
 def encoder_layers(model) -> tuple[torch.nn.Module, torch.nn.ModuleList]:
@@ -336,7 +351,6 @@ def plan_for(model, stated: dict) -> Plan:
         merge_per_layer=int(stated.get("merge_per_layer", 0)),
         keep_ratio=float(stated.get("keep_ratio", 1.0)),
         prune_layers=prune_layers,
-        importance="class-token" if vision else "received",
         # speech frames have no class token; text keeps [CLS]
         protected=1 + getattr(backbone, "num_register_tokens", 0) if vision else int(not encoder_decoder),
         restore_layout=not encoder_decoder,
