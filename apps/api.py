@@ -23,6 +23,7 @@ from apps.compression import compress as compress_run
 from apps.export import ExportPlan, export_run, remove_failed
 from apps.export import check as check_exportable
 from apps.pipeline import Outcome, base_model_and_licence, train_and_evaluate
+from evaluation.audit import audit as audit_data
 from evaluation.harness import Report, record
 from evaluation.harness import evaluate as evaluate_on
 from evaluation.leaderboard import Leaderboard
@@ -119,6 +120,14 @@ def evaluate(
     report = evaluate_on(spec, model, settings, split=split, with_speed=with_speed, log=log)
     base_model, _ = base_model_and_licence(settings.model if run else model)
     return Evaluation(report, record(report, spec, base_model=base_model, run=run, board=leaderboard(db)))
+
+
+def audit(task: str, out: str | Path | None = None, *, config: str | None = None, log: Log = print, **params: Any):
+    """Audit the data a training run with these parameters would use (bundled data unless `data=` says otherwise):
+    the report is written to `out` (default ./data-audit/<task>); returns the findings."""
+    spec = get_task(task)
+    settings = resolve_params(spec, config, params)
+    return audit_data(spec, settings, Path(out or Path("data-audit") / task), log=log)
 
 
 def predict(task: str, model: str, *, config: str | None = None, **values: Any) -> dict[str, Any]:

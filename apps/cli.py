@@ -4,6 +4,7 @@ omnitune quickstart                                   fine-tune + evaluate every
 omnitune train TASK [--config FILE] [--resume] [--learning_rate 3e-5 ...] [--num_processes N]
 omnitune tune TASK [--trials N] [--space space.yaml] [--objective validation|validation+latency] [--resume]
 omnitune evaluate TASK --model RUN_OR_FOLDER [--data PATH] [--split test]
+omnitune audit TASK [--data PATH] [--out DIR]        data audit: balance, duplicates, leakage, outliers, skew
 omnitune predict TASK --model RUN_OR_FOLDER --question ... --context ...
 omnitune leaderboard [--task T] [--dataset D] [--sort COLUMN] [--serve]
 omnitune demo TASK --model RUN_OR_FOLDER [--port 7860]
@@ -143,6 +144,16 @@ def cmd_evaluate(args, extra: list[str]) -> int:
     if distributed.is_main():
         print(json.dumps({**scored.report.to_json(), "leaderboard_row": scored.leaderboard_row}, indent=2, default=str))
     return 0
+
+
+def cmd_audit(args, extra: list[str]) -> int:
+    from apps import api
+    from tasks.registry import get_task
+
+    found = api.audit(
+        args.task, args.out, config=args.config, **parse_overrides(extra, get_task(args.task).params_class)
+    )
+    return 0 if not (args.strict and found.warnings) else 3
 
 
 def cmd_compress(args, extra: list[str]) -> int:
@@ -444,6 +455,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--db", help=DB_HELP)
     evaluate.set_defaults(handler=cmd_evaluate)
 
+    audit = sub.add_parser("audit", help="check a task's data for imbalance, duplicates, leakage and skew")
+    audit.add_argument("task")
+    audit.add_argument("--out", help="report folder (default ./data-audit/TASK)")
+    audit.add_argument("--config")
+    audit.add_argument("--strict", action="store_true", help="exit with 3 when there are warnings (for CI)")
+    audit.set_defaults(handler=cmd_audit)
+
     compress = sub.add_parser("compress", help="quantize and/or prune a model into a new, evaluated run")
     compress.add_argument("model", help="run folder (task found in it), model folder, shelf entry or Hub id")
     compress.add_argument("--task", help="needed when the model is not an evaluated omnitune run")
@@ -551,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Sub-commands that take free-form --name value parameters; the others reject unknown options.
-_FREE_FORM = {"train", "tune", "evaluate", "predict", "compress", "export", "attention"}
+_FREE_FORM = {"train", "tune", "evaluate", "predict", "compress", "export", "attention", "audit"}
 
 
 def task_options(task_name: str) -> str:

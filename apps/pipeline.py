@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from evaluation.audit import audit
 from evaluation.harness import Report, evaluate, record, score
 from evaluation.metrics import higher_is_better, load_metric
 from shared import distributed, shelf
@@ -65,6 +66,8 @@ def scorer_for(task: Task, params: TrainParams) -> Scorer:
 def train_and_evaluate(
     task: Task, params: TrainParams, run: Path, resume: bool = False, board=None, log=print, with_speed: bool = True
 ) -> Outcome:
+    if params.audit and not resume and distributed.is_main():
+        audit_before_training(task, params, run, log)
     result = task.train(params, scorer_for(task, params), run, resume=resume, log=log)
     report = evaluate(task, str(result.model_dir), params, split="test", with_speed=with_speed, log=log, artifacts=run)
     report.model = str(run.resolve())
@@ -87,6 +90,14 @@ def train_and_evaluate(
         (run / layout.METRICS).write_text(json.dumps(metrics, indent=2))
     distributed.wait()
     return Outcome(result, report, row)
+
+
+def audit_before_training(task: Task, params: TrainParams, run: Path, log=print) -> None:
+    """The data audit, written to the run folder (data_audit.md): advice, never a reason to stop training."""
+    try:
+        audit(task, params, run, log=log)
+    except Exception as error:  # noqa: BLE001 - whatever breaks the audit must not cost the user the run
+        log(f"audit: skipped ({type(error).__name__}: {error}); `omnitune audit {task.name}` shows it alone")
 
 
 def base_model_and_licence(model_ref: str | None) -> tuple[str | None, str | None]:
@@ -112,6 +123,8 @@ def card_body(task: Task, params: TrainParams, result: TrainResult, report: Repo
         ),
         "- the resolved training configuration is `config.yaml` in the run folder",
     ]
+    if params.audit:
+        lines.append("- the data audit (balance, duplicates, leakage, outliers, gendered words) is `data_audit.md`")
     return "\n".join(lines + model_origin_lines(result.model_dir))
 
 

@@ -107,6 +107,11 @@ class TrainParams(BaseModel):
         description="grow the position table to this length (copies of the "
         "pretrained positions), for inputs past the pretrained 512",
     )
+    # trust: what the data and the model are checked for besides the task metric
+    audit: bool = Field(True, description="audit the data at the start of training (data_audit.md in the run folder)")
+    probes: list[Literal["bias"]] = Field(
+        default_factory=list, description="probes run with the test evaluation: bias (README 'Bias probes')"
+    )
     # safety
     allow_pickle: bool = Field(False, description="allow loading pickled (.bin/.pt) weights; safetensors otherwise")
 

@@ -94,6 +94,9 @@ class Task(Protocol):
     bundled_data_defaults: dict[str, Any]  # parameter defaults when training on the bundled data
     quickstart: Quickstart  # what `omnitune quickstart` does with it, in steps, never worse than the start
     input_fields: tuple[str, ...]  # what one prediction needs, e.g. ("question", "context")
+    # the data audit's view of an example: column -> kind (inputs "text", "words", "image", "audio" make its
+    # identity; "target-text", "target-audio", "label", "tags", "speaker" are described; evaluation/audit)
+    audit_columns: dict[str, str]
     scores_during_training: bool  # evaluation during training computes the task metric (else the loss only)
     speed_sample: dict[str, int]  # examples timed for latency and throughput (a generation costs more)
 

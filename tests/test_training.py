@@ -122,6 +122,8 @@ def test_train_command_writes_a_complete_run_folder_and_a_leaderboard_row(tiny_q
         "model/model.safetensors",
         "model/tokenizer.json",
         "model/README.md",
+        "data_audit.md",  # the data audit ran before training
+        "data_audit.json",
     ):
         assert (run / name).is_file(), name
     assert list((run / "checkpoints").glob("checkpoint-*"))

@@ -167,6 +167,7 @@ class ImageClassificationTask(TaskDefaults):
     }
     quickstart = Quickstart(minutes=2.0, full_run="omnitune train image-classification   (what the quickstart ran)")
     input_fields = ("image",)
+    audit_columns = {"image": "image", "label": "label"}
 
     # 1. examples (their "label" column is a ClassLabel that names the classes)
     def load_examples(self, params: ImageParams, split: str) -> Dataset:

@@ -59,6 +59,7 @@ class QuestionAnsweringTask(TaskDefaults):
         full_run="omnitune train question-answering   (4,000 questions, 275 steps)",
     )
     input_fields = ("question", "context")
+    audit_columns = {"question": "text", "context": "text"}
 
     def example_from_inputs(self, inputs: dict[str, Any], params: QAParams) -> dict[str, list]:
         context, question = str(inputs.get("context") or "").strip(), str(inputs.get("question") or "").strip()

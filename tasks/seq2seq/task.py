@@ -62,6 +62,7 @@ class Seq2SeqTask(TaskDefaults):
     head_modules: tuple[str, ...] = ("enc_to_dec_proj", "crossattention")
     speed_sample = {"latency_examples": 16, "throughput_examples": 64}  # each example is a whole generation
     input_fields = ("text",)
+    audit_columns = {"source": "text", "target": "target-text"}
     output_name = "output"  # how `omnitune predict` and the demo label the generated text
     action_name = "Generate"  # the demo's button
     source_column = "source"

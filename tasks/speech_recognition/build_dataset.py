@@ -2,7 +2,8 @@
 
 One professional US English speaker (Allison Smith) reads 568 telephone prompts; the transcripts come from the
 package's core-sounds-en.txt.gz. Clips are resampled from 8 kHz to 16 kHz (librosa, soxr) and stored as 16-bit
-FLAC in the `audiofolder` layout: one folder per split with a metadata.jsonl of `file_name`, `text`.
+FLAC in the `audiofolder` layout: one folder per split with a metadata.jsonl of `file_name`, `text`, `seconds`,
+`group`, `speaker`.
 
 Many prompts are near-duplicates ("Please enter your password followed by the pound key." and "... your
 mailbox number followed by the pound key."): prompts whose normalised transcripts are similar are grouped,
@@ -28,6 +29,7 @@ from shared.dataset_builders import builder_main, unpack
 
 PACKAGES = {"asterisk-core-sounds-en-wav": "1.6.1-1", "asterisk-core-sounds-en": "1.6.1-1"}
 SOUNDS = "usr/share/asterisk/sounds/en_US_f_Allison"
+SPEAKER = "en_US_f_Allison"  # the one voice of the whole set, named as the package names it
 TRANSCRIPTS = "usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"
 SAMPLE_RATE = 16_000
 SPLIT_SHARES = (("train", 0.8), ("validation", 0.1), ("test", 0.1))
@@ -101,7 +103,13 @@ def build(out: Path) -> dict[str, int]:
             out / split / file_name, np.clip(audio, -1, 1), SAMPLE_RATE, subtype="PCM_16", compression_level=1.0
         )  # smallest FLAC: the audio ships in the repo
         rows[split].append(
-            {"file_name": file_name, "text": text, "seconds": round(len(audio) / SAMPLE_RATE, 2), "group": groups[name]}
+            {
+                "file_name": file_name,
+                "text": text,
+                "seconds": round(len(audio) / SAMPLE_RATE, 2),
+                "group": groups[name],
+                "speaker": SPEAKER,
+            }
         )
     for split, split_rows in rows.items():
         with open(out / split / "metadata.jsonl", "w") as handle:

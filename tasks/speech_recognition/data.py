@@ -27,6 +27,7 @@ BUNDLED = Path(__file__).parent / "data"
 MODEL_RATE = 16_000
 AUDIO_NAMES = ("audio", "file_name", "path", "file")
 TEXT_NAMES = ("text", "sentence", "transcript", "transcription", "normalized_text")
+SPEAKER_NAMES = ("speaker", "speaker_id", "client_id")  # audiofolder, LibriSpeech, Common Voice
 MAX_SHOWN = 10
 
 
@@ -61,7 +62,7 @@ def load_examples(
     rows = read_source(
         source,
         split,
-        folder=lambda path, split: [{"audio": str(r["path"]), "text": r["text"]} for r in load_split(path, split)],
+        folder=lambda path, split: [_folder_row(row) for row in load_split(path, split)],
         file=lambda path, split: hold_out(
             _rows_of_table(load_table(str(path)), column_mapping, path.parent, str(path), audio_required),
             split,
@@ -73,6 +74,15 @@ def load_examples(
     )
     where = f"{source} [{split}]"
     return Dataset.from_list(non_empty(_checked(rows, bad_audio, where, audio_required), source, split))
+
+
+def _folder_row(row: dict) -> dict:
+    """An audiofolder row as an example; its speaker kept for the data audit and per-speaker scores."""
+    example = {"audio": str(row["path"]), "text": row["text"]}
+    speaker = _pick(SPEAKER_NAMES, list(row))
+    if speaker:
+        example["speaker"] = str(row[speaker])
+    return example
 
 
 def _undecoded(table):
@@ -96,6 +106,7 @@ def _rows_of_table(
         {theirs: ours for ours, theirs in (mapping or {}).items() if theirs in table.column_names and theirs != ours}
     )
     audio_column, text_column = _pick(AUDIO_NAMES, table.column_names), _pick(TEXT_NAMES, table.column_names)
+    speaker_column = _pick(SPEAKER_NAMES, table.column_names)  # kept for the data audit and per-speaker scores
     if (audio_column is None and audio_required) or text_column is None:
         missing = "audio" if audio_column is None else "text"
         raise OmnituneError(
@@ -110,6 +121,8 @@ def _rows_of_table(
         elif audio is not None and base is not None and not Path(audio).is_absolute():
             audio = str(base / audio)
         rows.append({"audio": audio, "text": "" if row[text_column] is None else str(row[text_column])})
+        if speaker_column:
+            rows[-1]["speaker"] = str(row[speaker_column])
     return rows
 
 

@@ -76,6 +76,7 @@ class SpeechRecognitionTask(TaskDefaults):
     primary_metric = "wer"
     head_modules: tuple[str, ...] = ("lm_head",)  # CTC's output layer is new when the vocabulary is
     input_fields = ("audio",)
+    audit_columns = {"audio": "audio", "text": "target-text", "speaker": "speaker"}
     speed_sample = {"latency_examples": 12, "throughput_examples": 32}  # each example is a whole transcription
     # Sized for the bundled Asterisk prompts on a 2-core CPU (README has the measured run): Whisper's usual
     # fine-tuning rate, about 3 epochs in the 25-minute budget. Its train split holds 10 silent clips

@@ -90,6 +90,7 @@ class TextToSpeechTask(TaskDefaults):
     primary_metric = "wer"
     head_modules: tuple[str, ...] = ()
     input_fields = ("text",)
+    audit_columns = {"text": "text", "audio": "target-audio", "speaker": "speaker"}
     scores_during_training = False  # training evaluates the spectrogram loss; the round trip runs on the test split
     speed_sample = {"latency_examples": 8, "throughput_examples": 8}
     bundled_data_defaults = {

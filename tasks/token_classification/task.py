@@ -70,6 +70,7 @@ class TokenClassificationTask(TaskDefaults):
         full_run="omnitune train token-classification   (462 steps, 13 min: F1 80.4)",
     )
     input_fields = ("text",)
+    audit_columns = {"tokens": "words", "ner_tags": "tags"}
 
     def load_examples(self, params: TokenParams, split: str) -> Dataset:
         examples = data.load_examples(params.data, params.split_name(split), params.column_mapping)
