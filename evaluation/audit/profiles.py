@@ -4,10 +4,10 @@ A task names its columns and their kinds (`Task.audit_columns`): inputs ("text",
 make up an example's identity (exact and near duplicates, leakage between splits); "target-text",
 "target-audio", "label", "tags" and "speaker" are described but never part of the identity.
 
-Near duplicates: texts equal after case, punctuation and spacing are folded; images whose 64-bit difference
-hashes (dHash, Krawetz 2013: a 17 x 16 greyscale thumbnail, each bit "is this pixel brighter than its right
-neighbour") differ in a few of their 256 bits at most, which re-encoding, resizing and small brightness changes keep. It is
-five lines on top of Pillow, so the `imagehash` package (and its PyWavelets dependency) is not needed for it."""
+Near duplicates: texts equal after case, punctuation and spacing are folded; images whose difference hashes
+(dHash, Krawetz 2013: a 17 x 16 greyscale thumbnail, each bit "is this pixel brighter than its right
+neighbour") differ in a few of their 256 bits at most, which re-encoding, resizing and small brightness changes
+keep. It is five lines on top of Pillow, so the `imagehash` package (and PyWavelets) is not needed for it."""
 
 from __future__ import annotations
 
