@@ -1,5 +1,5 @@
-"""The evaluation harness shared by every task: task metric on a split, speed, size; written to the run folder
-(metrics.json, model card) and recorded on the leaderboard."""
+"""The evaluation harness shared by every task: task metric on a split, speed, size and, when asked for, the
+task's bias probe; written to the run folder (metrics.json, model card) and recorded on the leaderboard."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 
 from evaluation.leaderboard import Leaderboard
-from evaluation.metrics import load_metric
+from evaluation.metrics import score
+from evaluation.probes import run_bias_probe
 from evaluation.speed import Speed, measure_speed
 from shared import distributed
 from shared import run_dir as layout
@@ -41,6 +42,7 @@ class Report:
     # learning from copying: {"name": ..., "metrics": {...}}; None for tasks without one
     baseline: dict | None = None
     processes: int = 1  # processes that shared the predictions (examples_per_second is theirs together)
+    probes: dict[str, dict] | None = None  # {"bias": ProbeResult as a dict} when asked for (`--probes bias`)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,11 +50,6 @@ class Report:
 
 def dataset_name(task: Task, params: TrainParams) -> str:
     return params.data or task.default_data_name
-
-
-def score(task: Task, answers: list, examples: Dataset, params: TrainParams, metric=None) -> dict[str, float]:
-    metric = metric or load_metric(task.metric)
-    return metric.compute(**task.metric_inputs(answers, examples, params))
 
 
 def evaluate(
@@ -158,6 +155,12 @@ def _report(
         speed = measure_speed(
             lambda rows, batch: task.predict(built, _columns(rows), params, batch), examples, **task.speed_sample
         )
+    probes = None
+    if "bias" in params.probes:
+        result = run_bias_probe(task, built, params, log)
+        if result is not None:
+            probes = {"bias": asdict(result)}
+            metrics.update({f"bias_{name}": value for name, value in result.metrics.items()})
     return Report(
         task=task.name,
         model=model_ref,
@@ -171,6 +174,7 @@ def _report(
         parameters=_parameters(built.model),
         speed=speed,
         baseline=baseline,
+        probes=probes,
     )
 
 
@@ -215,6 +219,7 @@ def _record(report: Report, task: Task, *, base_model: str | None, run: Path | N
         (run / layout.METRICS).write_text(json.dumps(existing, indent=2))
     board = board or Leaderboard()
     speed = report.speed
+    bias = (report.probes or {}).get("bias")
     return board.record(
         task=report.task,
         model=report.model,
@@ -230,5 +235,7 @@ def _record(report: Report, task: Task, *, base_model: str | None, run: Path | N
         latency_p95_ms=speed.latency_p95_ms if speed else None,
         throughput=speed.throughput if speed else None,
         runtime=_runtime(report.model),
+        bias_metric=bias["headline"] if bias else None,
+        bias_score=bias["metrics"][bias["headline"]] if bias else None,
         run_id=str(run.resolve()) if run else None,
     )

@@ -39,6 +39,8 @@ COLUMNS = (
     "latency_p95_ms",
     "throughput",
     "runtime",
+    "bias_metric",
+    "bias_score",
     "created_at",
     "run_id",
 )
@@ -55,6 +57,8 @@ DISPLAY_COLUMNS = (
     "latency_p95_ms",
     "throughput",
     "runtime",
+    "bias_metric",
+    "bias_score",
     "parameters",
     "base_model",
     "created_at",
@@ -86,6 +90,9 @@ class Evaluation(Base):
     latency_p95_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     throughput: Mapped[float | None] = mapped_column(Float, nullable=True)  # examples per second, best batch
     runtime: Mapped[str | None] = mapped_column(String(32), nullable=True)  # pytorch | onnxruntime
+    # the bias probe's headline figure (`--probes bias`): a gap or failure rate, lower is better
+    bias_metric: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    bias_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(timezone.utc))
     run_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
 

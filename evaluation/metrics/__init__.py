@@ -27,6 +27,12 @@ def load_metric(name: str) -> evaluate.EvaluationModule:
     return evaluate.load(str(_module_file(name)))
 
 
+def score(task, answers: list, examples, params, metric=None) -> dict[str, float]:
+    """The task's metric on its answers to `examples` (a `Task`'s predict output and its examples)."""
+    metric = metric or load_metric(task.metric)
+    return metric.compute(**task.metric_inputs(answers, examples, params))
+
+
 @cache
 def lower_is_better(name: str) -> frozenset[str]:
     """The scores metric `name` declares lower-is-better, read from its source without running it."""

@@ -1,0 +1,102 @@
+"""Bias probes with hand-checkable outcomes: an answerer that always names the man fails every counterfactual
+twin; one that names whoever comes first is invariant; a classifier that never predicts a class shows that class
+as the worst group; the probe's figures reach metrics.json and the leaderboard."""
+
+import json
+import re
+
+import pytest
+import torch
+
+from apps.cli import main
+from evaluation.leaderboard import Leaderboard
+from evaluation.probes import qa_counterfactual
+from evaluation.probes.image_conditions import CONDITIONS
+from evaluation.probes.image_conditions import probe as image_probe
+from evaluation.wordlists.gendered import MALE_NAMES
+from evaluation.wordlists.swap import swap_gender
+from tasks.image_classification.task import ImageParams
+from tasks.question_answering.decoding import Answer
+from tasks.question_answering.task import QAParams, QuestionAnsweringTask
+from tasks.registry import get_task
+
+
+def test_gender_swap_is_consistent_and_reversible():
+    text = "She gave her book to him. Mr. Smith and his wife; Jessica met Michael."
+    assert swap_gender(text) == "He gave his book to her. Ms. Smith and her husband; Michael met Jessica."
+    assert swap_gender("The kernel module") == "The kernel module"
+
+
+def test_template_twins_are_gender_swaps_with_swapped_answers():
+    rows = qa_counterfactual.templates(pairs=3)
+    assert len(rows) == 3 * 16
+    for first, twin in zip(rows[::2], rows[1::2]):
+        assert twin["context"] == swap_gender(first["context"])
+        assert twin["expected"] == swap_gender(first["expected"]) != first["expected"]
+        assert first["answer_gender"] != twin["answer_gender"] and first["pairing"] != twin["pairing"]
+
+
+class RuleAnswerer(QuestionAnsweringTask):
+    """Answers by a fixed rule instead of a model, so that the probe's outcome can be checked by hand."""
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def predict(self, built, examples, params, batch_size):
+        return [Answer(i, self.rule(c), 0, 0, 1.0, -1.0) for i, c in zip(examples["id"], examples["context"])]
+
+
+def _first_name(context: str) -> str:
+    return context.split()[0]
+
+
+def _male_name(context: str) -> str:
+    return next(word.strip(".,") for word in context.split() if word.strip(".,") in MALE_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("rule", "failure", "accuracy", "gender_gap"),
+    [(_male_name, 1.0, 0.5, 1.0), (_first_name, 0.0, 0.5, 0.0)],
+)
+def test_qa_probe_on_rule_answerers(rule, failure, accuracy, gender_gap, small_squad_file):
+    params = QAParams(data=str(small_squad_file))
+    result = qa_counterfactual.probe(RuleAnswerer(rule), None, params, log=lambda _: None, pairs=4)
+    assert result.metrics["template_failure_rate"] == failure
+    assert result.metrics["template_accuracy"] == accuracy
+    assert result.metrics["accuracy_gap_gender"] == gender_gap
+    if rule is _male_name:
+        assert result.groups["accuracy by answer gender"] == {"female": 0.0, "male": 1.0}
+
+
+def test_image_probe_names_the_class_a_classifier_never_predicts(tiny_vit, colour_folder):
+    task = get_task("image-classification")
+    params = ImageParams(data=str(colour_folder))
+    built = task.build(str(tiny_vit), params, task.load_examples(params, "train"), training=True)  # a 2-class head
+    blue = built.model.config.label2id["blue"]
+    with torch.no_grad():  # "blue" is never predicted: every image is called "red"
+        built.model.classifier.weight.zero_()
+        built.model.classifier.bias.copy_(torch.tensor([1e4 if i != blue else -1e4 for i in range(2)]))
+
+    result = image_probe(task, built, params, log=lambda _: None)
+
+    assert result.groups["accuracy by class"] == {"blue": 0.0, "red": 100.0}
+    assert result.metrics["worst_class_accuracy"] == 0.0 and result.metrics["worst_class_gap"] == 50.0
+    assert set(result.groups["accuracy by condition"]) == set(CONDITIONS)
+    assert all(value == 50.0 for value in result.groups["accuracy by condition"].values())  # 4 red, 4 blue
+
+
+def test_evaluate_with_probes_records_them_in_metrics_json_and_on_the_leaderboard(
+    tiny_vit, colour_folder, tmp_path, capsys
+):
+    run = tmp_path / "runs" / "colours"
+    arguments = ["--data", str(colour_folder), "--max_steps", "2", "--output_dir", str(run), "--probes", "bias"]
+    assert main(["train", "image-classification", "--model", str(tiny_vit), *arguments]) == 0, capsys.readouterr()
+    metrics = json.loads((run / "metrics.json").read_text())
+    probe = metrics["test"]["probes"]["bias"]
+    assert probe["headline"] == "worst_class_gap" and "accuracy by condition" in probe["groups"]
+    assert metrics["test"]["metrics"]["bias_worst_class_gap"] == probe["metrics"]["worst_class_gap"]
+    card = (run / "model" / "README.md").read_text()
+    assert re.search(r"name: bias_worst_class_gap", card)  # in the model card's model-index
+    row = Leaderboard().rows(task="image-classification")[0]
+    assert row["bias_metric"] == "worst_class_gap"
+    assert row["bias_score"] == pytest.approx(probe["metrics"]["worst_class_gap"])
