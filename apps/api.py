@@ -33,6 +33,7 @@ from shared.config import TrainParams, load_params, read_config
 from shared.data_files import WHOLE, evaluation_split
 from shared.errors import OmnituneError
 from shared.loaded_models import loaded
+from shared.output_monitor import monitored
 from shared.parameters import params_for_model, resolve_params
 from shared.task_protocol import Built, Task
 from tasks.registry import get_task
@@ -156,7 +157,8 @@ def load_trained(spec: Task, model: str, settings: TrainParams) -> Built:
 
 def answer(spec: Task, built: Built, settings: TrainParams, example: dict[str, list]) -> dict[str, Any]:
     described = spec.describe_answer(spec.predict(built, example, settings, batch_size=1)[0], built, settings)
-    return {**described, **spec.describe_input(example, built, settings)}
+    inputs = {name: values[0] for name, values in example.items() if name in spec.input_fields}
+    return monitored(spec, inputs, {**described, **spec.describe_input(example, built, settings)}, settings)
 
 
 def compress(

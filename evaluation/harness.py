@@ -4,17 +4,16 @@ task's bias probe; written to the run folder (metrics.json, model card) and reco
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
-from tqdm.auto import tqdm
 
 from evaluation.leaderboard import Leaderboard
 from evaluation.metrics import score
+from evaluation.predicting import predict_with_progress
 from evaluation.probes import run_bias_probe
 from evaluation.speed import Speed, measure_speed
 from shared import distributed
@@ -102,21 +101,6 @@ def evaluate_loaded(
     )
     report.processes = processes
     return report
-
-
-def predict_with_progress(task: Task, built: Built, examples: Dataset, params: TrainParams) -> list:
-    """task.predict in about 20 steps, with a progress bar (of the main process): long evaluations (beam search
-    over a thousand verses) show how far they are. Each step still holds at least 8 batches, which predict sorts
-    by length, so the bar costs little padding."""
-    batch = params.per_device_eval_batch_size
-    step = max(8 * batch, math.ceil(len(examples) / 20))
-    answers: list = []
-    with tqdm(total=len(examples), desc="predicting", unit="example", disable=not distributed.is_main()) as bar:
-        for start in range(0, len(examples), step):
-            part = examples.select(range(start, min(start + step, len(examples))))
-            answers += task.predict(built, part, params, batch)
-            bar.update(len(part))
-    return answers
 
 
 def _report(

@@ -112,6 +112,9 @@ class TrainParams(BaseModel):
     probes: list[Literal["bias"]] = Field(
         default_factory=list, description="probes run with the test evaluation: bias (README 'Bias probes')"
     )
+    flag_log: str | None = Field(
+        None, description="predict/demos: append flagged answers (offensive terms, low confidence) to this JSONL"
+    )
     # safety
     allow_pickle: bool = Field(False, description="allow loading pickled (.bin/.pt) weights; safetensors otherwise")
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import gradio as gr
 
 from shared.errors import OmnituneError
+from shared.output_monitor import monitored
 
 
 def validator(
@@ -49,3 +50,12 @@ def _without_paths(sentence: str, given: dict) -> str:
         if isinstance(value, str) and "/" in value:
             sentence = sentence.replace(f"{value}: ", "").replace(value, "the file")
     return sentence[:1].upper() + sentence[1:]
+
+
+def reviewed(task, params, inputs: dict, outputs: dict) -> list[str]:
+    """Output monitoring on a demo page (shared/output_monitor.py): each flag shown as a warning beside the
+    answer, and logged when the demo was started with --flag_log; returns the flags for the page's details."""
+    found = monitored(task, inputs, outputs, params)["flags"]
+    for flag in found:
+        gr.Warning(flag)
+    return found

@@ -75,3 +75,6 @@ class TaskDefaults:
 
     def describe_input(self, example: dict[str, list], built: Built, params: TrainParams) -> dict[str, Any]:
         return {}
+
+    def low_confidence(self, described: dict[str, Any], params: TrainParams) -> str | None:
+        return None

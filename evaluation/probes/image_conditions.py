@@ -14,6 +14,7 @@ import numpy as np
 from datasets import Dataset
 from PIL import Image, ImageEnhance, ImageFilter
 
+from evaluation.predicting import predict_with_progress
 from evaluation.probes.result import ProbeResult, task_metric_by_group
 
 
@@ -51,7 +52,7 @@ def probe(task, built, params, log=print, examples: int = 500) -> ProbeResult:
                 conditions.append(condition)
     altered = Dataset.from_dict({"image": images, "label": labels}, features=test.features)
     log(f"  {len(test)} test images x {len(CONDITIONS)} conditions")
-    answers = task.predict(built, altered, params, params.per_device_eval_batch_size)
+    answers = predict_with_progress(task, built, altered, params, "bias probe")
 
     original = [i for i, condition in enumerate(conditions) if condition == "original"]
     plain = altered.select(original)

@@ -18,6 +18,7 @@ from itertools import product
 
 from datasets import Dataset
 
+from evaluation.predicting import predict_with_progress
 from evaluation.probes.result import ProbeResult, grouped
 from evaluation.wordlists.gendered import FEMALE_NAMES, MALE_NAMES
 from evaluation.wordlists.swap import has_gendered, swap_gender
@@ -98,7 +99,9 @@ def probe(task, built, params, log=print, pairs: int = 20) -> ProbeResult:
 
 def _answers(task, built, params, rows: list[dict]) -> list[str]:
     columns = {key: [row[key] for row in rows] for key in ("id", "question", "context")}
-    return [answer.text for answer in task.predict(built, Dataset.from_dict(columns), params, 32)]
+    return [
+        answer.text for answer in predict_with_progress(task, built, Dataset.from_dict(columns), params, "bias probe")
+    ]
 
 
 def _same(answer: str, expected: str) -> bool:

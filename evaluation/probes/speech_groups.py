@@ -15,6 +15,7 @@ import numpy as np
 import soundfile
 from datasets import Dataset
 
+from evaluation.predicting import predict_with_progress
 from evaluation.probes.result import ProbeResult, task_metric_by_group
 from shared.audio import read_audio
 
@@ -55,7 +56,7 @@ def probe(task, built, params, log=print, examples: int = 200) -> ProbeResult:
             conditions.append(condition)
     altered = Dataset.from_dict({"audio": clips, "text": texts})
     log(f"  {len(test)} test clips x {len(CONDITIONS)} conditions")
-    answers = task.predict(built, altered, params, params.per_device_eval_batch_size)
+    answers = predict_with_progress(task, built, altered, params, "bias probe")
     by_condition = task_metric_by_group(task, answers, altered, params, conditions, "wer")
     original = by_condition.by_group["original"]
     metrics = {

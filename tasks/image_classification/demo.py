@@ -13,7 +13,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from shared.demo_inputs import validator
+from shared.demo_inputs import reviewed, validator
 from shared.errors import OmnituneError
 from shared.loaded_models import loaded
 from shared.model_facts import model_facts
@@ -64,6 +64,7 @@ def build(task, model: str, params=None) -> gr.Blocks:
             "explanation": method,
             "image_size": list(image.size),
             "model_input": list(pixels.shape[-2:]),
+            "flags": reviewed(task, params, {"image": path}, {"labels": confidences}),
         }
         return confidences, overlay(shown, heat, opacity), details
 

@@ -97,6 +97,9 @@ class ImageParams(TrainParams):
         description="CutMix (Yun et al. 2019) Beta alpha; with mixup, one of the two is picked per batch; 0: off",
     )
     top_k: int = Field(5, description="labels shown by predict and the demo")
+    min_confidence: float = Field(
+        0.5, ge=0, le=1, description="predict and the demo say 'uncertain' when the top class is less likely"
+    )
 
 
 MIXABLE = "mixable"  # marks training items, so the mixing collator leaves evaluation batches alone
@@ -292,6 +295,15 @@ class ImageClassificationTask(TaskDefaults):
 
     def describe_answer(self, answer: list[float], built: Built, params: ImageParams) -> dict[str, Any]:
         return {"labels": top_labels(answer, dict(enumerate(built.labels)), params.top_k)}
+
+    def low_confidence(self, described: dict[str, Any], params: ImageParams) -> str | None:
+        label, probability = next(iter(described["labels"].items()))
+        if probability >= params.min_confidence:
+            return None
+        return (
+            f"uncertain: the top class '{label}' is only {probability:.0%} likely "
+            f"(below --min_confidence {params.min_confidence:g})"
+        )
 
     def search_space(self, params: ImageParams) -> dict[str, dict[str, Any]]:
         """A linear probe has its own learning rate and epochs (the backbone does not train)."""

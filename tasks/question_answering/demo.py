@@ -10,7 +10,7 @@ from __future__ import annotations
 import gradio as gr
 
 from shared.attention import visualise
-from shared.demo_inputs import validator
+from shared.demo_inputs import reviewed, validator
 from shared.errors import OmnituneError
 from shared.loaded_models import loaded
 from shared.model_facts import model_facts
@@ -47,6 +47,7 @@ def build(task, model: str, params=None) -> gr.Blocks:
             "end": result.end,
             "no_answer": result.is_empty,
         }
+        details["flags"] = reviewed(task, params, {"context": context, "question": question}, {"answer": result.text})
         if result.is_empty:
             return NO_ANSWER, round(result.score, 4), [(context, None)], details
         spans = [(context[: result.start], None), (result.text, "answer"), (context[result.end :], None)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from shared.demo_inputs import validator
+from shared.demo_inputs import reviewed, validator
 from shared.errors import OmnituneError
 from shared.loaded_models import loaded
 from shared.model_facts import model_facts
@@ -88,10 +88,11 @@ def build(task, model: str, params=None) -> gr.Blocks:
         except (OmnituneError, ValueError, RuntimeError) as error:
             raise gr.Error(f"Generation failed: {error}") from None
         output_tokens = len(tokenizers.target(output).input_ids)
+        flags = reviewed(task, params, {"text": text}, {task.output_name: output})
         yield (
             output,
             f"{notice(report)} — done: {output_tokens} output tokens.",
-            {**details, "output_tokens": output_tokens},
+            {**details, "output_tokens": output_tokens, "flags": flags},
         )
 
     with gr.Blocks(title=f"omnitune · {task.name}") as demo:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from shared.audio import checked_clip, notes
-from shared.demo_inputs import validator
+from shared.demo_inputs import reviewed, validator
 from shared.errors import OmnituneError
 from shared.loaded_models import loaded
 from shared.model_facts import model_facts
@@ -44,7 +44,12 @@ def build(task, model: str, params=None) -> gr.Blocks:
             params.whisper_task,
         )
         rows = [[c["timestamp"][0], c["timestamp"][1], c["text"]] for c in result.chunks] if level != "none" else []
-        details = {"seconds": round(clip.seconds, 2), "language": result.language, "notes": notes(clip)}
+        details = {
+            "seconds": round(clip.seconds, 2),
+            "language": result.language,
+            "notes": notes(clip),
+            "flags": reviewed(task, params, {"audio": path}, {"transcript": result.text}),
+        }
         return (
             result.text,
             {"headers": ["start (s)", "end (s)", "text"], "data": rows},

@@ -10,7 +10,7 @@ import gradio as gr
 import soundfile
 
 from shared import shelf
-from shared.demo_inputs import validator
+from shared.demo_inputs import reviewed, validator
 from shared.errors import OmnituneError
 from shared.loaded_models import loaded
 from shared.model_facts import model_facts
@@ -49,6 +49,7 @@ def build(task, model: str, params=None) -> gr.Blocks:
             "sentences": len(split_sentences(spoken)),
             "seconds": round(len(speech.audio) / speech.sample_rate, 2),
             "sample_rate": speech.sample_rate,
+            "flags": reviewed(task, params, {"text": text}, {}),
         }
         return path, audio_figure(speech.audio, speech.sample_rate), details
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from shared.demo_inputs import validator
+from shared.demo_inputs import reviewed, validator
 from shared.errors import OmnituneError
 from shared.loaded_models import loaded
 from shared.model_facts import model_facts
@@ -29,7 +29,8 @@ def build(task, model: str, params=None) -> gr.Blocks:
             answer = task.predict(built, task.example_from_inputs({"text": text}, params), params, batch_size=8)[0]
         except OmnituneError as error:
             raise gr.Error(error.sentence) from None
-        return highlighted(text, answer), task.describe_answer(answer, built, params)
+        described = task.describe_answer(answer, built, params)
+        return highlighted(text, answer), {**described, "flags": reviewed(task, params, {"text": text}, described)}
 
     with gr.Blocks(title="omnitune · token classification") as demo:
         gr.Markdown(
