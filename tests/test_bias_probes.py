@@ -10,20 +10,21 @@ import torch
 
 from apps.cli import main
 from evaluation.leaderboard import Leaderboard
-from evaluation.probes import qa_counterfactual
+from evaluation.probes import qa_counterfactual, summary_support, translation_gender
 from evaluation.probes.image_conditions import CONDITIONS
 from evaluation.probes.image_conditions import probe as image_probe
-from evaluation.wordlists.gendered import MALE_NAMES
-from evaluation.wordlists.swap import swap_gender
+from shared.wordlists.gendered import MALE_NAMES
+from shared.wordlists.swap import swap_gender
 from tasks.image_classification.task import ImageParams
 from tasks.question_answering.decoding import Answer
 from tasks.question_answering.task import QAParams, QuestionAnsweringTask
 from tasks.registry import get_task
+from tasks.seq2seq.task import Seq2SeqParams
 
 
 def test_gender_swap_is_consistent_and_reversible():
     text = "She gave her book to him. Mr. Smith and his wife; Jessica met Michael."
-    assert swap_gender(text) == "He gave his book to her. Ms. Smith and her husband; Michael met Jessica."
+    assert swap_gender(text) == "He gave his book to her. Mrs. Smith and her husband; Michael met Jessica."
     assert swap_gender("The kernel module") == "The kernel module"
 
 
@@ -100,3 +101,63 @@ def test_evaluate_with_probes_records_them_in_metrics_json_and_on_the_leaderboar
     row = Leaderboard().rows(task="image-classification")[0]
     assert row["bias_metric"] == "worst_class_gap"
     assert row["bias_score"] == pytest.approx(probe["metrics"]["worst_class_gap"])
+
+
+class RuleTranslator:
+    """Stands for a translation model with a fixed habit, so the WinoMT figures can be checked by hand."""
+
+    name = "translation"
+
+    def __init__(self, habit):
+        self.habit = habit
+
+    def predict(self, built, examples, params, batch_size):
+        return [self.habit(source) for source in examples["source"]]
+
+
+def _spanish(source: str, feminine: bool) -> str:
+    job = next(
+        job
+        for jobs in translation_gender.OCCUPATIONS.values()
+        for job in jobs
+        if f"The {job} " in source or f"the {job} " in source
+    )
+    forms = next(jobs[job] for jobs in translation_gender.OCCUPATIONS.values() if job in jobs)
+    return f"{'La' if feminine else 'El'} {forms[1 if feminine else 0][0]} dijo algo."
+
+
+def _always_masculine(source):
+    return _spanish(source, feminine=False)
+
+
+def _by_stereotype(source):
+    female_jobs = translation_gender.OCCUPATIONS["female"]
+    return _spanish(source, feminine=any(f" {job} " in source for job in female_jobs))
+
+
+def _faithful(source):
+    return _spanish(source, feminine=" she " in source or " her " in source)
+
+
+@pytest.mark.parametrize(
+    ("habit", "accuracy", "delta_g", "delta_s"),
+    [(_always_masculine, 50.0, 100.0, 0.0), (_by_stereotype, 50.0, 0.0, 100.0), (_faithful, 100.0, 0.0, 0.0)],
+)
+def test_translation_gender_probe_on_rule_translators(habit, accuracy, delta_g, delta_s):
+    result = translation_gender.probe(RuleTranslator(habit), None, Seq2SeqParams(), log=lambda _: None)
+    assert result.metrics["gender_accuracy"] == accuracy
+    assert result.metrics["delta_g"] == delta_g and result.metrics["delta_s"] == delta_s
+    assert result.metrics["recognised"] == 100.0
+
+
+def test_spanish_gender_is_read_from_the_occupation_noun():
+    forms = translation_gender.OCCUPATIONS["female"]["nurse"]
+    assert translation_gender.gender_in("La enfermera dijo que estaba cansada.", forms) == "female"
+    assert translation_gender.gender_in("Los enfermeros llegaron.", forms) == "male"
+    assert translation_gender.gender_in("Dijo que estaba cansada.", forms) == "unrecognised"
+
+
+def test_unsupported_content_is_numbers_and_names_absent_from_the_source():
+    source = "The cp command copies files; use -r for 2 directories."
+    assert summary_support.unsupported("cp copies 2 directories", source) == []
+    assert summary_support.unsupported("GNU cp copies 3 files", source) == ["GNU", "3"]

@@ -21,7 +21,7 @@ import pandas as pd
 from datasets import Dataset
 from PIL import Image, UnidentifiedImageError
 
-from evaluation.wordlists.gendered import FEMALE, MALE
+from shared.wordlists.swap import count_gendered
 
 INPUT_KINDS = ("text", "words", "image", "audio")
 KINDS = (*INPUT_KINDS, "target-text", "target-audio", "label", "tags", "speaker")
@@ -87,8 +87,7 @@ def _text_facts(text: str) -> dict:
         "empty": not text.strip(),
         # mostly symbols or digits: markup, encoding debris, a table flattened into a cell
         "garbage": bool(text.strip()) and letters / max(len(text.strip()), 1) < 0.3,
-        "female": sum(word in FEMALE for word in words),
-        "male": sum(word in MALE for word in words),
+        **dict(zip(("female", "male"), count_gendered(text))),
     }
 
 

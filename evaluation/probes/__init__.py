@@ -13,12 +13,22 @@ from shared.task_protocol import Built, Task
 
 
 def _probes() -> dict[str, Callable]:
-    from evaluation.probes import image_conditions, qa_counterfactual, speech_groups
+    from evaluation.probes import (
+        image_conditions,
+        qa_counterfactual,
+        speech_groups,
+        speech_synthesis_categories,
+        summary_support,
+        translation_gender,
+    )
 
     return {
         "question-answering": qa_counterfactual.probe,
         "image-classification": image_conditions.probe,
         "automatic-speech-recognition": speech_groups.probe,
+        "translation": translation_gender.probe,
+        "summarization": summary_support.probe,
+        "text-to-speech": speech_synthesis_categories.probe,
     }
 
 

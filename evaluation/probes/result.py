@@ -47,3 +47,8 @@ def grouped(metric, truth, predicted, groups, higher_better: bool = True) -> Gro
     worst = frame.group_min() if higher_better else frame.group_max()
     worst_group = next(name for name, value in by_group.items() if value == float(worst))
     return GroupScores(by_group, float(frame.overall), worst_group, float(worst), float(frame.difference()))
+
+
+def share_true(truth, _) -> float:
+    """MetricFrame metric for rows that are right or wrong: the share that are right."""
+    return float(sum(truth)) / max(len(truth), 1)

@@ -16,6 +16,7 @@ from shared.pretrained import config_overrides, hub_failure, load_kwargs, load_n
 from shared.task_defaults import TaskDefaults
 from shared.task_protocol import Built, Quickstart
 from tasks.question_answering import data, decoding, features
+from tasks.question_answering.augmentation import with_gender_swapped_copies
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -31,6 +32,9 @@ class QAParams(TrainParams):
     null_score_diff_threshold: float = Field(0.0, description="abstain when no-answer beats the best span by this")
     n_best_size: int = 20
     max_answer_length: int = Field(96, description="longest answer span, in tokens")
+    counterfactual_augmentation: bool = Field(
+        False, description="also train on gender-swapped copies of examples with gendered words or names (CDA)"
+    )
 
 
 class QuestionAnsweringTask(TaskDefaults):
@@ -80,8 +84,12 @@ class QuestionAnsweringTask(TaskDefaults):
         return {"id": ["0"], "context": [context], "question": [question]}
 
     def load_examples(self, params: QAParams, split: str) -> Dataset:
-        examples = data.load_examples(params.data, params.split_name(split), params.column_mapping)
-        return params.limited(examples, split)
+        examples = params.limited(
+            data.load_examples(params.data, params.split_name(split), params.column_mapping), split
+        )
+        if split == "train" and params.counterfactual_augmentation:  # the data audit counts the copies too
+            examples, _ = with_gender_swapped_copies(examples)
+        return examples
 
     def build(
         self, model_path: str, params: QAParams, examples: Dataset | None = None, training: bool = False

@@ -1,10 +1,11 @@
-"""Gendered English words, for the share of female and male references in text data.
+"""Gendered English words and first names: the data audit's counts, the bias probes' and the counterfactual
+augmentation's swaps (shared/wordlists/swap.py).
 
-Source: the ten definitional pairs of Bolukbasi et al. (2016), "Man is to Computer Programmer as Woman is to
-Homemaker? Debiasing Word Embeddings" (she/he, her/his, woman/man, Mary/John, herself/himself,
-daughter/son, mother/father, gal/guy, girl/boy, female/male), extended here with their plurals and the common
-kinship and title words of the same kind (WinoBias, Zhao et al. 2018, uses such lists to swap gender). The
-names Mary/John are left out: a name list by category would be needed to count names fairly."""
+Words: the ten definitional pairs of Bolukbasi et al. (2016), "Man is to Computer Programmer as Woman is to
+Homemaker? Debiasing Word Embeddings" (she/he, her/his, woman/man, Mary/John, herself/himself, daughter/son,
+mother/father, gal/guy, girl/boy, female/male), extended with their plurals and the kinship and title words
+of the same kind (WinoBias, Zhao et al. 2018, swaps gender with such lists); "ms" is left out, since in
+technical text it is milliseconds. Names: the lists below, by sex, with their source."""
 
 from __future__ import annotations
 
@@ -36,7 +37,6 @@ PAIRS = (
     ("lady", "gentleman"),
     ("ladies", "gentlemen"),
     ("mrs", "mr"),
-    ("ms", "mr"),
     ("madam", "sir"),
     ("grandmother", "grandfather"),
     ("mom", "dad"),
