@@ -16,6 +16,7 @@ from evaluation.probes.image_conditions import probe as image_probe
 from shared.wordlists.gendered import MALE_NAMES
 from shared.wordlists.swap import swap_gender
 from tasks.image_classification.task import ImageParams
+from tasks.question_answering.augmentation import swapped
 from tasks.question_answering.decoding import Answer
 from tasks.question_answering.task import QAParams, QuestionAnsweringTask
 from tasks.registry import get_task
@@ -161,3 +162,25 @@ def test_unsupported_content_is_numbers_and_names_absent_from_the_source():
     source = "The cp command copies files; use -r for 2 directories."
     assert summary_support.unsupported("cp copies 2 directories", source) == []
     assert summary_support.unsupported("GNU cp copies 3 files", source) == ["GNU", "3"]
+
+
+def test_counterfactual_copies_move_the_answer_with_the_swapped_text():
+    example = {
+        "id": "q1",
+        "question": "What did she ask him to run?",
+        "context": "The man page of man-db says: she asked her brother to run man(1) first.",
+        "answers": {"text": ["her brother to run man(1) first"], "answer_start": [39]},
+    }
+    assert example["context"][39:].startswith("her brother")
+    copy = swapped(example)
+    assert copy["question"] == "What did he ask her to run?"
+    assert copy["context"] == "The man page of man-db says: he asked his sister to run man(1) first."
+    start = copy["answers"]["answer_start"][0]
+    assert copy["context"][start : start + len(copy["answers"]["text"][0])] == "his sister to run man(1) first"
+
+
+def test_augmentation_adds_copies_only_of_examples_with_something_to_swap(small_squad_file):
+    task = get_task("question-answering")
+    plain = task.load_examples(QAParams(data=str(small_squad_file)), "train")
+    augmented = task.load_examples(QAParams(data=str(small_squad_file), counterfactual_augmentation=True), "train")
+    assert len(augmented) == len(plain)  # man-page options: nothing gendered, nothing added
