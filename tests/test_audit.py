@@ -42,7 +42,7 @@ def test_audit_finds_planted_duplicates_leakage_and_gender_skew(pairs_folder, tm
     assert found.facts["examples"] == {"test": 8, "train": 41, "validation": 5}
     assert found.facts["leakage_test"] == {"exact": 1, "near": 1}
     assert found.facts["leakage_validation"] == {"exact": 0, "near": 0}
-    duplicates = found.tables["duplicates"].set_index("split")
+    duplicates = found.tables["duplicates"]
     assert duplicates.loc["train", "exact duplicates"] == 1
     assert any(w.startswith("leakage: 2 of 8 test") for w in found.warnings)
     gendered = found.facts["source_gendered_words"]

@@ -113,7 +113,8 @@ def _duplicates_and_leakage(profiles, train_split: str, findings: Findings) -> N
                 f"leakage: {exact + near} of {len(group)} {split} example(s) also appear in {train_split} "
                 f"({exact} exactly, {near} nearly): the {split} score overstates what the model does on new data"
             )
-    findings.tables["duplicates"] = pd.DataFrame(rows).fillna(0)
+    table = pd.DataFrame(rows).set_index("split")
+    findings.tables["duplicates"] = table.fillna(0).astype(int)
 
 
 def _balance(profiles, column: str, train_split: str, findings: Findings) -> None:
