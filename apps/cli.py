@@ -3,7 +3,7 @@
 omnitune quickstart                                   fine-tune + evaluate every task on its offline defaults
 omnitune train TASK [--config FILE] [--resume] [--learning_rate 3e-5 ...] [--num_processes N]
 omnitune tune TASK [--trials N] [--space space.yaml] [--objective validation|validation+latency] [--resume]
-omnitune evaluate TASK --model RUN_OR_FOLDER [--data PATH] [--split test]
+omnitune evaluate TASK --model RUN_OR_FOLDER [--data PATH] [--split test] [--probes bias]
 omnitune audit TASK [--data PATH] [--out DIR]        data audit: balance, duplicates, leakage, outliers, skew
 omnitune predict TASK --model RUN_OR_FOLDER --question ... --context ...
 omnitune leaderboard [--task T] [--dataset D] [--sort COLUMN] [--serve]

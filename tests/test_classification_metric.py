@@ -22,3 +22,9 @@ def test_a_class_predicted_but_absent_still_costs_its_false_positives(metric):
     # cat: precision 1, recall 1/2 -> F1 2/3; dog: predicted once, never right -> F1 0
     assert result["macro_f1"] == pytest.approx(100 * (2 / 3 + 0) / 2)
     assert result["precision/dog"] == 0.0
+
+
+def test_calibration_error_is_declared_lower_is_better():
+    from evaluation.metrics import higher_is_better
+
+    assert not higher_is_better("ece", "classification") and higher_is_better("accuracy", "classification")

@@ -3,7 +3,8 @@
 the conditions are the usual robustness perturbations: additive white noise at set SNRs, tempo and pitch).
 
 Groups: the data's speakers when it names them (a speaker column; the bundled set has one voice, which the data
-audit says), and the conditions below applied to the test clips; WER of each group, grouped by fairlearn's
+audit says), the conditions below applied to the test clips, and the offline synthetic voices (hibari,
+piper-joe) reading the same texts beside the human recordings; WER of each group, grouped by fairlearn's
 MetricFrame. The headline is the worst group's WER minus the unaltered clips' WER."""
 
 from __future__ import annotations
@@ -42,6 +43,27 @@ CONDITIONS = {
 }
 
 
+def _offline_voices(texts: list[str], log):
+    """(voice, [(audio, rate), ...]) for each prepared offline voice reading the test texts: the synthetic
+    speakers beside the human one (a voice that is not prepared is left out, said in the log)."""
+    from shared import shelf
+    from shared.loaded_models import loaded
+    from tasks.registry import get_task
+
+    synthesis = get_task("text-to-speech")
+    settings = synthesis.params_class()
+    for name, entry in shelf.SHELF.items():
+        if not entry.extra.get("voice_backend"):
+            continue
+        if not shelf.is_prepared(name):
+            log(f"  voice {name} is not prepared (omnitune models prepare {name}): left out")
+            continue
+        speech = predict_with_progress(
+            synthesis, loaded(synthesis, name, settings), Dataset.from_dict({"text": texts}), settings, f"voice {name}"
+        )
+        yield name, [(answer.audio, answer.sample_rate) for answer in speech]
+
+
 def probe(task, built, params, log=print, examples: int = 200) -> ProbeResult:
     test = task.load_examples(params, "test")
     test = test.select(range(min(examples, len(test))))
@@ -54,6 +76,13 @@ def probe(task, built, params, log=print, examples: int = 200) -> ProbeResult:
             clips.append(buffer.getvalue())
             texts.append(row["text"])
             conditions.append(condition)
+    for voice, speech in _offline_voices(list(test["text"]), log):
+        for text, (audio, rate) in zip(test["text"], speech):
+            buffer = io.BytesIO()
+            soundfile.write(buffer, audio, rate, format="WAV")
+            clips.append(buffer.getvalue())
+            texts.append(text)
+            conditions.append(f"voice: {voice}")
     altered = Dataset.from_dict({"audio": clips, "text": texts})
     log(f"  {len(test)} test clips x {len(CONDITIONS)} conditions")
     answers = predict_with_progress(task, built, altered, params, "bias probe")
@@ -77,7 +106,7 @@ def probe(task, built, params, log=print, examples: int = 200) -> ProbeResult:
         log("  one speaker in the test split: no speaker groups (the data audit says so too)")
     log(f"  worst condition '{by_condition.worst_group}': WER {by_condition.worst:.3f} vs {original:.3f}")
     return ProbeResult(
-        method="WER by speaker and by recording condition (Koenecke et al. 2020; noise, tempo, pitch)",
+        method="WER by speaker, voice and recording condition (Koenecke et al. 2020; noise, tempo, pitch)",
         headline="worst_condition_wer_gap",
         metrics=metrics,
         groups=groups,

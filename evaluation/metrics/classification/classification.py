@@ -11,6 +11,7 @@ _DESCRIPTION = "Accuracy, top-5 accuracy, macro-F1, ECE and per-class precision/
 _KWARGS = """predictions: list of probability vectors (one per example, classes in label order);
 references: list of class indices; label_names: optional class names for the per-class keys."""
 ECE_BINS = 15
+LOWER_IS_BETTER = ("ece",)  # read by evaluation.metrics.higher_is_better
 
 
 def expected_calibration_error(probabilities: np.ndarray, references: np.ndarray, bins: int = ECE_BINS) -> float:
