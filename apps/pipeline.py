@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evaluation.audit import audit
-from evaluation.harness import Report, evaluate, record, score
-from evaluation.metrics import higher_is_better, load_metric
+from evaluation.harness import Report, evaluate, record
+from evaluation.metrics import higher_is_better, load_metric, score
 from shared import distributed, shelf
 from shared import run_dir as layout
 from shared.config import TrainParams

@@ -43,6 +43,12 @@ CONDITIONS = {
 }
 
 
+def _wav(audio: np.ndarray, rate: int) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, audio, rate, format="WAV")
+    return buffer.getvalue()
+
+
 def _offline_voices(texts: list[str], log):
     """(voice, [(audio, rate), ...]) for each prepared offline voice reading the test texts: the synthetic
     speakers beside the human one (a voice that is not prepared is left out, said in the log)."""
@@ -71,18 +77,13 @@ def probe(task, built, params, log=print, examples: int = 200) -> ProbeResult:
     for row in test:
         audio = read_audio(row["audio"], RATE).audio
         for condition, alter in CONDITIONS.items():
-            buffer = io.BytesIO()
-            soundfile.write(buffer, np.clip(alter(audio), -1, 1), RATE, format="WAV")
-            clips.append(buffer.getvalue())
+            clips.append(_wav(np.clip(alter(audio), -1, 1), RATE))
             texts.append(row["text"])
             conditions.append(condition)
     for voice, speech in _offline_voices(list(test["text"]), log):
-        for text, (audio, rate) in zip(test["text"], speech):
-            buffer = io.BytesIO()
-            soundfile.write(buffer, audio, rate, format="WAV")
-            clips.append(buffer.getvalue())
-            texts.append(text)
-            conditions.append(f"voice: {voice}")
+        clips += [_wav(audio, rate) for audio, rate in speech]
+        texts += list(test["text"])
+        conditions += [f"voice: {voice}"] * len(speech)
     altered = Dataset.from_dict({"audio": clips, "text": texts})
     log(f"  {len(test)} test clips x {len(CONDITIONS)} conditions")
     answers = predict_with_progress(task, built, altered, params, "bias probe")
