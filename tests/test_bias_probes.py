@@ -184,3 +184,22 @@ def test_augmentation_adds_copies_only_of_examples_with_something_to_swap(small_
     plain = task.load_examples(QAParams(data=str(small_squad_file)), "train")
     augmented = task.load_examples(QAParams(data=str(small_squad_file), counterfactual_augmentation=True), "train")
     assert len(augmented) == len(plain)  # man-page options: nothing gendered, nothing added
+
+
+def test_speech_probe_scores_every_condition_with_the_task_metric(tmp_path):
+    from evaluation.metrics import score
+    from evaluation.probes import speech_groups
+    from tests.tiny_speech import save_tiny_whisper
+
+    task = get_task("automatic-speech-recognition")
+    params = task.params_class(max_new_tokens=8)
+    built = task.build(str(save_tiny_whisper(tmp_path / "whisper")), params)
+
+    result = speech_groups.probe(task, built, params, log=lambda _: None, examples=2)
+
+    by_condition = result.groups["wer by condition"]
+    assert set(by_condition) == set(speech_groups.CONDITIONS)  # no voice is prepared in a test's home
+    plain = task.load_examples(params, "test").select(range(2))
+    expected = score(task, task.predict(built, plain, params, 2), plain, params)["wer"]
+    assert result.metrics["original_wer"] == pytest.approx(expected)
+    assert result.metrics["worst_condition_wer_gap"] == pytest.approx(max(by_condition.values()) - expected)
