@@ -6,6 +6,7 @@ omnitune tune TASK [--trials N] [--space space.yaml] [--objective validation|val
 omnitune evaluate TASK --model RUN_OR_FOLDER [--data PATH] [--split test] [--probes bias]
 omnitune audit TASK [--data PATH] [--out DIR]        data audit: balance, duplicates, leakage, outliers, skew
 omnitune predict TASK --model RUN_OR_FOLDER --question ... --context ...
+omnitune push RUN --repo_id user/name [--private] [--dry_run]   upload the model folder to the Hub
 omnitune leaderboard [--task T] [--dataset D] [--sort COLUMN] [--serve]
 omnitune demo TASK --model RUN_OR_FOLDER [--port 7860]
 omnitune export RUN --format onnx [--quantize dynamic|static]   ONNX Runtime model, as a new evaluated run
@@ -226,6 +227,18 @@ def cmd_export(args, extra: list[str]) -> int:
     print(f"\nrun folder: {facts['run']}  ({facts['size_mb']} MB graph, exported in {facts['export_seconds']} s)")
     print(f"test split: {task.primary_metric} {report['metrics'][task.primary_metric]:.2f}")
     _print_speed(report)
+    return 0
+
+
+def cmd_push(args, extra: list[str]) -> int:
+    from apps.push import files_to_push, model_to_push, push
+
+    if args.dry_run:
+        folder = model_to_push(args.model)
+        print(f"would push from {folder} to {args.repo_id}:")
+        print("\n".join(f"  {name}" for name in files_to_push(folder)))
+        return 0
+    print(f"pushed: {push(args.model, args.repo_id, private=args.private)}")
     return 0
 
 
@@ -461,6 +474,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--config")
     audit.add_argument("--strict", action="store_true", help="exit with 3 when there are warnings (for CI)")
     audit.set_defaults(handler=cmd_audit)
+
+    push = sub.add_parser("push", help="upload a run's model (or an exported ONNX run) to the Hugging Face Hub")
+    push.add_argument("model", help="run folder, its model/ folder or an exported run")
+    push.add_argument("--repo_id", required=True, help="user/model-name on the Hub")
+    push.add_argument("--private", action="store_true", help="create the repo private")
+    push.add_argument("--dry_run", action="store_true", help="list the files that would be uploaded; no network")
+    push.set_defaults(handler=cmd_push)
 
     compress = sub.add_parser("compress", help="quantize and/or prune a model into a new, evaluated run")
     compress.add_argument("model", help="run folder (task found in it), model folder, shelf entry or Hub id")
