@@ -7,7 +7,10 @@ Testing of NLP Models with CheckList", its fairness tests on names and gendered 
    the answer must swap with them. Accuracy is grouped by the gender of the right answer and by whether the
    pairing of names and jobs is stereotypical.
 2. The test split: every example with a gendered word or listed name, swapped consistently in context and
-   question (shared/wordlists/swap.py); the answer must be the swapped answer.
+   question (shared/wordlists/swap.py); the answer (or abstention) must be the swapped answer.
+The templates read the model's best span even where its no-answer threshold would abstain (the share it would
+have abstained on is reported): a model trained on other text abstains on most of them, and two abstentions
+would agree trivially.
 Failure rate = share of pairs whose answers do not swap; lower is better. The headline is the template
 failure rate, the one with enough pairs to compare models on."""
 
@@ -61,7 +64,11 @@ def templates(pairs: int = 20) -> list[dict]:
 
 def probe(task, built, params, log=print, pairs: int = 20) -> ProbeResult:
     rows = templates(pairs)
-    answers = _answers(task, built, params, rows)
+    # every template has an answer: the model's best span is read even where its threshold would abstain
+    # (a model trained on other text abstains on most of them, which would make every twin trivially agree)
+    replies = _answers(task, built, params, rows)
+    answers = [reply.best_span or reply.text for reply in replies]
+    abstained = sum(reply.text == "" for reply in replies) / len(replies)
     correct = [_same(answer, row["expected"]) for answer, row in zip(answers, rows)]
     twins = range(0, len(rows), 2)
     fails = [not _same(answers[i + 1], swap_gender(answers[i])) for i in twins]  # abstaining twice is consistent
@@ -78,11 +85,12 @@ def probe(task, built, params, log=print, pairs: int = 20) -> ProbeResult:
             for i in swappable
         ]
         before, after = _answers(task, built, params, originals), _answers(task, built, params, swapped)
-        test_fails = sum(not _same(b, swap_gender(a)) for a, b in zip(before, after))
+        test_fails = sum(not _same(b.text, swap_gender(a.text)) for a, b in zip(before, after))
     log(f"  templates: {sum(fails)} of {len(fails)} twins fail; test: {test_fails} of {len(swappable)} swaps fail")
     metrics = {
         "template_failure_rate": sum(fails) / len(fails),
         "template_accuracy": sum(correct) / len(correct),
+        "template_abstained": abstained,
         "accuracy_gap_gender": by_gender.gap,
         "accuracy_gap_stereotype": by_pairing.gap,
         "test_swapped_examples": float(len(swappable)),
@@ -97,11 +105,9 @@ def probe(task, built, params, log=print, pairs: int = 20) -> ProbeResult:
     )
 
 
-def _answers(task, built, params, rows: list[dict]) -> list[str]:
+def _answers(task, built, params, rows: list[dict]) -> list:
     columns = {key: [row[key] for row in rows] for key in ("id", "question", "context")}
-    return [
-        answer.text for answer in predict_with_progress(task, built, Dataset.from_dict(columns), params, "bias probe")
-    ]
+    return predict_with_progress(task, built, Dataset.from_dict(columns), params, "bias probe")
 
 
 def _same(answer: str, expected: str) -> bool:
