@@ -237,6 +237,14 @@ def tiny_bert2bert(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_bert2whisper(tmp_path_factory):
+    """A warm-started bert2whisper, saved as the shelf saves minilm2whisper-base."""
+    from tests import tiny_seq2seq
+
+    return tiny_seq2seq.save_tiny_bert2whisper(tmp_path_factory.mktemp("bert2whisper"))
+
+
+@pytest.fixture(scope="session")
 def family_folder(tmp_path_factory):
     """`family_folder("marian")`: a tiny random model of that seq2seq family with a real tokenizer of its class."""
     from tests import tiny_seq2seq

@@ -22,6 +22,21 @@ SIZES = {
     "decoder_ffn_dim": 64,
     "max_position_embeddings": 128,
 }
+# a warm-started bert2whisper's data: its decoder's BPE also knows German and French, which a Spanish trim drops
+SPANISH = [
+    "En el principio era el Verbo, y el Verbo era con Dios.",
+    "Y lloró Jesús.",
+    "Porque de tal manera amó Dios al mundo.",
+    "Yo soy el camino, y la verdad, y la vida.",
+]
+OTHER_LANGUAGES = ["Im Anfang war das Wort, und das Wort war bei Gott.", "Au commencement était la Parole."]
+ENGLISH = [
+    "In the beginning was the Word, and the Word was with God.",
+    "Jesus wept.",
+    "For God so loved the world.",
+    "I am the way, the truth, and the life.",
+]
+BIBLE_PAIRS = [{"translation": {"en": en, "es": es}} for en, es in zip(ENGLISH, SPANISH)]
 FAMILIES = ("marian", "t5", "bart", "pegasus", "mbart", "mbart50", "m2m100", "nllb")
 
 
@@ -157,3 +172,18 @@ def save_tiny_bert(folder: Path, vocabulary: list[str]) -> Path:
     T.BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def save_tiny_bert2whisper(root: Path) -> Path:
+    """A warm-started bert2whisper as the shelf saves minilm2whisper-base: a tiny BERT encoder and a tiny Whisper
+    decoder whose byte-level BPE has merges learnt from Spanish, German and French."""
+    from tasks.seq2seq.warm_start import bert2whisper
+    from tests.tiny_speech import save_tiny_whisper
+
+    words = sorted({w.strip(".,").lower() for text in ENGLISH for w in text.split()})
+    bert = save_tiny_bert(root / "bert", ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words])
+    whisper = save_tiny_whisper(root / "whisper", multilingual=True, bpe_texts=(SPANISH + OTHER_LANGUAGES) * 5)
+    model, tokenizers = bert2whisper(bert, whisper)
+    model.save_pretrained(root / "model")
+    tokenizers.save_pretrained(root / "model")
+    return root / "model"

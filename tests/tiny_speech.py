@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import torch
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import (
     GenerationConfig,
     Wav2Vec2Config,
@@ -36,11 +37,14 @@ SPECIAL = [
 ]
 
 
-def save_tiny_whisper(folder: Path, multilingual: bool = False, encoder_layers: int = 1) -> Path:
+def save_tiny_whisper(
+    folder: Path, multilingual: bool = False, encoder_layers: int = 1, bpe_texts: list[str] | None = None
+) -> Path:
+    """Byte symbols only, or with `bpe_texts` a byte-level BPE learnt from them (merges, as Whisper's has)."""
     folder.mkdir(parents=True, exist_ok=True)
-    characters = list(bytes_to_unicode().values())
-    (folder / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(characters)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
+    vocab, merges = byte_level_bpe(bpe_texts or [])
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
     tokenizer = WhisperTokenizer(
         str(folder / "vocab.json"),
         str(folder / "merges.txt"),
@@ -87,6 +91,19 @@ def save_tiny_whisper(folder: Path, multilingual: bool = False, encoder_layers: 
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def byte_level_bpe(texts: list[str], vocab_size: int = 400) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Vocabulary and merges of a byte-level BPE trained on `texts` (just the 256 byte symbols when empty)."""
+    characters = list(bytes_to_unicode().values())
+    if not texts:
+        return {c: i for i, c in enumerate(characters)}, []
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=characters))
+    spec = json.loads(bpe.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in spec["merges"]]
+    return spec["vocab"], merges
 
 
 def save_tiny_wav2vec2(folder: Path) -> Path:

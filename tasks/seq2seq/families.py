@@ -115,6 +115,10 @@ def conditioning(
         target.set_prefix_tokens(language=target_lang or "en", task="transcribe", predict_timestamps=False)
         result.decoder_prompt = target.prefix_tokens[1:]
         result.notes.append("Whisper decoder prompt " + "".join(target.convert_ids_to_tokens(target.prefix_tokens)))
+    elif "<|startoftranscript|>" in target.get_vocab():
+        result.decoder_prompt = _fixed_prompt(target, target_lang)
+        prompt = "".join(target.convert_ids_to_tokens(target("").input_ids[:-1]))
+        result.notes.append(f"Whisper decoder prompt {prompt} (fixed by the trimmed vocabulary)")
     elif target_lang and hasattr(source, "src_lang"):
         if source_lang:
             source.src_lang = language_code(source, source_lang)[0]
@@ -135,3 +139,16 @@ def conditioning(
         result.source_prefix = f"{marker} {result.source_prefix}"
         result.notes.append(f"Marian target marker {marker}")
     return result
+
+
+def _fixed_prompt(target, target_lang: str | None) -> list[int]:
+    """A Whisper vocabulary trimmed to one language (tasks/seq2seq/vocabulary_trim.py) has its prompt in its
+    template: the prompt after the start token, checked against the language asked for."""
+    prompt = target("").input_ids[1:-1]  # language, task, no-timestamps: Whisper's order
+    language = target.convert_ids_to_tokens(prompt[0])
+    if target_lang and language != f"<|{target_lang}|>":
+        raise OmnituneError(
+            f"this model's vocabulary was trimmed to write {language}, not <|{target_lang}|>",
+            f"use --target_lang {language.strip('<|>')}, or fine-tune the untrimmed model for another language",
+        )
+    return prompt

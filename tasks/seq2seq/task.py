@@ -21,7 +21,7 @@ from shared.errors import OmnituneError
 from shared.pretrained import config_overrides, hub_failure, load_kwargs
 from shared.task_defaults import TaskDefaults
 from shared.task_protocol import Built
-from tasks.seq2seq import data, generation
+from tasks.seq2seq import data, generation, vocabulary_trim
 from tasks.seq2seq.families import Conditioning
 from tasks.seq2seq.generation import GenerationParams
 from tasks.seq2seq.tokenizers import TokenizerPair, input_report
@@ -46,6 +46,15 @@ class Seq2SeqParams(TrainParams, GenerationParams):
         None,
         description="learning rate of the modules a warm start adds (cross-attention, projection); "
         "unset: learning_rate. Randomly initialised joints may need more than pretrained parts",
+    )
+    trim_target_vocabulary: bool | None = Field(
+        None,
+        description="when training, keep only the target tokens the training data needs (a decoder with its own "
+        "byte-level BPE, e.g. the warm-started Whisper decoder: 51,865 -> about 5,300 for Spanish); unset: trim "
+        "where possible; false: never",
+    )
+    vocabulary_margin: int = Field(
+        1000, ge=0, description="the most frequent pieces of the original vocabulary kept beyond the training data's"
     )
 
 
@@ -97,6 +106,13 @@ class Seq2SeqTask(TaskDefaults):
             raise hub_failure(model_path, error) from None
         configure_attention(model, params, model_path)
         condition = self.conditioning(model, tokenizers, params)
+        if training and examples is not None and wants_trim(params, tokenizers):
+            targets = list(examples["target"])
+            trimmed = vocabulary_trim.trim_tokenizer(tokenizers.target, targets, params.vocabulary_margin)
+            vocabulary_trim.trim_decoder(model, trimmed.kept_old_ids)
+            tokenizers = TokenizerPair(tokenizers.source, trimmed.tokenizer)
+            condition = self.conditioning(model, tokenizers, params)
+            condition.notes.append(trimmed.note)
         condition.model_start_token_id = (
             condition.decoder_start_token_id
             or model.generation_config.decoder_start_token_id
@@ -225,6 +241,20 @@ class Seq2SeqTask(TaskDefaults):
 
     def describe_answer(self, answer: str, built: Built, params: Seq2SeqParams) -> dict:
         return {self.output_name: answer}
+
+
+def wants_trim(params: Seq2SeqParams, tokenizers: TokenizerPair) -> bool:
+    """Unset: trim a separate byte-level BPE target vocabulary; true: the model must have one."""
+    if params.trim_target_vocabulary is False:
+        return False
+    possible = not tokenizers.shared and vocabulary_trim.can_trim(tokenizers.target)
+    if params.trim_target_vocabulary and not possible:
+        raise OmnituneError(
+            "--trim_target_vocabulary needs a target tokenizer of its own with a byte-level BPE vocabulary "
+            "(a warm-started decoder such as minilm2whisper-base); this model shares one vocabulary",
+            "drop --trim_target_vocabulary",
+        )
+    return possible
 
 
 def freeze(model, part: str) -> None:

@@ -4,8 +4,9 @@ with pysword. Whole books go to one split, so no chapter is split between traini
 
     python -m tasks.translation.build_dataset [--out tasks/translation/data] [--testament nt|all]
 
-By default only the New Testament (about 7,900 pairs) is written, to keep the repository small; `--testament
-all` writes all 66 books (about 31,000 pairs, 2.8 MB).
+By default all 66 books are written (31,011 pairs, 2.9 MB; the bundled set): the warm-started model learns to
+translate from more verses than the New Testament's 6,230 training pairs hold. `--testament nt` writes only the
+New Testament (7,936 pairs); validation (Mark, Galatians) and test (John) are the same either way.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def clean(text: str) -> str:
     return _CHAPTER_CAPITALS.sub(lambda m: m.group(1) + m.group(2).lower(), text)
 
 
-def build(out: Path, testament: str = "nt") -> dict[str, int]:
+def build(out: Path, testament: str = "all") -> dict[str, int]:
     from pysword.modules import SwordModules
 
     modules = SwordModules(str(unpack(PACKAGES) / "usr/share/sword"))
@@ -67,5 +68,5 @@ if __name__ == "__main__":
         build,
         __doc__,
         Path(__file__).parent / "data",
-        lambda parser: parser.add_argument("--testament", choices=("nt", "all"), default="nt"),
+        lambda parser: parser.add_argument("--testament", choices=("nt", "all"), default="all"),
     )
