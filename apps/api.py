@@ -33,6 +33,7 @@ from shared.config import TrainParams, load_params, read_config
 from shared.data_files import WHOLE, evaluation_split
 from shared.errors import OmnituneError
 from shared.loaded_models import loaded
+from shared.model_card import add_bias_probe
 from shared.output_monitor import monitored
 from shared.parameters import params_for_model, resolve_params
 from shared.task_protocol import Built, Task
@@ -119,6 +120,9 @@ def evaluate(
         if split == WHOLE:
             log(f"scoring every example of {settings.data} (one file; --split test scores only its held-out tenth)")
     report = evaluate_on(spec, model, settings, split=split, with_speed=with_speed, log=log)
+    if run and report.probes and distributed.is_main():  # the run's model card states its bias figures too
+        bias = report.probes["bias"]
+        add_bias_probe(run / layout.MODEL, task=spec.name, dataset=report.dataset, split=report.split, probe=bias)
     base_model, _ = base_model_and_licence(settings.model if run else model)
     return Evaluation(report, record(report, spec, base_model=base_model, run=run, board=leaderboard(db)))
 

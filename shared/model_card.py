@@ -56,3 +56,47 @@ def write_model_card(
     path = Path(model_dir) / "README.md"
     card.save(path)
     return path
+
+
+def add_bias_probe(model_dir: Path, *, task: str, dataset: str, split: str, probe: dict) -> Path | None:
+    """Put a bias probe's figures (`omnitune evaluate --probes bias` after training) into the card training
+    wrote: its metrics join the model-index as bias_*, and a section names the method and the worst groups.
+    A probe run again replaces what the last one wrote. No card (a shelf model, a Hub id): nothing to do."""
+    path = Path(model_dir) / "README.md"
+    if not path.is_file():
+        return None
+    card = ModelCard.load(path)
+    kept = [r for r in card.data.eval_results or [] if not r.metric_type.startswith("bias_")]
+    card.data.eval_results = kept + [
+        EvalResult(
+            task_type=task,
+            dataset_type=dataset,
+            dataset_name=dataset,
+            dataset_split=split,
+            metric_type=f"bias_{key}",
+            metric_value=round(float(value), 4),
+            metric_name=f"bias_{key}",
+        )
+        for key, value in probe["metrics"].items()
+        if isinstance(value, (int, float))
+    ]
+    card.text = card.text.split(PROBE_HEADING)[0].rstrip() + "\n\n" + _probe_section(probe, dataset, split)
+    card.save(path)
+    return path
+
+
+PROBE_HEADING = "## Bias probe"
+
+
+def _probe_section(probe: dict, dataset: str, split: str) -> str:
+    lines = [
+        PROBE_HEADING,
+        "",
+        f"{probe['method']} on `{dataset}` split `{split}` ({probe.get('examples', 0)} examples); "
+        f"headline `{probe['headline']}` = {probe['metrics'][probe['headline']]:.4g} (lower is better).",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *(f"| {key} | {value:.4g} |" for key, value in probe["metrics"].items() if isinstance(value, (int, float))),
+    ]
+    return "\n".join(lines) + "\n"

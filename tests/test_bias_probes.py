@@ -104,6 +104,21 @@ def test_evaluate_with_probes_records_them_in_metrics_json_and_on_the_leaderboar
     assert row["bias_score"] == pytest.approx(probe["metrics"]["worst_class_gap"])
 
 
+def test_probes_run_after_training_are_added_to_the_run_model_card(tiny_vit, colour_folder, tmp_path, capsys):
+    run = tmp_path / "runs" / "colours"
+    arguments = ["--data", str(colour_folder), "--max_steps", "2", "--output_dir", str(run)]
+    assert main(["train", "image-classification", "--model", str(tiny_vit), *arguments]) == 0, capsys.readouterr()
+    card = run / "model" / "README.md"
+    assert "bias_" not in card.read_text()
+    for _ in range(2):  # a second probe replaces the first one's figures
+        evaluate = ["evaluate", "image-classification", "--model", str(run), "--probes", "bias", "--no-speed"]
+        assert main(evaluate) == 0, capsys.readouterr()
+    text = card.read_text()
+    assert text.count("## Bias probe") == 1 and text.count("name: bias_worst_class_gap") == 1
+    assert "name: accuracy" in text  # the training's own test scores stay in the model-index
+    assert "worst_class_accuracy" in text.split("## Bias probe")[1]
+
+
 class RuleTranslator:
     """Stands for a translation model with a fixed habit, so the WinoMT figures can be checked by hand."""
 
