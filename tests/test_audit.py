@@ -56,6 +56,20 @@ def test_audit_finds_planted_duplicates_leakage_and_gender_skew(pairs_folder, tm
     assert json.loads((out / "data_audit.json").read_text())["leakage_test"] == {"exact": 1, "near": 1}
 
 
+def test_audit_counts_names_by_category_and_warns_when_one_group_is_rarely_named(tmp_path):
+    folder = tmp_path / "names"
+    train = [{"source": f"Greg and Emily met on day {i}; Greg paid.", "target": f"dia {i}"} for i in range(12)]
+    train.append({"source": "Jamal greeted Lakisha.", "target": "hola"})
+    for split, rows in {"train": train, "validation": train[:2], "test": train[2:4]}.items():
+        _write_jsonl(folder / f"{split}.jsonl", rows)
+    found = api.audit("translation", tmp_path / "audit", data=str(folder), log=lambda _: None)
+    race = found.facts["source_names"]["perceived race (Bertrand and Mullainathan 2004)"]
+    assert race == {"white-associated names": 48, "Black-associated names": 2}  # Greg x2 + Emily per row, 16 rows
+    assert found.facts["source_names"]["sex (U.S. birth records)"] == {"female names": 16, "male names": 0}
+    assert any("48 white-associated names and 2 Black-associated names" in w for w in found.warnings)
+    assert "## Source names by category" in (tmp_path / "audit" / "data_audit.md").read_text()
+
+
 def test_audit_of_clean_data_has_no_duplicate_warnings(tmp_path):
     folder = tmp_path / "clean"
     for split, count in {"train": 20, "validation": 4, "test": 4}.items():

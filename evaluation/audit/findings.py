@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from shared.wordlists.names import CATEGORIES
+
 NEAR_IMAGE_BITS = 12  # of dHash's 256: re-encoded, resized copies of noise differ by 6-12; unrelated images by ~120
 MINORITY_SHARE = 0.02  # a class below this share of the training data is warned about
 IMBALANCE_RATIO = 10  # largest / smallest class above this is warned about
@@ -37,6 +39,7 @@ def find(profiles: pd.DataFrame, columns: dict[str, str], train_split: str = "tr
             _lengths(profiles, column, findings)
         if kind in ("text", "words"):  # the word lists are English: inputs only (a target may be Spanish)
             _gender(profiles, column, findings)
+            _names(profiles, column, findings)
         if kind == "image" and f"{column}.brightness" in profiles:
             label = next((c for c, k in columns.items() if k == "label"), None)
             _images(profiles, column, label, findings)
@@ -182,6 +185,30 @@ def _gender(profiles, column: str, findings: Findings) -> None:
             f"`{column}` has {more} {majority} and {fewer} {'female' if majority == 'male' else 'male'} gendered "
             "words (English word list): a model may learn the majority's pronouns and roles as the default"
         )
+
+
+def _names(profiles, column: str, findings: Findings) -> None:
+    """Mentions of first names by category (shared/wordlists/names.py), and a warning where one group of a
+    category is named far more often than the other."""
+    rows = max(len(profiles), 1)
+    table, facts = [], {}
+    for category, groups in CATEGORIES.items():
+        counts = {group: int(profiles[f"{column}.names:{group}"].sum()) for group in groups}
+        for group, count in counts.items():
+            share = (profiles[f"{column}.names:{group}"] > 0).sum() / rows
+            table.append({"category": category, "group": group, "mentions": count, "rows": f"{share:.1%}"})
+        facts[category] = counts
+        (most, more), (least, fewer) = (
+            max(counts.items(), key=lambda kv: kv[1]),
+            min(counts.items(), key=lambda kv: kv[1]),
+        )
+        if more >= GENDER_MIN_MENTIONS and more > GENDER_RATIO * max(fewer, 1):
+            findings.warnings.append(
+                f"`{column}` mentions {more} {most} and {fewer} {least} ({category}): a model may answer, "
+                "translate or summarise the rarer group's names worse"
+            )
+    findings.facts[f"{column}_names"] = facts
+    findings.tables[f"{column} names by category"] = pd.DataFrame(table)
 
 
 def _images(profiles, column: str, label: str | None, findings: Findings) -> None:

@@ -21,6 +21,7 @@ import pandas as pd
 from datasets import Dataset
 from PIL import Image, UnidentifiedImageError
 
+from shared.wordlists.names import count_names
 from shared.wordlists.swap import count_gendered
 
 INPUT_KINDS = ("text", "words", "image", "audio")
@@ -88,6 +89,7 @@ def _text_facts(text: str) -> dict:
         # mostly symbols or digits: markup, encoding debris, a table flattened into a cell
         "garbage": bool(text.strip()) and letters / max(len(text.strip()), 1) < 0.3,
         **dict(zip(("female", "male"), count_gendered(text))),
+        **{f"names:{group}": count for group, count in count_names(text).items()},
     }
 
 
