@@ -135,3 +135,12 @@ def test_the_first_trial_is_the_default_when_the_space_holds_it(tiny_qa_model, t
     assert first.params == {"learning_rate": 1e-3}  # the settings the user had without a study
     tune("question-answering", trials=1, study="e", space=_space(tmp_path, [3e-4, 1e-4]), learning_rate=1e-3, **common)
     assert optuna.load_study(study_name="e", storage=default_storage()).trials[0].params["learning_rate"] != 1e-3
+
+
+def test_translation_searches_its_budget_in_steps_where_its_defaults_set_one():
+    from tasks.translation.task import TranslationTask
+
+    task = TranslationTask()
+    space = parse_space(task.search_space(task.params_class(**task.bundled_data_defaults)), task.params_class)
+    assert "max_steps" in space and "num_train_epochs" not in space  # epochs would be ignored under max_steps
+    assert "num_train_epochs" in task.search_space(task.params_class())  # a budget in epochs stays one
