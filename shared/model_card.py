@@ -29,19 +29,7 @@ def write_model_card(
     licence: str | None,
     body: str,
 ) -> Path:
-    results = [
-        EvalResult(
-            task_type=task,
-            dataset_type=dataset,
-            dataset_name=dataset,
-            dataset_split=split,
-            metric_type=key,
-            metric_value=round(float(value), 4),
-            metric_name=key,
-        )
-        for key, value in metrics.items()
-        if isinstance(value, (int, float)) and not key.endswith("total")
-    ]
+    results = _eval_results(task, dataset, split, {k: v for k, v in metrics.items() if not k.endswith("total")})
     data = ModelCardData(
         model_name=name,
         base_model=base_model,
@@ -58,6 +46,23 @@ def write_model_card(
     return path
 
 
+def _eval_results(task: str, dataset: str, split: str, metrics: dict) -> list[EvalResult]:
+    """The model-index entries of the numeric `metrics`."""
+    return [
+        EvalResult(
+            task_type=task,
+            dataset_type=dataset,
+            dataset_name=dataset,
+            dataset_split=split,
+            metric_type=key,
+            metric_value=round(float(value), 4),
+            metric_name=key,
+        )
+        for key, value in metrics.items()
+        if isinstance(value, (int, float))
+    ]
+
+
 def add_bias_probe(model_dir: Path, *, task: str, dataset: str, split: str, probe: dict) -> Path | None:
     """Put a bias probe's figures (`omnitune evaluate --probes bias` after training) into the card training
     wrote: its metrics join the model-index as bias_*, and a section names the method and the worst groups.
@@ -67,19 +72,8 @@ def add_bias_probe(model_dir: Path, *, task: str, dataset: str, split: str, prob
         return None
     card = ModelCard.load(path)
     kept = [r for r in card.data.eval_results or [] if not r.metric_type.startswith("bias_")]
-    card.data.eval_results = kept + [
-        EvalResult(
-            task_type=task,
-            dataset_type=dataset,
-            dataset_name=dataset,
-            dataset_split=split,
-            metric_type=f"bias_{key}",
-            metric_value=round(float(value), 4),
-            metric_name=f"bias_{key}",
-        )
-        for key, value in probe["metrics"].items()
-        if isinstance(value, (int, float))
-    ]
+    bias = {f"bias_{key}": value for key, value in probe["metrics"].items()}
+    card.data.eval_results = kept + _eval_results(task, dataset, split, bias)
     card.text = card.text.split(PROBE_HEADING)[0].rstrip() + "\n\n" + _probe_section(probe, dataset, split)
     card.save(path)
     return path

@@ -34,10 +34,14 @@ class TaskDefaults:
 
     def search_space(self, params: TrainParams) -> dict[str, dict[str, Any]]:
         """The optimiser's learning rate, length, warm-up and weight decay; under LoRA the adapter's rank and
-        scale too (shared.search_space says how a dimension is written)."""
+        scale too (shared.search_space says how a dimension is written). The length is searched in the unit the
+        budget is set in: a third, two thirds or all of max_steps when it is set (epochs would be ignored)."""
+        length: dict[str, Any] = {"type": "int", "low": 1, "high": 4}
+        if params.max_steps > 0:
+            length = {"type": "categorical", "choices": sorted({params.max_steps * k // 3 or 1 for k in (1, 2, 3)})}
         space: dict[str, dict[str, Any]] = {
             "learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True},
-            "num_train_epochs": {"type": "int", "low": 1, "high": 4},
+            "max_steps" if params.max_steps > 0 else "num_train_epochs": length,
             "warmup_ratio": {"type": "float", "low": 0.0, "high": 0.2},
             "weight_decay": {"type": "float", "low": 0.0, "high": 0.1},
         }

@@ -179,12 +179,17 @@ def _gender(profiles, column: str, findings: Findings) -> None:
     findings.facts[f"{column}_gendered_words"] = {"female": female, "male": male}
     findings.tables[f"{column} gendered words"] = pd.DataFrame([table])
     more, fewer = max(female, male), min(female, male)
-    if more >= GENDER_MIN_MENTIONS and more > GENDER_RATIO * max(fewer, 1):
+    if _skewed(more, fewer):
         majority = "male" if male > female else "female"
         findings.warnings.append(
             f"`{column}` has {more} {majority} and {fewer} {'female' if majority == 'male' else 'male'} gendered "
             "words (English word list): a model may learn the majority's pronouns and roles as the default"
         )
+
+
+def _skewed(more: int, fewer: int) -> bool:
+    """One group mentioned GENDER_RATIO times as often as the other, with enough mentions to say so."""
+    return more >= GENDER_MIN_MENTIONS and more > GENDER_RATIO * max(fewer, 1)
 
 
 def _names(profiles, column: str, findings: Findings) -> None:
@@ -202,7 +207,7 @@ def _names(profiles, column: str, findings: Findings) -> None:
             max(counts.items(), key=lambda kv: kv[1]),
             min(counts.items(), key=lambda kv: kv[1]),
         )
-        if more >= GENDER_MIN_MENTIONS and more > GENDER_RATIO * max(fewer, 1):
+        if _skewed(more, fewer):
             findings.warnings.append(
                 f"`{column}` mentions {more} {most} and {fewer} {least} ({category}): a model may answer, "
                 "translate or summarise the rarer group's names worse"

@@ -5,9 +5,8 @@ column mentions names of each group, so a data set that only ever names one grou
 - perceived race: the names of Bertrand and Mullainathan (2004), "Are Emily and Greg More Employable than Lakisha
   and Jamal?", chosen there because birth certificates showed each as distinctive of white or of Black
   newborns; Caliskan et al. (2017) used the same lists to measure bias in word embeddings (their WEAT 4).
-"Kenya" is left out of the second list: in text it is mostly the country. Counts are of whole, capitalised words; a
-list can say only that a group's names are missing or rare, never
-who the people in the data are."""
+"Kenya" is left out of the second list: in text it is mostly the country. Counts are of whole, capitalised
+words; a list can say only that a group's names are missing or rare, never who the people in the data are."""
 
 from __future__ import annotations
 

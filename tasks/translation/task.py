@@ -72,14 +72,5 @@ class TranslationTask(Seq2SeqTask):
             )  # T5's own wording
         return families.conditioning(model, tokenizers, key, params.source_lang, params.target_lang, prefix)
 
-    def search_space(self, params: TranslationParams) -> dict:
-        """The shared dimensions, with the budget in steps where the bundled defaults set one (a trial's epochs
-        would be ignored under max_steps)."""
-        space = super().search_space(params)
-        if params.max_steps > 0:
-            space.pop("num_train_epochs")
-            space["max_steps"] = {"type": "categorical", "choices": [1000, 2000, 3000]}
-        return space
-
     def baseline(self, examples, params) -> tuple[str, list[str]]:
         return "copy the source", list(examples["source"])
