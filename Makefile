@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: setup quickstart test test-fast lint benchmark data
+.PHONY: setup quickstart test test-fast lint benchmark benchmark-smoke data
 
 setup: $(VENV)/.installed
 
@@ -32,8 +32,13 @@ lint: setup
 test-fast: setup
 	$(PYTEST) -m "not slow" || [ $$? -eq 5 ]
 
+# omnitune beside what users would run instead (README "Side by side"); about 1.5 hours on 2 cores
 benchmark: setup
-	$(BIN)/python benchmarks/qa_evaluate_throughput.py
+	$(BIN)/python benchmarks/peers.py
+
+# every row of it at toy sizes (a few minutes): CI's smoke run, no figures asserted
+benchmark-smoke: setup
+	$(BIN)/python benchmarks/peers.py --quick
 
 # Rebuild every bundled data set from its Debian packages (Debian 12; see each data/SOURCE.md).
 # Every task folder with a build_dataset.py builds its own.

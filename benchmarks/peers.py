@@ -17,6 +17,7 @@ import argparse
 import importlib
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,6 +88,14 @@ def table(result: dict) -> str:
                 f"| {row} | {line['measure']} | {line['omnitune']} | {line['peer']} | "
                 f"{'n/a' if ratio is None else f'{ratio:.2f}x'} | {goal_text}{verdict} | {line.get('quality', '')} |"
             )
+    lines += ["", "| row | peak RSS MB, each side in its own process (median of repeats) |", "|---|---|"]
+    for row, outcome in result["rows"].items():
+        rss = {
+            side: statistics.median(run["peak_rss_mb"] for run in runs if "peak_rss_mb" in run)
+            for side, runs in outcome.get("sides", {}).items()
+            if any("peak_rss_mb" in run for run in runs)
+        }
+        lines.append(f"| {row} | " + ", ".join(f"{side} {mb:,.0f}" for side, mb in rss.items()) + " |")
     return "\n".join(lines)
 
 

@@ -25,12 +25,11 @@ ACCURACY = Path(__file__).parent / "metrics" / "accuracy.py"
 def prepare(scale: str, workdir) -> dict:
     """The default fine-tuned runs where they exist; else (a fresh machine, CI) the base models with their new
     heads initialised from a fixed seed and saved, so both sides load the same weights."""
-    from speed_rows import seeded_base
+    from speed_rows import existing_run, seeded_base
 
-    return {
-        task: str(Path(RUNS[task]).resolve()) if Path(RUNS[task]).exists() else seeded_base(task, BASES[task], workdir)
-        for task in RUNS
-    } | {"automatic-speech-recognition": "whisper-tiny.en"}
+    return {task: existing_run(RUNS[task]) or seeded_base(task, BASES[task], workdir) for task in RUNS} | {
+        "automatic-speech-recognition": "whisper-tiny.en"
+    }
 
 
 def _examples(task, params, count):

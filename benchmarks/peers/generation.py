@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from speed_rows import median_rate
+from speed_rows import existing_run, median_rate
 
 DEFAULT_RUN = "runs/translation/20261203-102831-minilm2whisper-base/model"  # the README's default run
 SCALES = {
@@ -20,9 +20,8 @@ REPEATS = {"full": 2, "quick": 1}
 def prepare(scale: str, workdir) -> dict:
     """The default translation run when it exists; else (a fresh machine, CI) the untrained warm-started base,
     which generates nonsense at the same cost per token."""
-    from pathlib import Path
 
-    return {"model": str(Path(DEFAULT_RUN).resolve()) if Path(DEFAULT_RUN).exists() else "minilm2whisper-base"}
+    return {"model": existing_run(DEFAULT_RUN) or "minilm2whisper-base"}
 
 
 def _side(scale: str, fixture: dict, generate) -> dict:

@@ -12,26 +12,25 @@ from __future__ import annotations
 import statistics
 import time
 
-from speed_rows import best_batch, median_rate, seeded_base
+from speed_rows import best_batch, existing_run, median_rate, seeded_base
 
 SCALES = {
     "full": {"images": 300, "batch_sizes": (1, 32), "models": ("default-run", "efficientnet-lite0")},
     "quick": {"images": 24, "batch_sizes": (1, 8), "models": ("efficientnet-lite0",)},
 }
 REPEATS = {"full": 2, "quick": 1}
-DEFAULT_RUN = "runs/image-classification/default-probed/model"  # DINOv2-S, fully fine-tuned (README table)
+DEFAULT_RUN = "runs/image-classification/default-probed/model"  # DINOv2-S linear probe (README table)
 
 
 def prepare(scale: str, workdir) -> dict:
     """Model folders both sides load: the default fine-tuned run if it exists, and Lite0 with a seeded head."""
-    from pathlib import Path
 
     models = {}
     for name in SCALES[scale]["models"]:
         if name != "default-run":
             models[name] = seeded_base("image-classification", name, workdir)
-        elif Path(DEFAULT_RUN).exists():
-            models["dinov2-small (default run)"] = str(Path(DEFAULT_RUN).resolve())
+        elif existing_run(DEFAULT_RUN):
+            models["dinov2-small linear probe (default run)"] = existing_run(DEFAULT_RUN)
     return {"models": models}
 
 

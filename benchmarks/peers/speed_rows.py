@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 
 def median_rate(runs: list[dict], model: str, amount: float) -> dict[str, float]:
@@ -37,3 +38,12 @@ def seeded_base(task_name: str, model: str, workdir) -> str:
     built.processor.save_pretrained(folder)
     task.save_extras(built, folder)
     return str(folder)
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def existing_run(relative: str) -> str | None:
+    """A run folder of this checkout (README's default runs), wherever the benchmark is started from."""
+    path = REPOSITORY / relative
+    return str(path) if path.exists() else None
