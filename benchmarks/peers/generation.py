@@ -95,8 +95,9 @@ def compare(sides: dict[str, list[dict]]) -> dict:
                 "peer": rates["plain_generate_loop"][batch],
                 "ratio": round(rates["omnitune"][batch] / rates["plain_generate_loop"][batch], 2),
                 "goal": 1.5,
-                "quality": f"{quality['omnitune']} / {quality['plain_generate_loop']}"
-                f" (same output for {same}% of {first['sentences']} sentences)",
+                "quality": f"BLEU {quality['omnitune'].get('bleu')} / {quality['plain_generate_loop'].get('bleu')}, "
+                f"chrF++ {quality['omnitune'].get('chrf++')} / {quality['plain_generate_loop'].get('chrf++')}; "
+                f"same output for {same}% of {first['sentences']} sentences",
             }
         ],
     }

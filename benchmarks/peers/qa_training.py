@@ -47,6 +47,7 @@ class ScoreClock(TrainerCallback):
             self.curve.append(
                 {"step": state.global_step, "train_seconds": round(sum(self.step_seconds), 2), "test_f1": f1}
             )
+            print(f"[qa_training] step {state.global_step}: test F1 {f1}, {sum(self.step_seconds):.0f} s", flush=True)
             control.should_training_stop = f1 >= TARGET_F1
 
 
