@@ -40,6 +40,8 @@ class ScoreClock(TrainerCallback):
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         self.step_seconds.append(time.perf_counter() - self.step_started)
+        if state.global_step % 10 == 0:  # progress (the peer runs with Trainer's bar off, as scripts log)
+            print(f"[qa_training] step {state.global_step} of {state.max_steps}", flush=True)
         if state.global_step in self.score_at:
             model.eval()
             f1 = self.score(model)
