@@ -88,7 +88,7 @@ def table(result: dict) -> str:
             verdict = "" if met is None else (" met" if met else " missed")
             lines.append(
                 f"| {row} | {line['measure']} | {line['omnitune']} | {line['peer']} | "
-                f"{'n/a' if ratio is None else f'{ratio:.2f}x'} | {goal_text}{verdict} | {line.get('quality', '')} |"
+                f"{_ratio_text(line)} | {goal_text}{verdict} | {line.get('quality', '')} |"
             )
     lines += ["", "| row | peak RSS MB, each side in its own process (median of repeats) |", "|---|---|"]
     for row, outcome in result["rows"].items():
@@ -99,6 +99,12 @@ def table(result: dict) -> str:
         }
         lines.append(f"| {row} | " + ", ".join(f"{side} {mb:,.0f}" for side, mb in rss.items()) + " |")
     return "\n".join(lines)
+
+
+def _ratio_text(line: dict) -> str:
+    if line.get("ratio") is not None:
+        return f"{line['ratio']:.2f}x"
+    return f"> {line['ratio_at_least']:.2f}x" if line.get("ratio_at_least") else "n/a"
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 Same base model (MiniLM-L6), same 4,000 bundled training questions, learning rate, batch, warm-up, steps and
 seed. Each side keeps its own windows as a user runs it: omnitune 256-token windows (stride 64), padded per
-batch, batches of similar length; run_qa.py 384-token windows (stride 128), every window padded to 384.
+batch, batches of similar length, attention dropout off while fine-tuning (omnitune's default); run_qa.py
+384-token windows (stride 128), every window padded to 384, the model's own attention dropout (0.1).
 Both models are scored by the same evaluator (omnitune's span decoding and SQuAD v2 metric, each at its own
 window size) on the test questions at fixed steps, with the clock paused while scoring: time to reach the
 target F1 is training time only.
@@ -166,20 +167,26 @@ def compare(sides: dict[str, list[dict]]) -> dict:
     ours, peer = sides["omnitune"][0], sides[PEER][0]
     to_target = (ours["seconds_to_target_f1"], peer["seconds_to_target_f1"])
     step_ratio = round(peer["median_step_seconds"] / ours["median_step_seconds"], 2)
-    quality = f"test F1 {ours['final_test_f1']} / {peer['final_test_f1']} at step {ours['steps']} / {peer['steps']}"
+    target_line = {
+        "measure": f"training seconds to test F1 >= {TARGET_F1:g}",
+        "omnitune": to_target[0],
+        "peer": to_target[1]
+        if to_target[1]
+        else f"not reached in {peer['steps']} steps ({peer['train_seconds']:.0f} s)",
+        "ratio": round(to_target[1] / to_target[0], 2) if all(to_target) else None,
+        "goal": 1.3,
+        "quality": f"test F1 {ours['final_test_f1']} at step {ours['steps']} / {peer['final_test_f1']} at step "
+        f"{peer['steps']}",
+    }
+    if to_target[0] and not to_target[1]:  # the peer never got there: its whole run is a lower bound
+        target_line["ratio_at_least"] = round(peer["train_seconds"] / to_target[0], 2)
+        target_line["met"] = target_line["ratio_at_least"] >= target_line["goal"]
     return {
         "target_f1": TARGET_F1,
-        "speed_ratio_to_target_f1": round(to_target[1] / to_target[0], 2) if all(to_target) else None,
+        "speed_ratio_to_target_f1": target_line["ratio"],
         "speed_ratio_step_time": step_ratio,
         "headlines": [
-            {
-                "measure": f"training seconds to test F1 >= {TARGET_F1:g}",
-                "omnitune": to_target[0],
-                "peer": to_target[1],
-                "ratio": round(to_target[1] / to_target[0], 2) if all(to_target) else None,
-                "goal": 1.3,
-                "quality": quality,
-            },
+            target_line,
             {
                 "measure": "median seconds per training step (16 questions' windows)",
                 "omnitune": ours["median_step_seconds"],
