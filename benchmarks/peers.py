@@ -79,6 +79,8 @@ def table(result: dict) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for row, outcome in result["rows"].items():
+        if row not in ROWS:  # a row since renamed or removed
+            continue
         if "failed" not in outcome:  # from the stored sides, so the table follows the row's current comparison
             outcome = {**outcome, **importlib.import_module(row).compare(outcome["sides"])}
         for line in outcome.get("headlines", []):
@@ -92,6 +94,8 @@ def table(result: dict) -> str:
             )
     lines += ["", "| row | peak RSS MB, each side in its own process (median of repeats) |", "|---|---|"]
     for row, outcome in result["rows"].items():
+        if row not in ROWS:
+            continue
         rss = {
             side: statistics.median(run["peak_rss_mb"] for run in runs if "peak_rss_mb" in run)
             for side, runs in outcome.get("sides", {}).items()
