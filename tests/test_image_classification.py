@@ -480,3 +480,24 @@ def test_frozen_norm_statistics_stay_as_pretrained_while_the_rest_trains(tiny_ti
     assert statistics and all(torch.equal(before[k], after[k]) for k in statistics)
     convolutions = [k for k in before if k.endswith("conv_stem.weight")]
     assert not torch.equal(before[convolutions[0]], after[convolutions[0]])  # the weights did train
+
+
+def test_a_cnn_predicts_in_channels_last_with_the_same_answers_and_stays_savable(tiny_timm, colour_folder, tmp_path):
+    """Channels-last is a speed-up only: the probabilities match the default layout's, and afterwards the weights
+    are back in the default layout, so the model still saves (safetensors writes contiguous tensors)."""
+    from tasks.image_classification.memory_format import is_convolutional
+
+    task = ImageClassificationTask()
+    params = ImageParams(data=str(colour_folder))
+    built = task.build(str(tiny_timm), params)
+    assert is_convolutional(built.model)
+    examples = task.load_examples(params, "test")
+    fast = np.array(task.predict(built, examples, params, batch_size=4))
+    built.model.eval()
+    preprocess = transform(from_processor(built.processor), training=False)
+    with torch.inference_mode():
+        pixels = torch.stack([preprocess(data.open_image(value)) for value in examples["image"]])
+        plain = torch.softmax(built.model(pixel_values=pixels).logits, -1).numpy()
+    np.testing.assert_allclose(fast, plain, atol=1e-5)
+    assert all(p.is_contiguous() for p in built.model.parameters())
+    built.model.save_pretrained(tmp_path / "saved")

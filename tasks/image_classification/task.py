@@ -42,6 +42,7 @@ from shared.task_protocol import Built, Quickstart, Scorer
 from shared.training import TrainResult, fine_tune
 from tasks.image_classification import data, linear_probe, shelf_entries  # noqa: F401 (registers the hybrid)
 from tasks.image_classification.feature_probe import FeatureProbeForImageClassification
+from tasks.image_classification.memory_format import channels_last_for_convolutions
 from tasks.image_classification.preprocessing import AUGMENTATIONS, from_processor, transform, update_processor
 
 _DEPTH = re.compile(r"\.(?:layer|layers|blocks|stages)\.(\d+)\.")
@@ -253,13 +254,14 @@ class ImageClassificationTask(TaskDefaults):
         preprocess = transform(from_processor(built.processor), training=False)
         probabilities = []
         built.model.eval()
-        with torch.inference_mode():
+        with channels_last_for_convolutions(built.model) as layout, torch.inference_mode():
             for start in range(0, len(examples["image"]), batch_size):
                 batch = []
                 for value in examples["image"][start : start + batch_size]:
                     with data.open_image(value) as image:
                         batch.append(preprocess(image))
-                probabilities += probabilities_of(built.model(pixel_values=torch.stack(batch)).logits)
+                pixels = torch.stack(batch).contiguous(memory_format=layout)
+                probabilities += probabilities_of(built.model(pixel_values=pixels).logits)
         return probabilities
 
     # 5. metric inputs
