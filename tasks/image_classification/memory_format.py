@@ -12,13 +12,16 @@ from contextlib import contextmanager
 import torch
 
 
-def is_convolutional(model: torch.nn.Module) -> bool:
-    """More than one 2-D convolution: a CNN or a hybrid; a ViT's lone patch embedding gains nothing."""
+def is_convolutional(model) -> bool:
+    """A PyTorch model with more than one 2-D convolution: a CNN or a hybrid (a ViT's lone patch embedding gains
+    nothing; an exported ONNX model keeps its own layout)."""
+    if not isinstance(model, torch.nn.Module):
+        return False
     return sum(isinstance(module, torch.nn.Conv2d) for module in model.modules()) > 1
 
 
 @contextmanager
-def channels_last_for_convolutions(model: torch.nn.Module) -> Iterator[torch.memory_format]:
+def channels_last_for_convolutions(model) -> Iterator[torch.memory_format]:
     """Yields the memory format the inputs should take; a convolutional model runs in channels-last inside."""
     if not is_convolutional(model):
         yield torch.contiguous_format
