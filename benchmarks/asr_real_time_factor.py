@@ -24,6 +24,19 @@ from tasks.registry import get_task
 from tasks.speech_recognition.transcribe import generation_kwargs, transcribe
 
 
+def speech_pipeline(model, processor):
+    """The peer: transformers' automatic-speech-recognition pipeline over an already loaded Whisper, on the CPU."""
+    from transformers import pipeline
+
+    return pipeline(
+        "automatic-speech-recognition",
+        model=model,
+        tokenizer=processor.tokenizer,
+        feature_extractor=processor.feature_extractor,
+        device="cpu",
+    )
+
+
 def pipeline_transcribe(recogniser, clips, batch_size: int, kwargs: dict) -> list[str]:
     """The peer: transformers' pipeline over raw 16 kHz arrays, batched by the pipeline itself."""
     inputs = [{"raw": clip, "sampling_rate": 16_000} for clip in clips]
@@ -37,8 +50,6 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="1,8,16")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    from transformers import pipeline
-
     task = get_task("automatic-speech-recognition")
     params = task.params_class(language="en")
     built = task.build(resolve(args.model), params)
@@ -48,13 +59,7 @@ def main() -> None:
     clips = [read_audio(source).audio for source in rows["audio"]]
     audio_seconds = sum(len(c) for c in clips) / 16_000
     kwargs = generation_kwargs(model, "en", "transcribe", params.max_new_tokens, 1)
-    recogniser = pipeline(
-        "automatic-speech-recognition",
-        model=model,
-        tokenizer=processor.tokenizer,
-        feature_extractor=processor.feature_extractor,
-        device="cpu",
-    )
+    recogniser = speech_pipeline(model, processor)
     metric = load_metric("wer")
     results = {}
     for batch_size in (int(b) for b in args.batch_sizes.split(",")):

@@ -53,19 +53,12 @@ def omnitune(scale: str, fixture: dict) -> dict:
 
 def transformers_pipeline(scale: str, fixture: dict) -> dict:
     import torch
-    from asr_real_time_factor import pipeline_transcribe
-    from transformers import pipeline
+    from asr_real_time_factor import pipeline_transcribe, speech_pipeline
 
     from tasks.speech_recognition.transcribe import generation_kwargs
 
     def transcriber(built):
-        recogniser = pipeline(
-            "automatic-speech-recognition",
-            model=built.model,
-            tokenizer=built.processor.tokenizer,
-            feature_extractor=built.processor.feature_extractor,
-            device="cpu",
-        )
+        recogniser = speech_pipeline(built.model, built.processor)
         kwargs = generation_kwargs(built.model, "en", "transcribe", 225, 1)
 
         def run(clips, batch_size):

@@ -62,12 +62,13 @@ def omnitune(scale: str, fixture: dict) -> dict:
         built = task.build(resolve(model), params)
         started = time.perf_counter()
         report = evaluate_loaded(task, built, examples, params, model, with_speed=False, log=lambda _: None)
-        out[name] = {
-            "examples": len(examples),
-            "seconds": round(time.perf_counter() - started, 2),
-            **_quality(name, report.metrics),
-        }
+        out[name] = _outcome(name, len(examples), started, report.metrics)
     return {"tasks": out}
+
+
+def _outcome(task: str, examples: int, started: float, metrics: dict) -> dict:
+    """One task's evaluation: how many examples, seconds since `started`, and its headline metric."""
+    return {"examples": examples, "seconds": round(time.perf_counter() - started, 2), **_quality(task, metrics)}
 
 
 def _quality(task: str, metrics: dict) -> dict:
@@ -80,6 +81,7 @@ def peers(scale: str, fixture: dict) -> dict:
     import numpy as np
     import torch
     import transformers
+    from asr_real_time_factor import speech_pipeline
     from datasets import Dataset
     from evaluate import evaluator
     from PIL import Image
@@ -111,11 +113,7 @@ def peers(scale: str, fixture: dict) -> dict:
         ],
         references=[{"id": e["id"], "answers": e["answers"]} for e in examples],
     )
-    out[task.name] = {
-        "examples": len(examples),
-        "seconds": round(time.perf_counter() - started, 2),
-        **_quality(task.name, metric),
-    }
+    out[task.name] = _outcome(task.name, len(examples), started, metric)
 
     # image classification: evaluate's evaluator over the transformers pipeline
     task = get_task("image-classification")
@@ -131,24 +129,14 @@ def peers(scale: str, fixture: dict) -> dict:
             metric=evaluate.load(str(ACCURACY)),
             label_mapping=classify.model.config.label2id,
         )
-    out[task.name] = {
-        "examples": len(examples),
-        "seconds": round(time.perf_counter() - started, 2),
-        **_quality(task.name, result),
-    }
+    out[task.name] = _outcome(task.name, len(examples), started, result)
 
     # speech recognition: evaluate's evaluator over the transformers pipeline, greedy, English
     task = get_task("automatic-speech-recognition")
     params = _params(task, fixture[task.name])
     examples = _examples(task, params, SCALES[scale]["clips"])
     built = task.build(resolve(fixture[task.name]), params)
-    recogniser = pipeline(
-        "automatic-speech-recognition",
-        model=built.model,
-        tokenizer=built.processor.tokenizer,
-        feature_extractor=built.processor.feature_extractor,
-        device="cpu",
-    )
+    recogniser = speech_pipeline(built.model, built.processor)
     started = time.perf_counter()
     clips = [{"raw": np.asarray(read_audio(a).audio), "sampling_rate": 16_000} for a in examples["audio"]]
     data = Dataset.from_dict({"path": list(range(len(clips))), "sentence": list(examples["text"])})
@@ -166,11 +154,7 @@ def peers(scale: str, fixture: dict) -> dict:
             metric=load_metric("wer"),
             generation_kwargs={"max_new_tokens": 225},
         )
-    out[task.name] = {
-        "examples": len(examples),
-        "seconds": round(time.perf_counter() - started, 2),
-        **_quality(task.name, result),
-    }
+    out[task.name] = _outcome(task.name, len(examples), started, result)
     return {"tasks": out}
 
 
