@@ -17,7 +17,7 @@ from typing import Literal
 from apps.compression import training_batches
 from apps.pipeline import evaluate_derived_run
 from evaluation.leaderboard import Leaderboard
-from shared import onnx_runtime
+from shared import onnx_quantization, onnx_runtime
 from shared import run_dir as layout
 from shared.config import TrainParams, dump_params
 from shared.errors import OmnituneError
@@ -32,7 +32,7 @@ class ExportPlan:
     format: Literal["onnx"] = "onnx"
     quantize: Literal["none", "dynamic", "static"] = "none"
     calibration_examples: int = 128
-    calibration_method: onnx_runtime.CalibrationMethod = "minmax"
+    calibration_method: onnx_quantization.CalibrationMethod = "minmax"
     check_examples: int = 32  # evaluation examples the export is compared on
 
     def suffix(self) -> str:
@@ -75,14 +75,14 @@ def export_run(
         fp32_graph = model_dir / "model-fp32.onnx"
         graph.rename(fp32_graph)
         if plan.quantize == "dynamic":
-            onnx_runtime.quantize_dynamic(fp32_graph, graph)
+            facts["int8"] = onnx_quantization.quantize_dynamic(fp32_graph, graph)
         else:
             log(f"calibrating on {plan.calibration_examples} training examples ({plan.calibration_method})...")
             calibration = [
                 onnx_runtime.model_inputs(processor, batch)
                 for batch in training_batches(task, built, params, plan.calibration_examples, batch_size=8)
             ]
-            onnx_runtime.quantize_static(fp32_graph, graph, calibration, plan.calibration_method)
+            facts["int8"] = onnx_quantization.quantize_static(fp32_graph, graph, calibration, plan.calibration_method)
         fp32_graph.unlink()
         facts["int8_max_abs_diff"] = onnx_runtime.max_abs_diff(model, onnx_runtime.OnnxModel(model_dir), checks)
     facts["export_seconds"] = round(time.monotonic() - started, 1)
@@ -132,13 +132,13 @@ def card_body(facts: dict) -> str:
         "- fp32 graph vs PyTorch, largest output difference on real inputs: "
         + ", ".join(f"{k} {v:.1e}" for k, v in facts["fp32_max_abs_diff"].items()),
     ]
-    if plan["quantize"] == "dynamic":
-        lines.append("- int8 dynamic quantization (ONNX Runtime): int8 weights, activations quantized per batch")
-    elif plan["quantize"] == "static":
+    if plan["quantize"] == "static":
         lines.append(
-            f"- int8 static quantization (ONNX Runtime, QDQ, per-channel weights): activation ranges calibrated "
-            f"({plan['calibration_method']}) on {plan['calibration_examples']} training examples"
+            f"- int8 by ONNX Runtime, {facts['int8']['scheme']} on {plan['calibration_examples']} training "
+            "examples; products fed by GELU quantized per batch, products of two activations left fp32"
         )
+    elif plan["quantize"] == "dynamic":
+        lines.append(f"- int8 by ONNX Runtime, {facts['int8']['scheme']}")
     return "\n".join(lines + ["", "What was done, in full: `export.json` in the run folder."])
 
 

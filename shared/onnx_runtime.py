@@ -1,7 +1,6 @@
 """Models as ONNX graphs run by ONNX Runtime: export (torch.onnx's dynamo exporter: optimum's exporters need
-transformers < 4.58, omnitune pins 5.x), int8 quantization (ONNX Runtime's dynamic, and static calibrated on
-real examples, QDQ with per-channel weights), and a runner that answers like the transformers model it came
-from, so the harness, `predict`, the demos and the app use an exported model unchanged.
+transformers < 4.58, omnitune pins 5.x) and a runner that answers like the transformers model it came from, so
+the harness, `predict`, the demos and the app use an exported model unchanged. Int8: `shared.onnx_quantization`.
 
 An exported model folder holds model.onnx beside config.json and the processor's files."""
 
@@ -10,7 +9,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -20,7 +18,6 @@ from shared.errors import OmnituneError
 
 GRAPH = "model.onnx"
 OPSET = 18
-CalibrationMethod = Literal["minmax", "entropy", "percentile"]
 
 
 def is_exported(folder: str | Path) -> bool:
@@ -94,7 +91,7 @@ class OnnxModel:
         self.forward = _with_signature(self.__call__, self.input_names)
 
     def __call__(self, **inputs) -> ModelOutput:
-        feeds = {name: _array(inputs[name]) for name in self.input_names if name in inputs}
+        feeds = {name: as_array(inputs[name]) for name in self.input_names if name in inputs}
         missing = [name for name in self.input_names if name not in feeds]
         if missing:
             raise OmnituneError(
@@ -137,7 +134,7 @@ def _with_signature(call, names: list[str]):
     return forward
 
 
-def _array(value) -> np.ndarray:
+def as_array(value) -> np.ndarray:
     return value.detach().cpu().numpy() if torch.is_tensor(value) else np.asarray(value)
 
 
@@ -152,56 +149,3 @@ def max_abs_diff(model, exported: OnnxModel, batches: Iterable[dict[str, torch.T
                 diff = float((reference[name].float() - answer[name].float()).abs().max())
                 worst[name] = max(worst.get(name, 0.0), diff)
     return worst
-
-
-def quantize_dynamic(source: Path, target: Path) -> None:
-    """int8 weights, activations quantized on the fly per batch: needs no calibration data."""
-    from onnxruntime.quantization import QuantType
-    from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
-
-    ort_quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
-
-
-def quantize_static(
-    source: Path, target: Path, batches: Iterable[dict[str, torch.Tensor]], method: CalibrationMethod = "minmax"
-) -> None:
-    """int8 weights and the matrix products' input activations, their ranges calibrated on real inputs (QDQ
-    format, per-channel weights, signed int8 activations, which x86 CPUs run without the u8 saturation issue)."""
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
-    from onnxruntime.quantization import quantize_static as ort_quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    feeds = [{name: _array(value) for name, value in batch.items()} for batch in batches]
-    if not feeds:
-        raise OmnituneError("static quantization needs calibration examples", "give --calibration_examples 128")
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.pending = iter(feeds)
-
-        def get_next(self):
-            return next(self.pending, None)
-
-    prepared = target.with_name("prepared.onnx")
-    quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)  # what ORT advises before static
-    methods = {
-        "minmax": CalibrationMethod.MinMax,
-        "entropy": CalibrationMethod.Entropy,
-        "percentile": CalibrationMethod.Percentile,
-    }
-    try:
-        ort_quantize_static(
-            str(prepared),
-            str(target),
-            Reader(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=methods[method],
-            # the matrix products only, as the dynamic scheme does: quantizing the rest (adds, softmax, the
-            # attention mask's -3.4e38 fill) made every answer "no answer" here (F1 16, measured)
-            op_types_to_quantize=["MatMul", "Gemm"],
-        )
-    finally:
-        prepared.unlink(missing_ok=True)

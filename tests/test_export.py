@@ -63,6 +63,23 @@ def test_an_exported_run_answers_like_its_parent_and_is_on_the_leaderboard(qa_ru
     assert set(inspect.signature(built.model.forward).parameters) == set(built.model.input_names)
 
 
+@pytest.mark.parametrize("method", ["minmax", "entropy", "percentile"])
+def test_static_int8_calibrates_with_every_method_and_keeps_the_fragile_products_out(qa_run, method):
+    """Calibration batches of different lengths (entropy and percentile crashed on them), and the scheme: the
+    feed-forward output products (fed by GELU) quantized per batch, attention's activation products left fp32."""
+    import onnx
+
+    facts = api.export(str(qa_run), quantize="static", calibration_examples=16, calibration_method=method)
+    written = json.loads((facts["run"] / "export.json").read_text())
+    layers = 2  # the tiny BERT's
+    assert written["int8"]["dynamic_after_activation"] == layers
+    assert written["int8"]["fp32_activation_products"] == 2 * layers  # scores, and scores x values
+    ops = [node.op_type for node in onnx.load(str(facts["run"] / "model" / "model.onnx")).graph.node]
+    assert ops.count("DynamicQuantizeLinear") == layers and "QuantizeLinear" in ops
+    assert method in written["int8"]["scheme"]
+    assert 0.0 <= facts["report"]["metrics"]["f1"] <= 100.0
+
+
 def test_what_cannot_be_exported_is_refused_with_the_reason(qa_run, capsys):
     with pytest.raises(OmnituneError, match="already an exported model"):
         exported = api.export(str(qa_run))["run"]
