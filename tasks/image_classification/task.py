@@ -223,7 +223,7 @@ class ImageClassificationTask(TaskDefaults):
         if "interpolate_pos_encoding" in inspect.signature(model.forward).parameters:
             # ViT-family models refuse other input sizes unless asked to resize their position embeddings
             model.register_forward_pre_hook(_interpolate_positions, with_kwargs=True)
-        if params.freeze_norm_statistics:
+        if params.freeze_norm_statistics and isinstance(model, torch.nn.Module):  # an ONNX graph has no modules
             for module in model.modules():
                 if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                     module.register_forward_pre_hook(_use_running_statistics)
