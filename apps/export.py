@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from apps.compression import training_batches
 from apps.pipeline import evaluate_derived_run
 from evaluation.leaderboard import Leaderboard
 from shared import onnx_quantization, onnx_runtime
@@ -24,7 +23,9 @@ from shared.errors import OmnituneError
 from shared.pretrained import resolve
 from shared.task_protocol import Task
 
-FP32_TOLERANCE = 1e-4  # largest absolute output difference an fp32 export may show against PyTorch
+# largest output difference an fp32 export may show against PyTorch: absolute for outputs within +-1, relative
+# to the largest output beyond (a DINOv2 probe's logits reach the tens, and its exact graph differs by 1.06e-4)
+FP32_TOLERANCE = 1e-4
 
 
 @dataclass
@@ -49,7 +50,7 @@ def export_run(
     model, processor = built.model, built.processor
     if isinstance(model, onnx_runtime.OnnxModel):
         raise OmnituneError(f"{parent} is already an exported model", "export the run it came from")
-    checks = evaluation_batches(task, built, params, plan.check_examples)
+    checks = inference_batches(task, built, params, "eval", plan.check_examples)
     model_dir = run / layout.MODEL
     graph = model_dir / onnx_runtime.GRAPH
     log(f"exporting {type(model).__name__} with torch.onnx (dynamo exporter, opset {onnx_runtime.OPSET})...")
@@ -63,12 +64,13 @@ def export_run(
         "outputs": outputs,
         "plan": plan.__dict__,
     }
-    fp32 = onnx_runtime.max_abs_diff(model, onnx_runtime.OnnxModel(model_dir), checks)
-    facts["fp32_max_abs_diff"] = fp32
+    fp32, largest = onnx_runtime.max_abs_diff(model, onnx_runtime.OnnxModel(model_dir), checks)
+    facts["fp32_max_abs_diff"], facts["largest_output"] = fp32, largest
+    tolerance = FP32_TOLERANCE * max(1.0, *largest.values())
     log("fp32 graph vs PyTorch, largest output difference: " + ", ".join(f"{k} {v:.2e}" for k, v in fp32.items()))
-    if max(fp32.values()) > FP32_TOLERANCE:
+    if max(fp32.values()) > tolerance:
         raise OmnituneError(
-            f"the exported graph differs from the PyTorch model by {max(fp32.values()):.2e} (over {FP32_TOLERANCE})",
+            f"the exported graph differs from the PyTorch model by {max(fp32.values()):.2e} (over {tolerance:.1e})",
             "this architecture does not export faithfully; keep the PyTorch model",
         )
     if plan.quantize != "none":
@@ -78,13 +80,10 @@ def export_run(
             facts["int8"] = onnx_quantization.quantize_dynamic(fp32_graph, graph)
         else:
             log(f"calibrating on {plan.calibration_examples} training examples ({plan.calibration_method})...")
-            calibration = [
-                onnx_runtime.model_inputs(processor, batch)
-                for batch in training_batches(task, built, params, plan.calibration_examples, batch_size=8)
-            ]
+            calibration = inference_batches(task, built, params, "train", plan.calibration_examples)
             facts["int8"] = onnx_quantization.quantize_static(fp32_graph, graph, calibration, plan.calibration_method)
         fp32_graph.unlink()
-        facts["int8_max_abs_diff"] = onnx_runtime.max_abs_diff(model, onnx_runtime.OnnxModel(model_dir), checks)
+        facts["int8_max_abs_diff"] = onnx_runtime.max_abs_diff(model, onnx_runtime.OnnxModel(model_dir), checks)[0]
     facts["export_seconds"] = round(time.monotonic() - started, 1)
     facts["size_mb"] = round(graph.stat().st_size / 1e6, 2)
     dump_params(params.model_copy(update={"model": facts["parent"], "output_dir": str(run)}), run / layout.CONFIG)
@@ -112,9 +111,12 @@ def check(task: Task, plan: ExportPlan) -> None:
         )
 
 
-def evaluation_batches(task: Task, built, params: TrainParams, count: int, batch_size: int = 8):
-    """Collated batches of real evaluation inputs, of several lengths (the graph must serve them all)."""
-    examples = task.load_examples(params, "eval")
+def inference_batches(task: Task, built, params: TrainParams, split: str, count: int, batch_size: int = 8):
+    """Collated model inputs of the first `count` examples of a split, preprocessed as for inference: what the
+    graph is checked on ("eval": several lengths, which it must all serve) and what static int8 is calibrated on
+    ("train"). Never augmented or mixed: a deployed model sees inference inputs, and augmented images stretched
+    the calibrated activation ranges until a fine-tuned Lite0 lost 59 points of accuracy."""
+    examples = task.load_examples(params, split)
     examples = examples.select(range(min(count, len(examples))))
     features = task.features(examples, built, params, for_eval=True)
     collate = task.collator(built, params)

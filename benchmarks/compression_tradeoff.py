@@ -69,7 +69,7 @@ def build_peer(name: str, task, built, params):
     from torchao.quantization import FqnToConfig, Int8StaticActivationInt8WeightConfig, quantize_
     from torchao.quantization.granularity import PerRow, PerTensor
 
-    from apps.compression import training_batches
+    from apps.export import inference_batches
 
     absmax: dict[str, tuple[float, int]] = {}
 
@@ -84,8 +84,8 @@ def build_peer(name: str, task, built, params):
         m.register_forward_pre_hook(observe(n)) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
     ]
     with torch.inference_mode():
-        for batch in training_batches(task, built, params, 256):
-            model(**{k: v for k, v in batch.items() if not k.endswith(("positions", "labels"))})
+        for batch in inference_batches(task, built, params, "train", 256):  # calibrated as the ONNX static rows are
+            model(**batch)
     for hook in hooks:
         hook.remove()
     quantize_(

@@ -138,14 +138,20 @@ def as_array(value) -> np.ndarray:
     return value.detach().cpu().numpy() if torch.is_tensor(value) else np.asarray(value)
 
 
-def max_abs_diff(model, exported: OnnxModel, batches: Iterable[dict[str, torch.Tensor]]) -> dict[str, float]:
-    """Largest absolute difference of each output between the PyTorch model and the exported one, over
-    batches (padded positions included, as both see them)."""
+def max_abs_diff(
+    model, exported: OnnxModel, batches: Iterable[dict[str, torch.Tensor]]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Largest absolute difference of each output between the PyTorch model and the exported one over batches
+    (padded positions included, as both see them), and the largest absolute value of each PyTorch output (what
+    the difference is measured against: float32 rounding grows with the values summed)."""
     worst: dict[str, float] = {}
+    largest: dict[str, float] = {}
     with torch.inference_mode():
         for batch in batches:
             reference, answer = model(**batch), exported(**batch)
             for name in exported.output_names:
-                diff = float((reference[name].float() - answer[name].float()).abs().max())
+                expected = reference[name].float()
+                diff = float((expected - answer[name].float()).abs().max())
                 worst[name] = max(worst.get(name, 0.0), diff)
-    return worst
+                largest[name] = max(largest.get(name, 0.0), float(expected.abs().max()))
+    return worst, largest

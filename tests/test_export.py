@@ -90,19 +90,21 @@ def test_what_cannot_be_exported_is_refused_with_the_reason(qa_run, capsys):
     assert len(runs) == 2  # the parent and the one good export: failed exports leave no folder
 
 
-def test_an_image_classifier_exports_with_its_processor(tiny_vit, colour_folder):
-    # with the settings fine-tuned CNNs are bundled with (batch-norm statistics kept), which the exported graph
-    # has no modules for
+@pytest.mark.parametrize("mode", ["finetune", "linear-probe"])
+def test_an_image_classifier_exports_with_its_processor_for_any_batch_size(tiny_vit, colour_folder, mode):
+    import onnx
+
+    # fine-tuned with the settings fine-tuned CNNs are bundled with (batch-norm statistics kept), which the
+    # exported graph has no modules for; the probe with its mirrored views (which once pinned the batch size)
+    settings = {"freeze_norm_statistics": True} if mode == "finetune" else {"probe_mirror": True, "probe_epochs": 5}
     trained = api.train(
-        "image-classification",
-        model=str(tiny_vit),
-        data=str(colour_folder),
-        mode="finetune",
-        max_steps=2,
-        freeze_norm_statistics=True,
+        "image-classification", model=str(tiny_vit), data=str(colour_folder), mode=mode, max_steps=2, **settings
     )
     facts = api.export(str(trained.train.run), quantize="dynamic")
     written = json.loads((facts["run"] / "export.json").read_text())
     assert list(written["fp32_max_abs_diff"]) == ["logits"] and written["fp32_max_abs_diff"]["logits"] <= 1e-4
     assert (facts["run"] / "model" / "preprocessor_config.json").is_file()
     assert 0.0 <= facts["report"]["metrics"]["accuracy"] <= 100.0
+    graph = onnx.load(str(facts["run"] / "model" / "model.onnx")).graph
+    batch = graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch.dim_param and not batch.dim_value  # a named, free batch axis

@@ -51,7 +51,13 @@ class FeatureProbeForImageClassification(PreTrainedModel):
 
     def __init__(self, config: FeatureProbeConfig, backbone: PreTrainedModel | None = None):
         super().__init__(config)
-        self.backbone = backbone if backbone is not None else AutoModel.from_config(config.backbone_config)
+        if backbone is None:
+            backbone = AutoModel.from_config(config.backbone_config)
+            if getattr(backbone, "pooler", None) is not None:
+                # a classifier's backbone (what `around` wraps) has no pooler, and the probe reads hidden states:
+                # one built from config would load with random pooler weights, flagged as an untrained head
+                backbone.pooler = None
+        self.backbone = backbone
         config.backbone_config = self.backbone.config  # one object: what compression changes in it is saved
         self.classifier = torch.nn.Linear(config.feature_size(), config.num_labels)
         self._resizes_positions = "interpolate_pos_encoding" in inspect.signature(self.backbone.forward).parameters
@@ -82,14 +88,16 @@ class FeatureProbeForImageClassification(PreTrainedModel):
             patches = tokens[:, first_patch:]
             parts += [tokens[:, 0], patches.mean(1)]
             if config.probe_regions > 1:
-                grid = patches.transpose(1, 2).reshape(len(images), -1, rows, columns)
+                grid = patches.transpose(1, 2).reshape(images.shape[0], -1, rows, columns)
                 regions = torch.nn.functional.adaptive_avg_pool2d(grid, config.probe_regions)
                 parts.append(regions.flatten(2).transpose(1, 2).flatten(1))
         features = torch.cat(parts, dim=-1)
         attentions = outputs.attentions
         if config.probe_mirror:
-            features = (features[: len(pixel_values)] + features[len(pixel_values) :]) / 2
-            attentions = attentions and tuple(layer[: len(pixel_values)] for layer in attentions)
+            # shape[0], not len(): len() is a plain int, which pins the batch size when the model is exported
+            count = pixel_values.shape[0]
+            features = (features[:count] + features[count:]) / 2
+            attentions = attentions and tuple(layer[:count] for layer in attentions)
         return features, attentions
 
     def forward(
