@@ -114,8 +114,7 @@ def check(task: Task, plan: ExportPlan) -> None:
 def inference_batches(task: Task, built, params: TrainParams, split: str, count: int, batch_size: int = 8):
     """Collated model inputs of the first `count` examples of a split, preprocessed as for inference: what the
     graph is checked on ("eval": several lengths, which it must all serve) and what static int8 is calibrated on
-    ("train"). Never augmented or mixed: a deployed model sees inference inputs, and augmented images stretched
-    the calibrated activation ranges until a fine-tuned Lite0 lost 59 points of accuracy."""
+    ("train"). Never augmented or mixed: a deployed model sees inference inputs, so ranges are calibrated on those."""
     examples = task.load_examples(params, split)
     examples = examples.select(range(min(count, len(examples))))
     features = task.features(examples, built, params, for_eval=True)
