@@ -134,9 +134,13 @@ def card_body(facts: dict) -> str:
         + ", ".join(f"{k} {v:.1e}" for k, v in facts["fp32_max_abs_diff"].items()),
     ]
     if plan["quantize"] == "static":
+        int8 = facts["int8"]
+        kept = ", ".join(
+            f"{k.removeprefix('fp32_').replace('_', ' ')} {v}" for k, v in int8.items() if k.startswith("fp32_") and v
+        )
         lines.append(
-            f"- int8 by ONNX Runtime, {facts['int8']['scheme']} on {plan['calibration_examples']} training "
-            "examples; products fed by GELU quantized per batch, products of two activations left fp32"
+            f"- int8 by ONNX Runtime, {int8['scheme']} on {plan['calibration_examples']} training examples; "
+            f"{int8['dynamic_after_activation']} products fed by GELU quantized per batch; left fp32: {kept or 'none'}"
         )
     elif plan["quantize"] == "dynamic":
         lines.append(f"- int8 by ONNX Runtime, {facts['int8']['scheme']}")

@@ -75,6 +75,8 @@ def test_static_int8_calibrates_with_every_method_and_keeps_the_fragile_products
     assert written["int8"]["dynamic_after_activation"] == layers
     assert written["int8"]["fp32_between_activations"] == 2 * layers  # scores, and scores x values
     assert written["int8"]["fp32_output_layer"] == 1  # the span head
+    card = (facts["run"] / "model" / "README.md").read_text()
+    assert f"left fp32: between activations {2 * layers}, output layer 1" in card  # the card says what stayed fp32
     ops = [node.op_type for node in onnx.load(str(facts["run"] / "model" / "model.onnx")).graph.node]
     assert ops.count("DynamicQuantizeLinear") == layers and "QuantizeLinear" in ops
     assert method in written["int8"]["scheme"]
