@@ -212,7 +212,8 @@ def main() -> None:
     for row in rows:
         print(
             f"{row['variant']:40} {row['metric']:7.2f} {row['metric_delta']:6.2f} {row['size_mb'] or 0:6.1f} "
-            f"{row['linear_weights_mb'] or 0:6.1f} {row['forward_ms_batch1'] or 0:7.1f} {row['forward_speedup'] or 0:5.2f} "
+            f"{row['linear_weights_mb'] or 0:6.1f} {row['forward_ms_batch1'] or 0:7.1f} "
+            f"{row['forward_speedup'] or 0:5.2f} "
             f"{row['latency_p50_ms']:7.1f} {row['end_to_end_speedup']:5.2f} {row['throughput']:6.1f} "
             f"{row['peak_rss_mb']:7.1f}"
         )
