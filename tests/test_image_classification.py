@@ -135,6 +135,18 @@ def test_transparent_pixels_become_white():
     )(Image.new("L", (28, 28))).shape == (3, 16, 16)
 
 
+def test_augmix_varies_training_images_and_leaves_evaluation_images_alone():
+    spec = from_processor(ViTImageProcessor(size={"height": 32, "width": 32}))
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    torch.manual_seed(0)
+    mixed = [transform(spec, training=True, augmentation="none", augmix=True)(image) for _ in range(4)]
+    plain = transform(spec, training=True, augmentation="none")(image)
+    assert all(view.shape == plain.shape for view in mixed)
+    assert sum(not torch.allclose(view, plain) for view in mixed) >= 3  # a chain of operations can be mild
+    assert torch.equal(transform(spec, training=False, augmix=True)(image), transform(spec, training=False)(image))
+
+
 def test_new_head_keeps_the_backbone_weights(tiny_vit, colour_folder):
     task = ImageClassificationTask()
     examples = task.load_examples(ImageParams(data=str(colour_folder)), "train")

@@ -105,7 +105,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")  # L, 1, P, CMYK, I;16, YCbCr ...
 
 
-def transform(spec: Preprocessing, training: bool, augmentation: str = "flip"):
+def transform(spec: Preprocessing, training: bool, augmentation: str = "flip", augmix: bool = False):
     interpolation = getattr(v2.InterpolationMode, spec.interpolation.upper(), v2.InterpolationMode.BILINEAR)
     resized = (
         [v2.Resize(spec.resize, interpolation=interpolation, antialias=True), v2.CenterCrop(spec.crop)]
@@ -125,6 +125,10 @@ def transform(spec: Preprocessing, training: bool, augmentation: str = "flip"):
             steps.append(v2.TrivialAugmentWide(interpolation=interpolation))
         elif augmentation == "randaugment":
             steps.append(v2.RandAugment(interpolation=interpolation))
+    if training and augmix:
+        # AugMix (Hendrycks et al. 2020) without its colour, contrast, brightness and sharpness operations
+        # (all_ops=False), as the paper does: those overlap the corruptions the robustness is measured on
+        steps.append(v2.AugMix(interpolation=interpolation, all_ops=False))
     steps += [v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(spec.mean, spec.std)]
     pipeline = v2.Compose(steps)
     return lambda image: pipeline(to_rgb(image))

@@ -63,6 +63,11 @@ class ImageParams(TrainParams):
         description="fine-tuning augmentation: none, flip (whole image), crop-flip (random resized "
         "crop, ImageNet style), trivialaugment or randaugment (crop-flip plus a policy)",
     )
+    augmix: bool = Field(
+        False,
+        description="fine-tuning: add AugMix (Hendrycks et al. 2020) to the augmentation: mixed chains of geometric and "
+        "tonal operations that make a fine-tuned classifier more robust to corruptions such as blur and noise",
+    )
     layer_decay: float | None = Field(None, gt=0, le=1, description="layer-wise learning-rate decay (e.g. 0.75)")
     head_warmup: bool = Field(True, description="finetune: start from a linear-probe head (LP-FT)")
     probe_epochs: int = Field(100, description="linear-probe epochs over the cached features")
@@ -235,7 +240,7 @@ class ImageClassificationTask(TaskDefaults):
         spec = from_processor(built.processor)
         return ImageTensors(
             examples,
-            transform(spec, training=not for_eval, augmentation=params.augmentation),
+            transform(spec, training=not for_eval, augmentation=params.augmentation, augmix=params.augmix),
             mixable=not for_eval and _mixing(params) is not None,
         )
 
