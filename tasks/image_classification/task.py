@@ -65,8 +65,8 @@ class ImageParams(TrainParams):
     )
     augmix: bool = Field(
         False,
-        description="fine-tuning: add AugMix (Hendrycks et al. 2020) to the augmentation: mixed chains of geometric and "
-        "tonal operations that make a fine-tuned classifier more robust to corruptions such as blur and noise",
+        description="fine-tuning: add AugMix (Hendrycks et al. 2020) to the augmentation: mixed chains of "
+        "geometric and tonal operations that make a classifier more robust to corruptions such as blur and noise",
     )
     layer_decay: float | None = Field(None, gt=0, le=1, description="layer-wise learning-rate decay (e.g. 0.75)")
     head_warmup: bool = Field(True, description="finetune: start from a linear-probe head (LP-FT)")
