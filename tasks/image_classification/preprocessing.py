@@ -127,8 +127,9 @@ def transform(spec: Preprocessing, training: bool, augmentation: str = "flip", a
             steps.append(v2.RandAugment(interpolation=interpolation))
     if training and augmix:
         # AugMix (Hendrycks et al. 2020) without its colour, contrast, brightness and sharpness operations
-        # (all_ops=False), as the paper does: those overlap the corruptions the robustness is measured on
-        steps.append(v2.AugMix(interpolation=interpolation, all_ops=False))
+        # (all_ops=False), as the paper does: those overlap the corruptions the robustness is measured on.
+        # Bilinear: AugMix works on tensors internally, whose rotations and shears refuse bicubic (Lite0's)
+        steps.append(v2.AugMix(interpolation=v2.InterpolationMode.BILINEAR, all_ops=False))
     steps += [v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(spec.mean, spec.std)]
     pipeline = v2.Compose(steps)
     return lambda image: pipeline(to_rgb(image))
